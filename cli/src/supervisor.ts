@@ -1,0 +1,74 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Logger } from 'pino';
+
+/** What a component's main.ts reports over IPC once it listens. */
+export interface ReadyMessage {
+  type: 'ready';
+  /** Where it listens, e.g. { grpc: "127.0.0.1:50061" } or { mcp: "http://127.0.0.1:8765/mcp" }. */
+  endpoints: Record<string, string>;
+}
+
+export interface ComponentSpec {
+  /** Short name shown to the user, e.g. "shard-traefik". */
+  name: string;
+  /** Absolute path of the component's TypeScript entry point. */
+  entry: string;
+  env: Record<string, string>;
+  /** How long to wait for the ready message. */
+  readyTimeoutMs?: number;
+}
+
+export interface RunningComponent {
+  spec: ComponentSpec;
+  child: ChildProcess;
+  endpoints: Record<string, string>;
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number | null>;
+}
+
+function isReady(msg: unknown): msg is ReadyMessage {
+  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'ready';
+}
+
+/**
+ * Starts a component as its own Node process (TypeScript through tsx), so one
+ * crashing component never takes the others down, and waits until it reports
+ * where it listens.
+ */
+export function startComponent(spec: ComponentSpec, logger: Logger): Promise<RunningComponent> {
+  const child = fork(spec.entry, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...spec.env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timeout = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${spec.name} did not start within ${spec.readyTimeoutMs ?? 30_000} ms`));
+    }, spec.readyTimeoutMs ?? 30_000);
+    const onExit = (code: number | null): void => {
+      clearTimeout(timeout);
+      reject(new Error(`${spec.name} exited with code ${code} before it was ready (its log above says why)`));
+    };
+    child.once('exit', onExit);
+    child.on('message', (msg) => {
+      if (!isReady(msg)) return;
+      clearTimeout(timeout);
+      child.off('exit', onExit);
+      logger.debug({ component: spec.name, endpoints: msg.endpoints }, 'component ready');
+      resolve({ spec, child, endpoints: msg.endpoints, exited });
+    });
+  });
+}
+
+/** Stops components in reverse start order: SIGTERM, then SIGKILL after the grace period. */
+export async function stopComponents(components: RunningComponent[], graceMs = 10_000): Promise<void> {
+  for (const c of [...components].reverse()) {
+    if (c.child.exitCode !== null || c.child.signalCode !== null) continue;
+    c.child.kill('SIGTERM');
+    const timer = setTimeout(() => c.child.kill('SIGKILL'), graceMs);
+    await c.exited;
+    clearTimeout(timer);
+  }
+}
