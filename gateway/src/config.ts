@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import yaml from 'js-yaml';
+import { load as loadYaml } from 'js-yaml';
 import { z } from 'zod';
 
 /** One shard the gateway connects to. */
@@ -168,7 +168,7 @@ function readShardFile(path: string): z.infer<typeof fileSchema> {
   }
   let doc: unknown;
   try {
-    doc = /\.json$/i.test(path) ? JSON.parse(text) : yaml.load(text);
+    doc = /\.json$/i.test(path) ? JSON.parse(text) : loadYaml(text);
   } catch (err) {
     fail('GATEWAY_CONFIG', `${path} is not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
   }

@@ -1,0 +1,41 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, expect } from '@jest/globals';
+import { ConfigError, parseGatewayConfig } from '../src/config.js';
+
+const tls = { GATEWAY_TLS_CA: '/c/ca.pem', GATEWAY_TLS_CERT: '/c/cert.pem', GATEWAY_TLS_KEY: '/c/key.pem' };
+
+describe('parseGatewayConfig', () => {
+  it('reads shards from SHARD_<NAME>_URL with shard-<name> identities and safe defaults', () => {
+    const config = parseGatewayConfig({ ...tls, SHARD_TRAEFIK_URL: 'shard-traefik:50051', SHARD_DOZZLE_URL: 'grpc://shard-dozzle:50051', SHARD_DOZZLE_IDENTITY: 'watchman' });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8765 });
+    expect(config.auth.mode).toBe('token');
+    expect(config.shards).toEqual([
+      { name: 'dozzle', address: 'shard-dozzle:50051', identity: 'watchman', plaintext: false },
+      { name: 'traefik', address: 'shard-traefik:50051', identity: 'shard-traefik', plaintext: false },
+    ]);
+    expect(Object.isFrozen(config) && Object.isFrozen(config.shards[0])).toBe(true);
+  });
+
+  it('reads a YAML shard list from GATEWAY_CONFIG', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
+    const file = join(dir, 'gateway.yaml');
+    writeFileSync(file, 'shards:\n  - name: authentik\n    url: 10.0.0.5:50051\n');
+    const config = parseGatewayConfig({ ...tls, GATEWAY_CONFIG: file });
+    expect(config.shards).toEqual([{ name: 'authentik', address: '10.0.0.5:50051', identity: 'shard-authentik', plaintext: false }]);
+  });
+
+  it('names the variable and shows an example in every error', () => {
+    expect(() => parseGatewayConfig({ GATEWAY_LISTEN: 'nope' })).toThrow(/GATEWAY_LISTEN: .*example: GATEWAY_LISTEN=127\.0\.0\.1:8765/);
+    expect(() => parseGatewayConfig({ SHARD_TRAEFIK_URL: 'shard-traefik:50051' })).toThrow(/GATEWAY_TLS_CA: .*example/);
+    expect(() => parseGatewayConfig({ ...tls, GATEWAY_MAX_SESSIONS: 'many' })).toThrow(ConfigError);
+    expect(() => parseGatewayConfig({ ...tls, GATEWAY_MAX_SESSIONS: 'many' })).toThrow(/GATEWAY_MAX_SESSIONS/);
+  });
+
+  it('allows plaintext shards and auth none only on loopback', () => {
+    expect(parseGatewayConfig({ SHARD_KS_URL: '127.0.0.1:5000', GATEWAY_PLAINTEXT_SHARDS: '1', GATEWAY_AUTH: 'none' }).shards[0]!.plaintext).toBe(true);
+    expect(() => parseGatewayConfig({ SHARD_KS_URL: '10.1.1.1:5000', GATEWAY_PLAINTEXT_SHARDS: 'ks' })).toThrow(/GATEWAY_PLAINTEXT_SHARDS: .*not on loopback/);
+    expect(() => parseGatewayConfig({ GATEWAY_LISTEN: '0.0.0.0:8765', GATEWAY_AUTH: 'none' })).toThrow(/GATEWAY_AUTH: .*loopback/);
+  });
+});
