@@ -1,0 +1,185 @@
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { ShardTarget } from '../config.js';
+import { buildToolSpecs, type ToolSpec } from '../schema/index.js';
+import { createShardCredentials, type TlsFiles } from './credentials.js';
+import { watchHealth, type HealthWatch, type ServingStatus } from './health-watch.js';
+import { reflectShard } from './reflection-client.js';
+
+/**
+ * connecting: never reached yet; serving: tools listed; not_serving: the shard
+ * answers but reports its upstream down; unreachable: no connection or the
+ * stream broke; failed: the shard answers but its contract cannot be used.
+ */
+export type ShardState = 'connecting' | 'serving' | 'not_serving' | 'unreachable' | 'failed';
+
+export interface ShardStatus {
+  name: string;
+  address: string;
+  identity: string;
+  state: ShardState;
+  since: Date;
+  toolCount: number;
+  services: string[];
+  lastError?: string;
+  certificateExpiresAt?: Date;
+  descriptorHash?: string;
+}
+
+export interface ShardConnectionOptions {
+  tls?: TlsFiles;
+  reconnect: { initialMs: number; maxMs: number };
+  logger: Logger;
+}
+
+const REFLECTION_TIMEOUT_MS = 10_000;
+
+/**
+ * One shard: one long-lived HTTP/2 channel, reflection on every (re)connect,
+ * and a health Watch that decides whether its tools are listed.
+ * Emits `change` whenever state or tools change.
+ */
+export class ShardConnection extends EventEmitter<{ change: [] }> {
+  readonly client: grpc.Client;
+  private state: ShardState = 'connecting';
+  private since = new Date();
+  private lastError?: string;
+  private certificateExpiresAt?: Date;
+  private hash?: string;
+  private services: string[] = [];
+  private specs: ToolSpec[] = [];
+  private closed = false;
+  private watch?: HealthWatch;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+  private readonly logger: Logger;
+
+  constructor(readonly target: ShardTarget, private readonly options: ShardConnectionOptions) {
+    super();
+    this.logger = options.logger.child({ shard: target.name });
+    let credentials: grpc.ChannelCredentials;
+    if (target.plaintext) credentials = grpc.credentials.createInsecure();
+    else if (options.tls) {
+      credentials = createShardCredentials(options.tls, target.identity, (peer) => {
+        this.certificateExpiresAt = peer.validTo;
+      });
+    } else throw new Error(`shard ${target.name}: mTLS files are missing`);
+    this.client = new grpc.Client(target.address, credentials, {
+      // Notice a silently vanished peer (host down, cable pulled) without waiting for TCP.
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.initial_reconnect_backoff_ms': options.reconnect.initialMs,
+      'grpc.max_reconnect_backoff_ms': options.reconnect.maxMs,
+    });
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Tools of the shard's last known contract, listed or not. */
+  tools(): readonly ToolSpec[] {
+    return this.specs;
+  }
+
+  isServing(): boolean {
+    return this.state === 'serving';
+  }
+
+  status(): ShardStatus {
+    return {
+      name: this.target.name,
+      address: this.target.address,
+      identity: this.target.identity,
+      state: this.state,
+      since: this.since,
+      toolCount: this.specs.length,
+      services: [...this.services],
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      ...(this.certificateExpiresAt ? { certificateExpiresAt: this.certificateExpiresAt } : {}),
+      ...(this.hash ? { descriptorHash: this.hash } : {}),
+    };
+  }
+
+  /** Skip the current backoff wait (e.g. a call found the shard reachable again). */
+  reconnectNow(): void {
+    this.wake?.();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watch?.cancel();
+    this.wake?.();
+    await this.loop;
+    this.client.close();
+  }
+
+  private setState(state: ShardState, lastError?: string): void {
+    if (lastError !== undefined) this.lastError = lastError;
+    if (state === this.state) return;
+    this.logger.info({ from: this.state, to: state, ...(lastError ? { error: lastError } : {}) }, 'shard state changed');
+    this.state = state;
+    this.since = new Date();
+    this.emit('change');
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.closed) {
+      try {
+        const reflected = await reflectShard(this.client, new Date(Date.now() + REFLECTION_TIMEOUT_MS));
+        if (this.closed) break;
+        attempt = 0;
+        if (reflected.hash !== this.hash) {
+          const specs = reflected.services.flatMap((service) => buildToolSpecs(reflected.registry, service));
+          const changedContract = this.hash !== undefined;
+          this.hash = reflected.hash;
+          this.services = reflected.services;
+          this.specs = specs;
+          this.logger.info({ services: reflected.services, tools: specs.length, reflection: reflected.protocol, changedContract }, 'shard contract loaded');
+          this.emit('change');
+        }
+        await this.watchUntilBroken(reflected.services[0]!);
+      } catch (err) {
+        if (this.closed) break;
+        const e = err as grpc.ServiceError;
+        const unreachable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED || e.code === grpc.status.CANCELLED;
+        this.setState(unreachable ? 'unreachable' : 'failed', describeDiscoveryError(e));
+      }
+      if (this.closed) break;
+      const delay = Math.min(this.options.reconnect.maxMs, this.options.reconnect.initialMs * 2 ** attempt);
+      attempt = Math.min(attempt + 1, 20);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay * (0.8 + Math.random() * 0.4));
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async watchUntilBroken(service: string): Promise<void> {
+    const onStatus = (status: ServingStatus) => {
+      if (status === 'SERVING') this.setState('serving');
+      else if (status === 'SERVICE_UNKNOWN') this.setState('failed', `the shard's health service does not know ${service}`);
+      else this.setState('not_serving', 'the shard reports NOT_SERVING: its upstream is unreachable or unhealthy');
+    };
+    this.watch = watchHealth(this.client, service, onStatus);
+    try {
+      await this.watch.done;
+    } finally {
+      this.watch = undefined;
+    }
+  }
+}
+
+function describeDiscoveryError(err: grpc.ServiceError | Error): string {
+  const e = err as grpc.ServiceError;
+  const text = e.details || e.message || String(err);
+  if (e.code === grpc.status.UNAVAILABLE) return `unreachable: ${text}`;
+  if (e.code === grpc.status.UNIMPLEMENTED) return `the shard does not implement reflection or health: ${text}`;
+  return text;
+}

@@ -1,0 +1,70 @@
+import { EventEmitter } from 'node:events';
+import type { ToolSpec } from '../schema/index.js';
+import type { ShardConnection } from './shard-connection.js';
+import { assignToolNames, toSnakeCase, type NamedTool } from './tool-names.js';
+
+export interface ToolEntry {
+  /** Name clients see. */
+  name: string;
+  spec: ToolSpec;
+  shard: ShardConnection;
+  /** gRPC method path, /package.Service/Method. */
+  path: string;
+}
+
+/**
+ * The gateway-wide tool table. Names are assigned over every shard whose
+ * contract is known, listed or not, so a shard going down never renames
+ * another shard's tools. Emits `changed` when the listed set changes.
+ */
+export class ToolTable extends EventEmitter<{ changed: [] }> {
+  private entries = new Map<string, ToolEntry>();
+  private listedKey = '';
+  private pending = false;
+
+  constructor(private readonly shards: readonly ShardConnection[], private readonly reserved: ReadonlySet<string>) {
+    super();
+    for (const shard of shards) shard.on('change', () => this.schedule());
+    this.rebuild();
+  }
+
+  /** Tools of shards that are SERVING, sorted by name. */
+  listed(): ToolEntry[] {
+    return [...this.entries.values()].filter((e) => e.shard.isServing()).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Any known tool by name, listed or not (a hidden one belongs to a shard that is down). */
+  find(name: string): ToolEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  // Several shard events in one tick (reflection then SERVING) become one notification.
+  private schedule(): void {
+    if (this.pending) return;
+    this.pending = true;
+    queueMicrotask(() => {
+      this.pending = false;
+      this.rebuild();
+    });
+  }
+
+  private rebuild(): void {
+    const named: NamedTool<{ spec: ToolSpec; shard: ShardConnection }>[] = [];
+    for (const shard of this.shards) {
+      for (const spec of shard.tools()) named.push({ shard: shard.target.name, base: spec.name || toSnakeCase(spec.method.name), item: { spec, shard } });
+    }
+    const next = new Map<string, ToolEntry>();
+    for (const [name, t] of assignToolNames(named, this.reserved)) {
+      const method = t.item.spec.method;
+      next.set(name, { name, spec: t.item.spec, shard: t.item.shard, path: `/${method.parent.typeName}/${method.name}` });
+    }
+    this.entries = next;
+    const key = this.listed()
+      .map((e) => `${e.name}\0${e.shard.status().descriptorHash ?? ''}`)
+      .join('\n');
+    if (key !== this.listedKey) {
+      this.listedKey = key;
+      this.emit('changed');
+    }
+  }
+}

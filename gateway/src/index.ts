@@ -1,0 +1,126 @@
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config.js';
+import { ShardConnection, type ShardStatus } from './discovery/shard-connection.js';
+import { ToolTable, type ToolEntry } from './discovery/tool-table.js';
+import { loadOrCreateToken } from './mcp/auth.js';
+import { startMcpHttpServer } from './mcp/http-server.js';
+import { createMcpServer, type McpCore } from './mcp/mcp-server.js';
+import { createMetrics, type GatewayMetrics } from './mcp/metrics.js';
+import { PlanRegistry } from './mcp/plans.js';
+import { STATUS_TOOL_NAME, renderStatus, statusTool } from './mcp/status-tool.js';
+
+export { parseGatewayConfig, ConfigError, type GatewayConfig, type ShardTarget } from './config.js';
+export type { ShardState, ShardStatus } from './discovery/shard-connection.js';
+
+export interface Gateway {
+  /** The MCP endpoint, e.g. http://127.0.0.1:8765/mcp. */
+  url: string;
+  port: number;
+  /** The bearer token clients must send; undefined when auth is `none`. */
+  token?: string;
+  /** True when this start created the token file: the launcher shows the token once, then. */
+  tokenCreated: boolean;
+  /** What tools/list answers right now. */
+  tools(): Tool[];
+  shards(): ShardStatus[];
+  metrics: GatewayMetrics;
+  /** Resolves on the next tools/list change (tests and the launcher wait on it). */
+  nextToolsChange(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function toMcpTool(entry: ToolEntry): Tool {
+  const { spec } = entry;
+  return {
+    name: entry.name,
+    ...(spec.title ? { title: spec.title } : {}),
+    description: spec.description,
+    inputSchema: spec.inputSchema as Tool['inputSchema'],
+    outputSchema: spec.outputSchema as Tool['outputSchema'],
+    annotations: spec.annotations,
+  };
+}
+
+/** Starts discovery and the MCP HTTP server; everything is torn down by close(). */
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
+  const tokenFile = config.auth.mode === 'token' ? loadOrCreateToken(config.auth.tokenFile) : undefined;
+  if (tokenFile?.created) logger.info({ file: config.auth.tokenFile }, 'created a bearer token for MCP clients (mode 0600)');
+  if (config.auth.mode === 'none') logger.warn('authentication is off: only loopback clients can reach the gateway');
+
+  const metrics = createMetrics();
+  const shards = config.shards.map((target) => new ShardConnection(target, { tls: config.tls, reconnect: config.reconnect, logger }));
+  const table = new ToolTable(shards, new Set([STATUS_TOOL_NAME]));
+  const plans = new PlanRegistry(config.planTtlMs);
+
+  let catalog: Tool[] = [];
+  const rebuildCatalog = () => {
+    catalog = [statusTool, ...table.listed().map(toMcpTool)];
+  };
+  rebuildCatalog();
+
+  const core: McpCore = {
+    table,
+    plans,
+    metrics,
+    calls: config.calls,
+    logger,
+    shards,
+    listTools: () => catalog,
+    validator: new AjvJsonSchemaValidator(),
+  };
+
+  const health = () => {
+    const states = shards.map((s) => s.status());
+    return {
+      status: states.every((s) => s.state === 'serving') ? ('ok' as const) : ('degraded' as const),
+      tools: catalog.length,
+      sessions: http.sessionCount(),
+      shards: states.map((s) => ({ name: s.name, state: s.state, since: s.since.toISOString(), toolCount: s.toolCount, ...(s.lastError ? { lastError: s.lastError } : {}) })),
+    };
+  };
+
+  const http = await startMcpHttpServer({ config, token: tokenFile?.token, logger, metrics, createServer: () => createMcpServer(core), health });
+
+  const waiters: (() => void)[] = [];
+  table.on('changed', () => {
+    rebuildCatalog();
+    logger.info({ tools: catalog.length }, 'tool list changed');
+    for (const server of http.servers()) server.sendToolListChanged().catch(() => undefined);
+    for (const w of waiters.splice(0)) w();
+  });
+  for (const shard of shards) {
+    const updateGauge = () => {
+      const st = shard.status();
+      metrics.shardUp.reset();
+      for (const s of shards.map((x) => x.status())) metrics.shardUp.set({ shard: s.name, state: s.state }, s.state === 'serving' ? 1 : 0);
+      const level = st.state === 'serving' ? 'info' : 'warning';
+      for (const server of http.servers()) {
+        server
+          .sendLoggingMessage({ level, logger: 'homelab-mcp.discovery', data: renderStatus(st) })
+          .catch(() => undefined);
+      }
+    };
+    shard.on('change', updateGauge);
+    updateGauge();
+    shard.start();
+  }
+  logger.info({ url: http.url, shards: config.shards.map((s) => `${s.name}=${s.address}`), auth: config.auth.mode, stateless: config.sessions.stateless }, 'gateway listening');
+
+  return {
+    url: http.url,
+    port: http.port,
+    ...(tokenFile ? { token: tokenFile.token } : {}),
+    tokenCreated: tokenFile?.created ?? false,
+    tools: () => catalog,
+    shards: () => shards.map((s) => s.status()),
+    metrics,
+    nextToolsChange: () => new Promise<void>((resolve) => waiters.push(resolve)),
+    close: async () => {
+      await http.close();
+      await Promise.all(shards.map((s) => s.close()));
+      plans.close();
+    },
+  };
+}

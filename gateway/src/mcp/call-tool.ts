@@ -1,0 +1,181 @@
+import * as grpc from '@grpc/grpc-js';
+import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config.js';
+import { identityCodec } from '../discovery/wire.js';
+import type { ToolEntry, ToolTable } from '../discovery/tool-table.js';
+import { InvalidArgumentsError, decodeResponse, encodeRequest, mergeResponses, summarizeResult, type ToolSpec } from '../schema/index.js';
+import { decodeCallFailure, describeCallFailure, isTransportFailure } from './grpc-errors.js';
+import type { GatewayMetrics } from './metrics.js';
+import { PlanRefusedError, needsPlan, type PlanRegistry } from './plans.js';
+
+/** `_meta` key a client may set to ask for a longer or shorter deadline (still capped by the tool). */
+export const TIMEOUT_META_KEY = 'homelab-mcp/timeoutMs';
+/** `_meta` key of a failed result that carries the decoded gRPC status. */
+export const ERROR_META_KEY = 'homelab-mcp/error';
+
+export interface CallDeps {
+  table: ToolTable;
+  plans: PlanRegistry;
+  metrics: GatewayMetrics;
+  calls: GatewayConfig['calls'];
+  logger: Logger;
+}
+
+export interface CallContext {
+  /** Who is calling (plans are bound to it; forwarded to the shard for its audit log). */
+  subject: string;
+  signal: AbortSignal;
+  meta?: Record<string, unknown>;
+  /** Present when the client sent a progress token. */
+  sendProgress?: (progress: number, message: string) => Promise<void>;
+}
+
+class CallAbortedError extends Error {}
+
+function deadlineMs(spec: ToolSpec, calls: GatewayConfig['calls'], meta: Record<string, unknown> | undefined): number {
+  const asked = Number(meta?.[TIMEOUT_META_KEY]);
+  const requested = Number.isFinite(asked) && asked > 0 ? asked : (spec.timeoutMs || calls.defaultTimeoutMs);
+  return Math.min(requested, spec.maxTimeoutMs || calls.maxTimeoutMs, calls.maxTimeoutMs);
+}
+
+function errorResult(text: string, error?: Record<string, unknown>): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text }], ...(error ? { _meta: { [ERROR_META_KEY]: error } } : {}) };
+}
+
+function invokeUnary(entry: ToolEntry, request: Uint8Array, metadata: grpc.Metadata, deadline: Date, signal: AbortSignal): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const call = entry.shard.client.makeUnaryRequest(entry.path, identityCodec.serialize, identityCodec.deserialize, request, metadata, { deadline }, (err, value) => {
+      signal.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(value ?? new Uint8Array());
+    });
+    const onAbort = () => call.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function invokeStream(
+  entry: ToolEntry,
+  request: Uint8Array,
+  metadata: grpc.Metadata,
+  deadline: Date,
+  ctx: CallContext,
+  maxItems: number,
+): Promise<{ chunks: Uint8Array[]; truncated: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let truncated = false;
+  const call = entry.shard.client.makeServerStreamRequest(entry.path, identityCodec.serialize, identityCodec.deserialize, request, metadata, { deadline });
+  const onAbort = () => call.cancel();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      call.on('data', (chunk: Uint8Array) => {
+        if (truncated) return;
+        chunks.push(chunk);
+        if (ctx.sendProgress) {
+          void ctx.sendProgress(chunks.length, `${chunks.length} message${chunks.length === 1 ? '' : 's'} received`).catch(() => undefined);
+        }
+        if (chunks.length >= maxItems) {
+          // Bounded: keep what fits and stop the shard from producing more.
+          truncated = true;
+          call.cancel();
+          resolve();
+        }
+      });
+      call.on('error', (err: grpc.ServiceError) => (truncated && err.code === grpc.status.CANCELLED ? resolve() : reject(err)));
+      call.on('end', () => resolve());
+    });
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+  return { chunks, truncated };
+}
+
+/** tools/call for a shard tool: validate, forward with a deadline, render the result or the failure. */
+export async function callShardTool(deps: CallDeps, name: string, args: unknown, ctx: CallContext): Promise<CallToolResult> {
+  const entry = deps.table.find(name);
+  if (!entry) {
+    throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${name}". Call tools/list for the tools available now.`);
+  }
+  const shardName = entry.shard.target.name;
+  const labels = { tool: name, shard: shardName };
+  if (!entry.shard.isServing()) {
+    const status = entry.shard.status();
+    deps.metrics.calls.inc({ ...labels, outcome: 'error' });
+    deps.metrics.errors.inc({ ...labels, code: 'SHARD_OFFLINE' });
+    return errorResult(
+      `${name} is unavailable: the ${shardName} shard is ${status.state.replace('_', ' ')} since ${status.since.toISOString()}` +
+        `${status.lastError ? ` (${status.lastError})` : ''}.\nWhat to do: check shard-${shardName} and the service behind it; the tool returns as soon as the shard reports SERVING. homelab_status shows every shard.`,
+      { code: 'UNAVAILABLE', reason: 'SHARD_OFFLINE', shard: shardName, state: status.state },
+    );
+  }
+
+  const spec = entry.spec;
+  let request: Uint8Array;
+  try {
+    request = encodeRequest(spec, args ?? {});
+  } catch (err) {
+    if (err instanceof InvalidArgumentsError) {
+      deps.metrics.calls.inc({ ...labels, outcome: 'invalid' });
+      const list = err.violations.map((v) => `${v.path || '(arguments)'}: ${v.message}`).join('; ');
+      throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for ${name}: ${list}`, { violations: err.violations });
+    }
+    throw err;
+  }
+
+  let argsHash: string | undefined;
+  if (needsPlan(spec)) {
+    const inspected = deps.plans.inspect(spec, request);
+    argsHash = inspected.argsHash;
+    if (inspected.planId) {
+      try {
+        deps.plans.redeem(ctx.subject, name, inspected.planId, inspected.argsHash);
+      } catch (err) {
+        if (!(err instanceof PlanRefusedError)) throw err;
+        deps.metrics.calls.inc({ ...labels, outcome: 'refused' });
+        return errorResult(err.message, { code: 'FAILED_PRECONDITION', reason: 'PLAN_REFUSED' });
+      }
+      argsHash = undefined;
+    }
+  }
+
+  const timeoutMs = deadlineMs(spec, deps.calls, ctx.meta);
+  const deadline = new Date(Date.now() + timeoutMs);
+  const metadata = new grpc.Metadata();
+  metadata.set('x-homelab-mcp-subject', ctx.subject);
+  const stopTimer = deps.metrics.latency.startTimer(labels);
+  try {
+    if (ctx.signal.aborted) throw new CallAbortedError();
+    let response: Uint8Array;
+    let note = '';
+    if (spec.streaming) {
+      const { chunks, truncated } = await invokeStream(entry, request, metadata, deadline, ctx, deps.calls.maxStreamItems);
+      response = mergeResponses(spec, chunks);
+      if (truncated) note = `\n(Stopped after ${chunks.length} messages, the gateway's limit; narrow the request for the rest.)`;
+    } else {
+      response = await invokeUnary(entry, request, metadata, deadline, ctx.signal);
+    }
+    const structured = decodeResponse(spec, response);
+    let text = summarizeResult(spec, structured) + note;
+    if (argsHash !== undefined) {
+      const planId = deps.plans.record(ctx.subject, name, spec, argsHash, response);
+      if (planId) text += `\nThis is a plan; nothing changed yet. To apply it, call ${name} again with the same arguments and plan_id "${planId}".`;
+    }
+    deps.metrics.calls.inc({ ...labels, outcome: 'ok' });
+    return { content: [{ type: 'text', text }], structuredContent: structured };
+  } catch (err) {
+    if (err instanceof CallAbortedError) return errorResult(`${name} was cancelled by the client.`, { code: 'CANCELLED' });
+    const e = err as grpc.ServiceError;
+    if (typeof e.code !== 'number' || !(e.code in grpc.status)) throw err;
+    const transport = isTransportFailure(e);
+    const failure = decodeCallFailure(e);
+    deps.metrics.calls.inc({ ...labels, outcome: 'error' });
+    deps.metrics.errors.inc({ ...labels, code: failure.code });
+    if (transport) entry.shard.reconnectNow();
+    deps.logger.info({ ...labels, code: failure.code, reason: failure.reason }, 'tool call failed');
+    return errorResult(describeCallFailure(name, shardName, failure, transport, timeoutMs), { ...failure, shard: shardName });
+  } finally {
+    stopTimer();
+  }
+}

@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config.js';
+import { createTokenChecker, subjectOfToken } from './auth.js';
+import type { GatewayMetrics } from './metrics.js';
+
+interface Session {
+  id: string;
+  server: Server;
+  transport: StreamableHTTPServerTransport;
+  lastSeen: number;
+  inflight: number;
+}
+
+export interface HttpDeps {
+  config: GatewayConfig;
+  /** Bearer token; undefined when auth is `none`. */
+  token?: string;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  createServer(): Server;
+  /** Gateway + per-shard state for /healthz. */
+  health(): { status: 'ok' | 'degraded'; [key: string]: unknown };
+}
+
+export interface McpHttpServer {
+  port: number;
+  url: string;
+  /** Live session servers (notifications go to each). */
+  servers(): Server[];
+  sessionCount(): number;
+  close(): Promise<void>;
+}
+
+const CORS_HEADERS = 'authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id';
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function rpcError(code: number, message: string): unknown {
+  return { jsonrpc: '2.0', error: { code, message }, id: null };
+}
+
+class BodyTooLargeError extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLargeError());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Works around typescript-sdk issue #2559: with enableJsonResponse a stateful
+ * transport keeps one stream mapping per answered POST for the life of the
+ * session. Drops the mappings whose requests are all answered.
+ */
+function releaseAnsweredJsonStreams(transport: StreamableHTTPServerTransport): void {
+  const inner = (transport as unknown as { _webStandardTransport?: { _streamMapping?: Map<string, { resolveJson?: unknown }>; _requestToStreamMapping?: Map<unknown, string> } })._webStandardTransport;
+  const streams = inner?._streamMapping;
+  const requests = inner?._requestToStreamMapping;
+  if (!streams || !requests) return;
+  const live = new Set(requests.values());
+  for (const [id, stream] of streams) if (stream.resolveJson && !live.has(id)) streams.delete(id);
+}
+
+/**
+ * The gateway's HTTP face: /mcp (streamable HTTP, sessions or stateless),
+ * /healthz and /metrics, behind Host/Origin checks, the bearer token and a
+ * body limit.
+ */
+export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer> {
+  const { config, logger, metrics } = deps;
+  const checkToken = deps.token ? createTokenChecker(deps.token) : undefined;
+  const subject = deps.token ? subjectOfToken(deps.token) : 'local';
+  const sessions = new Map<string, Session>();
+  const allowedHosts = new Set<string>();
+  const allowedOrigins = new Set<string>();
+
+  const http: HttpServer = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'request failed');
+      sendJson(res, 500, rpcError(-32603, 'Internal error'));
+    });
+  });
+  // Long-lived SSE streams must not be cut by Node's request timeout.
+  http.requestTimeout = 0;
+  http.headersTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.listen.port, config.listen.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  for (const h of ['127.0.0.1', 'localhost', '[::1]']) {
+    allowedHosts.add(`${h}:${port}`);
+    allowedOrigins.add(`http://${h}:${port}`);
+  }
+  const listenHost = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  if (!['0.0.0.0', '[::]'].includes(listenHost)) {
+    allowedHosts.add(`${listenHost}:${port}`);
+    allowedOrigins.add(`http://${listenHost}:${port}`);
+  }
+  if (config.publicUrl) {
+    const u = new URL(config.publicUrl);
+    allowedHosts.add(u.host);
+    allowedOrigins.add(u.origin);
+  }
+  for (const h of config.allowedHosts) allowedHosts.add(h.toLowerCase());
+  for (const o of config.allowedOrigins) allowedOrigins.add(o);
+  const url = `http://${listenHost === '0.0.0.0' || listenHost === '[::]' ? '127.0.0.1' : listenHost}:${port}/mcp`;
+
+  const sweeper = setInterval(() => evictIdle(), Math.max(1000, Math.min(config.sessions.idleMs / 4, 60_000)));
+  sweeper.unref();
+
+  function evictIdle(): void {
+    const cutoff = Date.now() - config.sessions.idleMs;
+    for (const s of sessions.values()) {
+      if (s.inflight === 0 && s.lastSeen < cutoff) {
+        logger.info({ session: s.id }, 'closing idle session');
+        void closeSession(s);
+      }
+    }
+  }
+
+  async function closeSession(s: Session): Promise<void> {
+    sessions.delete(s.id);
+    metrics.sessions.set(sessions.size);
+    await s.transport.close().catch(() => undefined);
+    await s.server.close().catch(() => undefined);
+  }
+
+  function makeRoom(): boolean {
+    if (sessions.size < config.sessions.max) return true;
+    let oldest: Session | undefined;
+    for (const s of sessions.values()) if (s.inflight === 0 && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
+    if (!oldest) return false;
+    logger.info({ session: oldest.id }, 'session cap reached: closing the least recently used session');
+    void closeSession(oldest);
+    return true;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!allowedHosts.has(host)) {
+      sendJson(res, 403, rpcError(-32000, `Forbidden: Host "${host}" is not one of this gateway's names; add it to GATEWAY_ALLOWED_HOSTS or GATEWAY_PUBLIC_URL`));
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowedOrigins.has(origin)) {
+      sendJson(res, 403, rpcError(-32000, `Forbidden: Origin "${origin}" is not allowed; add it to GATEWAY_ALLOWED_ORIGINS`));
+      return;
+    }
+    if (origin !== undefined) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('access-control-expose-headers', 'mcp-session-id, www-authenticate');
+      res.setHeader('vary', 'Origin');
+    }
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, DELETE', 'access-control-allow-headers': CORS_HEADERS, 'access-control-max-age': '600' });
+      res.end();
+      return;
+    }
+    if (path === '/healthz' && req.method === 'GET') {
+      const body = deps.health();
+      sendJson(res, 200, body);
+      return;
+    }
+    if (path !== '/mcp' && path !== '/metrics') {
+      sendJson(res, 404, { error: 'not found', endpoints: ['/mcp', '/healthz', '/metrics'] });
+      return;
+    }
+    if (checkToken && !checkToken(req.headers.authorization)) {
+      const given = req.headers.authorization !== undefined;
+      sendJson(res, 401, rpcError(-32001, given ? 'Unauthorized: the bearer token is wrong' : 'Unauthorized: send Authorization: Bearer <token> (the token is in the gateway data dir)'), {
+        'www-authenticate': `Bearer realm="homelab-mcp"${given ? ', error="invalid_token"' : ''}`,
+      });
+      return;
+    }
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+      return;
+    }
+    await handleMcp(req, res);
+  }
+
+  async function handleMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: unknown;
+    if (req.method === 'POST') {
+      const declared = Number(req.headers['content-length']);
+      const tooLarge = () =>
+        sendJson(res, 413, rpcError(-32000, `Payload Too Large: request body must not exceed ${config.bodyLimitBytes} bytes (GATEWAY_BODY_LIMIT_BYTES)`), { connection: 'close' });
+      if (Number.isFinite(declared) && declared > config.bodyLimitBytes) {
+        tooLarge();
+        return;
+      }
+      let text: string;
+      try {
+        text = await readBody(req, config.bodyLimitBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) {
+          tooLarge();
+          return;
+        }
+        throw err;
+      }
+      try {
+        body = JSON.parse(text);
+      } catch {
+        sendJson(res, 400, rpcError(-32700, 'Parse error: the body is not JSON'));
+        return;
+      }
+    }
+    const auth: AuthInfo = { token: 'redacted', clientId: subject, scopes: [] };
+    const authed = Object.assign(req, { auth });
+
+    if (config.sessions.stateless) {
+      if (req.method !== 'POST') {
+        sendJson(res, 405, rpcError(-32000, 'Method not allowed: this gateway runs stateless; use POST'), { allow: 'POST' });
+        return;
+      }
+      const server = deps.createServer();
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: config.sessions.jsonResponse });
+      res.on('close', () => {
+        void transport.close();
+        void server.close();
+      });
+      await server.connect(transport);
+      await transport.handleRequest(authed, res, body);
+      return;
+    }
+
+    const sessionId = req.headers['mcp-session-id'];
+    if (typeof sessionId === 'string') {
+      const session = sessions.get(sessionId);
+      if (!session) {
+        sendJson(res, 404, rpcError(-32001, 'Session not found: initialize a new session'));
+        return;
+      }
+      session.lastSeen = Date.now();
+      session.inflight++;
+      res.on('close', () => {
+        session.inflight--;
+        session.lastSeen = Date.now();
+      });
+      await session.transport.handleRequest(authed, res, body);
+      if (config.sessions.jsonResponse) releaseAnsweredJsonStreams(session.transport);
+      return;
+    }
+    const initializing = req.method === 'POST' && (Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body));
+    if (!initializing) {
+      sendJson(res, 400, rpcError(-32000, 'Bad Request: Mcp-Session-Id header is required (initialize first)'));
+      return;
+    }
+    if (!makeRoom()) {
+      sendJson(res, 503, rpcError(-32000, `Too many sessions (${config.sessions.max}, GATEWAY_MAX_SESSIONS); retry shortly`), { 'retry-after': '5' });
+      return;
+    }
+    const server = deps.createServer();
+    const session: Session = { id: '', server, transport: undefined as unknown as StreamableHTTPServerTransport, lastSeen: Date.now(), inflight: 1 };
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: config.sessions.jsonResponse,
+      onsessioninitialized: (id) => {
+        session.id = id;
+        sessions.set(id, session);
+        metrics.sessions.set(sessions.size);
+      },
+      onsessionclosed: (id) => {
+        const s = sessions.get(id);
+        if (s) void closeSession(s);
+      },
+    });
+    session.transport = transport;
+    transport.onclose = () => {
+      if (session.id && sessions.get(session.id) === session) {
+        sessions.delete(session.id);
+        metrics.sessions.set(sessions.size);
+      }
+    };
+    res.on('close', () => {
+      session.inflight--;
+      session.lastSeen = Date.now();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(authed, res, body);
+  }
+
+  return {
+    port,
+    url,
+    servers: () => [...sessions.values()].map((s) => s.server),
+    sessionCount: () => sessions.size,
+    close: async () => {
+      clearInterval(sweeper);
+      await Promise.all([...sessions.values()].map((s) => closeSession(s)));
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
+import type { ShardConnection } from '../discovery/shard-connection.js';
+import { callShardTool, type CallDeps } from './call-tool.js';
+import { STATUS_TOOL_NAME, callStatusTool } from './status-tool.js';
+
+export const SERVER_INFO = { name: 'homelab-mcp-gateway', title: 'homelab-mcp', version: '0.1.0' };
+
+const INSTRUCTIONS =
+  'Tools for this homelab come from its shards (Traefik, Dozzle, Authentik, ...). The list changes as shards come and go: ' +
+  'watch notifications/tools/list_changed. Tools that change something return a plan first; apply it by calling the same ' +
+  'tool with the same arguments and plan_id. homelab_status explains a missing or failing tool.';
+
+/** What every MCP server instance shares: the gateway-wide state, never per session. */
+export interface McpCore extends CallDeps {
+  shards: readonly ShardConnection[];
+  /** The current tools/list answer, rebuilt only when the table changes. */
+  listTools(): Tool[];
+  /** One validator for every server instance (compiling schemas is the expensive part). */
+  validator: jsonSchemaValidator;
+}
+
+/**
+ * A low-level SDK `Server` wired to the gateway: one per session, or one per
+ * request in stateless mode. It holds no state of its own; handlers read the
+ * shared core, so creating one is cheap.
+ */
+export function createMcpServer(core: McpCore): Server {
+  const server = new Server(SERVER_INFO, {
+    capabilities: { tools: { listChanged: true }, logging: {} },
+    instructions: INSTRUCTIONS,
+    jsonSchemaValidator: core.validator,
+  });
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: core.listTools() }));
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const { name, arguments: args, _meta: meta } = request.params;
+    if (name === STATUS_TOOL_NAME) {
+      if (args && Object.keys(args).length > 0) throw new McpError(ErrorCode.InvalidParams, `${STATUS_TOOL_NAME} takes no arguments`);
+      return callStatusTool(core.shards, core.listTools().length);
+    }
+    const progressToken = meta?.progressToken;
+    return callShardTool(core, name, args, {
+      subject: extra.authInfo?.clientId ?? 'local',
+      signal: extra.signal,
+      meta,
+      ...(progressToken !== undefined
+        ? {
+            sendProgress: (progress: number, message: string) =>
+              extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message } }),
+          }
+        : {}),
+    });
+  });
+  return server;
+}

