@@ -266,11 +266,14 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
         return;
       }
       session.lastSeen = Date.now();
-      session.inflight++;
-      res.on('close', () => {
-        session.inflight--;
-        session.lastSeen = Date.now();
-      });
+      // An open GET stream only listens; a session counts as busy while it has requests in flight.
+      if (req.method !== 'GET') {
+        session.inflight++;
+        res.on('close', () => {
+          session.inflight--;
+          session.lastSeen = Date.now();
+        });
+      }
       await session.transport.handleRequest(authed, res, body);
       if (config.sessions.jsonResponse) releaseAnsweredJsonStreams(session.transport);
       return;

@@ -76,7 +76,7 @@ export interface FixtureShard {
 }
 
 /** Starts the fixture shard on 127.0.0.1 (plaintext: it exists for loopback tests only). */
-export async function startFixtureShard(): Promise<FixtureShard> {
+export async function startFixtureShard(port = 0): Promise<FixtureShard> {
   const server = new grpc.Server();
   server.addService(
     { info: method('/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo', true, true) },
@@ -104,11 +104,11 @@ export async function startFixtureShard(): Promise<FixtureShard> {
         cb({ code: grpc.status.INTERNAL, details: FIXTURE_ERROR_TEXT }),
     },
   );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
-    port,
+    port: bound,
     close: () =>
       new Promise<void>((resolve) => {
         server.forceShutdown();
