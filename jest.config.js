@@ -10,6 +10,8 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/*/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // Upstream fixtures include a jest snapshot of Dozzle's own UI tests: data, not ours.
+  modulePathIgnorePatterns: ['<rootDir>/homelab-sim/fixtures/'],
   coverageProvider: 'v8',
   collectCoverageFrom: ['*/src/**/*.ts', '!**/node_modules/**'],
   testTimeout: 60_000,
