@@ -7,7 +7,13 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.base.json', diagnostics: false }],
   },
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // Workspace packages export their TypeScript sources; map imports the way tsx and tsc resolve them.
+  moduleNameMapper: {
+    '^@homelab-mcp/proto/(.*)\\.js$': '<rootDir>/proto/gen/$1',
+    '^@homelab-mcp/([^/]+)$': '<rootDir>/$1/src/index.ts',
+    '^@homelab-mcp/([^/]+)/(.*)\\.js$': '<rootDir>/$1/src/$2',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   testMatch: ['<rootDir>/*/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   // Upstream fixtures include a jest snapshot of Dozzle's own UI tests: data, not ours.

@@ -1,0 +1,252 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { ShardStatusServiceService, type GetShardStatusResponse } from '@homelab-mcp/proto/ts/homelab/mcp/v1/shard.js';
+import { DescriptorIndex } from './descriptor-index.js';
+import { ShardError, toGrpcStatus } from './errors.js';
+import { HealthReporter, type HealthProbe } from './health.js';
+import { addReflectionToServer } from './reflection.js';
+import { createIdentityInterceptor, createMtlsServerCredentials, peerIdentity, type ShardTlsFiles } from './tls.js';
+
+/** What a handler gets besides its request. */
+export interface ShardContext {
+  /** Aborts when the client cancels or the deadline passes: pass it to every fetch and stream. */
+  signal: AbortSignal;
+  deadline?: Date;
+  logger: Logger;
+  metadata: grpc.Metadata;
+  /** The caller's verified identity (mTLS), e.g. "gateway". */
+  peer?: string;
+}
+
+type ReqOf<M> = M extends { requestDeserialize: (b: Buffer) => infer R } ? R : never;
+type ResOf<M> = M extends { responseSerialize: (v: infer R) => Buffer } ? R : never;
+
+/** Handlers typed from a ts-proto grpc-js service definition: unary -> Promise, server-streaming -> AsyncIterable. */
+export type ShardHandlers<S> = {
+  [K in keyof S]: S[K] extends { responseStream: true }
+    ? (req: ReqOf<S[K]>, ctx: ShardContext) => AsyncIterable<ResOf<S[K]>>
+    : (req: ReqOf<S[K]>, ctx: ShardContext) => Promise<ResOf<S[K]>>;
+};
+
+export interface ListenConfig {
+  host: string;
+  port: number;
+  /** mTLS files and the identities allowed to call, or 'plaintext' (loopback only). */
+  tls: ShardTlsFiles | 'plaintext';
+}
+
+export interface ServeOptions<S extends grpc.ServiceDefinition> {
+  /** Shard name; its identity is `shard-<name>`. */
+  name: string;
+  /** Fully-qualified service name, e.g. homelab.traefik.v1.NavigatorService. */
+  serviceName: string;
+  service: S;
+  handlers: ShardHandlers<S>;
+  listen: ListenConfig;
+  health?: HealthProbe;
+  logger: Logger;
+  /** What the shard talks to, shown by the gateway, e.g. "Traefik API at http://traefik:8080/api". */
+  upstream?: string;
+  version?: string;
+  /** The buf-built FileDescriptorSet; defaults to proto/gen/descriptor.binpb. */
+  descriptorSet?: Uint8Array;
+  /** Default drain time on close(). */
+  shutdownGraceMs?: number;
+}
+
+export interface RunningShard {
+  port: number;
+  /** host:port the server listens on. */
+  address: string;
+  health: HealthReporter;
+  /** Stops accepting calls, lets in-flight calls finish for up to graceMs, then cancels the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+export function loadDescriptorSet(): Uint8Array {
+  return readFileSync(require.resolve('@homelab-mcp/proto/descriptor.binpb'));
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+function contextFor(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, logger: Logger, method: string): { ctx: ShardContext; done: () => void } {
+  const controller = new AbortController();
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : typeof deadline === 'number' ? deadline : Infinity;
+  let timer: NodeJS.Timeout | undefined;
+  if (Number.isFinite(deadlineMs)) {
+    timer = setTimeout(() => controller.abort(new ShardError('DEADLINE_EXCEEDED', 'the call deadline passed')), Math.max(0, deadlineMs - Date.now()));
+  }
+  const onCancel = () => controller.abort(new ShardError('CANCELLED', 'the client cancelled the call'));
+  call.once('cancelled', onCancel);
+  const peer = peerIdentity(call.getAuthContext?.().sslPeerCertificate);
+  const ctx: ShardContext = {
+    signal: controller.signal,
+    ...(Number.isFinite(deadlineMs) ? { deadline: new Date(deadlineMs) } : {}),
+    logger: logger.child({ method, ...(peer ? { peer } : {}) }),
+    metadata: call.metadata,
+    ...(peer ? { peer } : {}),
+  };
+  return {
+    ctx,
+    done: () => {
+      if (timer) clearTimeout(timer);
+      call.removeListener('cancelled', onCancel);
+    },
+  };
+}
+
+function logFailure(ctx: ShardContext, err: unknown): void {
+  if (err instanceof ShardError) ctx.logger.info({ code: err.code, reason: err.reason, msg: err.message }, 'call failed');
+  else ctx.logger.error({ err }, 'handler failed unexpectedly');
+}
+
+/** Adapts typed async handlers to grpc-js handlers (unary and server-streaming). */
+function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unknown>, logger: Logger, inflight: Set<AbortController | object>): grpc.UntypedServiceImplementation {
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const [key, def] of Object.entries(definition)) {
+    const handler = handlers[key];
+    if (typeof handler !== 'function') throw new Error(`no handler for ${def.path}`);
+    if (def.requestStream) throw new Error(`${def.path}: client streaming is not supported`);
+    if (!def.responseStream) {
+      impl[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const { ctx, done } = contextFor(call, logger, def.path);
+        const token = {};
+        inflight.add(token);
+        (handler as (r: unknown, c: ShardContext) => Promise<unknown>)(call.request, ctx).then(
+          (res) => callback(null, res),
+          (err: unknown) => {
+            logFailure(ctx, err);
+            callback(toGrpcStatus(err));
+          },
+        ).finally(() => {
+          done();
+          inflight.delete(token);
+        });
+      }) as grpc.handleUnaryCall<unknown, unknown>;
+    } else {
+      impl[key] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
+        const { ctx, done } = contextFor(call, logger, def.path);
+        const token = {};
+        inflight.add(token);
+        void (async () => {
+          try {
+            for await (const msg of (handler as (r: unknown, c: ShardContext) => AsyncIterable<unknown>)(call.request, ctx)) {
+              if (ctx.signal.aborted) break;
+              if (!call.write(msg)) await new Promise<void>((resolve) => { call.once('drain', resolve); ctx.signal.addEventListener('abort', () => resolve(), { once: true }); });
+            }
+            if (!ctx.signal.aborted) call.end();
+          } catch (err) {
+            if (ctx.signal.aborted && call.cancelled) return;
+            logFailure(ctx, err);
+            call.emit('error', toGrpcStatus(err));
+          } finally {
+            done();
+            inflight.delete(token);
+          }
+        })();
+      }) as grpc.handleServerStreamingCall<unknown, unknown>;
+    }
+  }
+  return impl;
+}
+
+/**
+ * Starts a shard: its service with typed handlers, server reflection from the
+ * buf-built descriptor set, the gRPC health service driven by the upstream
+ * probe, ShardStatusService, and mTLS that checks the caller's identity.
+ */
+export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions<S>): Promise<RunningShard> {
+  const logger = opts.logger.child({ shard: opts.name });
+  const { listen } = opts;
+  if (listen.tls === 'plaintext' && !isLoopback(listen.host)) {
+    throw new Error(`plaintext gRPC is allowed only on loopback, not on ${listen.host}; configure SHARD_TLS_CA/CERT/KEY`);
+  }
+  const interceptors = listen.tls === 'plaintext' ? [] : [createIdentityInterceptor(new Set([...listen.tls.allowedPeers, `shard-${opts.name}`]))];
+  const server = new grpc.Server({
+    interceptors,
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    'grpc.max_send_message_length': 16 * 1024 * 1024,
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  } as grpc.ServerOptions);
+
+  const index = new DescriptorIndex(opts.descriptorSet ?? loadDescriptorSet());
+  if (!index.fileOfSymbol(opts.serviceName)) throw new Error(`${opts.serviceName} is not in the descriptor set: run npm run generate`);
+  const inflight = new Set<object>();
+  server.addService(opts.service, adapt(opts.service, opts.handlers as Record<string, unknown>, logger, inflight));
+
+  const health = new HealthReporter(opts.serviceName, opts.health, logger);
+  health.implementation.addToServer(server);
+  server.addService(ShardStatusServiceService, {
+    getShardStatus: (_call: grpc.ServerUnaryCall<unknown, GetShardStatusResponse>, callback: grpc.sendUnaryData<GetShardStatusResponse>) => {
+      const st = health.status();
+      const ts = (d: Date) => ({ seconds: String(Math.floor(d.getTime() / 1000)), nanos: (d.getTime() % 1000) * 1e6 });
+      callback(null, {
+        name: opts.name,
+        service: opts.serviceName,
+        version: opts.version ?? '0.1.0',
+        serving: st.serving,
+        reason: st.reason,
+        since: ts(st.since),
+        ...(st.checkedAt ? { checkedAt: ts(st.checkedAt) } : {}),
+        upstream: opts.upstream ?? '',
+      });
+    },
+  });
+  addReflectionToServer(server, index, [opts.serviceName, 'homelab.mcp.v1.ShardStatusService']);
+
+  const creds = listen.tls === 'plaintext' ? grpc.ServerCredentials.createInsecure() : await createMtlsServerCredentials(listen.tls);
+  const bindHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${bindHost}:${listen.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  await health.start();
+  const address = `${listen.host}:${port}`;
+  logger.info({ address, tls: listen.tls !== 'plaintext', serving: health.status().serving }, 'shard listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    address,
+    health,
+    close: (graceMs = opts.shutdownGraceMs ?? 10_000) =>
+      (closing ??= new Promise<void>((resolve) => {
+        health.stop();
+        const force = setTimeout(() => {
+          logger.warn({ inflight: inflight.size }, 'grace period over: cancelling remaining calls');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      })),
+  };
+}
+
+/** SIGTERM/SIGINT: stop accepting, drain in-flight calls, exit 0. */
+export function handleSignals(shard: RunningShard, logger: Logger, graceMs?: number): void {
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'shutting down: draining in-flight calls');
+    shard.close(graceMs).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,185 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as grpc from '@grpc/grpc-js';
+import { fromBinary } from '@bufbuild/protobuf';
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import { pino } from 'pino';
+import { createCa, ensurePki, issueCertificate, loadCa } from '@homelab-mcp/pki';
+import { createHealthClient } from '../../cli/src/healthcheck.js';
+import { startKitchenSink, type KitchenSinkControl } from '../../gateway/test/support/kitchen-sink.js';
+import { EchoRequest } from '@homelab-mcp/proto/ts/homelab/testing/v1/kitchen_sink.js';
+import { clientCredentials, kitchenClient, unary } from './support/clients.js';
+
+const run = promisify(execFile);
+const logger = pino({ level: 'silent' });
+let dir: string;
+let pki: Awaited<ReturnType<typeof ensurePki>>;
+let shard: KitchenSinkControl;
+
+const gatewayTls = () => ({ caFile: pki.caFile, certFile: pki.identities.gateway!.certFile, keyFile: pki.identities.gateway!.keyFile });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'shard-kit-'));
+  pki = await ensurePki(join(dir, 'pki'), ['gateway', 'shard-kitchen', 'shard-dozzle']);
+  const id = pki.identities['shard-kitchen']!;
+  shard = await startKitchenSink({ listen: { host: '127.0.0.1', port: 0, tls: { caFile: pki.caFile, certFile: id.certFile, keyFile: id.keyFile, allowedPeers: ['gateway'] } }, logger });
+});
+
+afterAll(async () => {
+  await shard.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** One reflection request over a raw bidi stream; returns the serialized FileDescriptorProtos. */
+function reflectFile(symbol: string): Promise<Uint8Array[]> {
+  const client = new grpc.Client(`127.0.0.1:${shard.port}`, clientCredentials(gatewayTls()));
+  const id = (b: Uint8Array) => Buffer.from(b);
+  return new Promise((resolve, reject) => {
+    const call = client.makeBidiStreamRequest('/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', id, (b: Buffer) => new Uint8Array(b));
+    call.on('data', (res: Uint8Array) => {
+      const files: Uint8Array[] = [];
+      const r = new BinaryReader(res);
+      while (r.pos < r.len) {
+        const [f, wt] = r.tag();
+        if (f !== 4) { r.skip(wt); continue; }
+        const inner = new BinaryReader(r.bytes());
+        while (inner.pos < inner.len) {
+          const [g, w2] = inner.tag();
+          if (g === 1) files.push(inner.bytes()); else inner.skip(w2);
+        }
+      }
+      call.end();
+      client.close();
+      resolve(files);
+    });
+    call.on('error', reject);
+    call.write(new BinaryWriter().uint32(34).string(symbol).finish());
+  });
+}
+
+describe('serve()', () => {
+  it('serves reflection that buf curl can list, over mTLS', async () => {
+    const { stdout } = await run(join(process.cwd(), 'node_modules/.bin/buf'), [
+      'curl', '--protocol', 'grpc', '--list-methods', '--reflect',
+      '--cacert', pki.caFile, '--cert', gatewayTls().certFile, '--key', gatewayTls().keyFile,
+      `https://localhost:${shard.port}`,
+    ]);
+    expect(stdout).toContain('homelab.testing.v1.KitchenSinkService/Echo');
+    expect(stdout).toContain('homelab.testing.v1.KitchenSinkService/Count');
+  });
+
+  it('hands out the descriptor with the RPC comments and tool options intact', async () => {
+    const files = (await reflectFile('homelab.testing.v1.KitchenSinkService')).map((b) => fromBinary(FileDescriptorProtoSchema, b));
+    const own = files.find((f) => f.name === 'homelab/testing/v1/kitchen_sink.proto');
+    expect(own).toBeDefined();
+    const comments = own?.sourceCodeInfo?.location.map((l) => l.leadingComments) ?? [];
+    expect(comments).toContain(' Echo every field back unchanged.\n');
+    // The (homelab.mcp.v1.tool) option is an extension: it survives as unknown fields of MethodOptions.
+    const echo = own?.service[0]?.method.find((m) => m.name === 'Echo');
+    expect(echo?.options?.$unknown?.some((u) => u.no === 50100)).toBe(true);
+    expect(files.map((f) => f.name)).toContain('homelab/mcp/v1/tool.proto');
+  });
+
+  it('reports health over Watch: SERVING, NOT_SERVING when the upstream check fails, SERVING again', async () => {
+    const client = createHealthClient(`127.0.0.1:${shard.port}`, clientCredentials(gatewayTls())) as unknown as grpc.Client & {
+      watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
+    };
+    const seen: string[] = [];
+    const stream = client.watch({ service: 'homelab.testing.v1.KitchenSinkService' });
+    stream.on('error', () => undefined); // the CANCELLED from our own cancel() at the end
+    const next = (want: string) => new Promise<void>((resolve) => {
+      const check = () => { if (seen.includes(want)) { stream.off('data', onData); resolve(); } };
+      const onData = (m: { status: string }) => { seen.push(m.status); check(); };
+      stream.on('data', onData);
+      check();
+    });
+    await next('SERVING');
+    await shard.setUpstreamUp(false);
+    await next('NOT_SERVING');
+    seen.length = 0;
+    await shard.setUpstreamUp(true);
+    await next('SERVING');
+    stream.cancel();
+    client.close();
+  });
+
+  it('sends ShardError details the client can read', async () => {
+    const client = kitchenClient(shard.port, clientCredentials(gatewayTls()));
+    const err = await unary(client.fail.bind(client), { code: 3, message: 'bad value' }).catch((e: grpc.ServiceError) => e);
+    client.close();
+    expect((err as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
+    const details = (err as grpc.ServiceError).metadata.get('grpc-status-details-bin')[0] as Buffer;
+    const text = details.toString('latin1');
+    expect(text).toContain('google.rpc.BadRequest');
+    expect(text).toContain('Send code 0 to succeed.');
+  });
+});
+
+describe('mTLS', () => {
+  const echo = async (creds: grpc.ChannelCredentials) => {
+    const client = kitchenClient(shard.port, creds);
+    try {
+      return await unary(client.echo.bind(client), EchoRequest.fromPartial({ fString: 'hi' }), 3000);
+    } finally {
+      client.close();
+    }
+  };
+
+  it('accepts the gateway identity', async () => {
+    await expect(echo(clientCredentials(gatewayTls()))).resolves.toMatchObject({ echo: { fString: 'hi' } });
+  });
+
+  it('refuses a client without a certificate', async () => {
+    await expect(echo(clientCredentials({ caFile: pki.caFile }))).rejects.toMatchObject({});
+  });
+
+  it('refuses a certificate from a foreign CA', async () => {
+    const foreign = await issueCertificate(await createCa('rogue CA'), 'gateway');
+    await expect(echo(clientCredentials({ caFile: pki.caFile, certPem: foreign.certPem, keyPem: foreign.keyPem }))).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+  });
+
+  it('refuses an expired certificate', async () => {
+    const ca = await loadCa(pki.caFile, join(dir, 'pki', 'ca-key.pem'));
+    const expired = await issueCertificate(ca, 'gateway', { notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+    await expect(echo(clientCredentials({ caFile: pki.caFile, certPem: expired.certPem, keyPem: expired.keyPem }))).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+  });
+
+  it('refuses a valid certificate with another identity', async () => {
+    const other = pki.identities['shard-dozzle']!;
+    await expect(echo(clientCredentials({ caFile: pki.caFile, certFile: other.certFile, keyFile: other.keyFile }))).rejects.toMatchObject({
+      code: grpc.status.PERMISSION_DENIED,
+      details: expect.stringContaining('shard-dozzle'),
+    });
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes a slow call on SIGTERM, refuses new calls, exits 0', async () => {
+    const id = pki.identities['shard-kitchen']!;
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(process.cwd(), 'shard-kit/test/support/slow-shard.ts')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, TLS_CA: pki.caFile, TLS_CERT: id.certFile, TLS_KEY: id.keyFile },
+    });
+    const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const creds = clientCredentials(gatewayTls());
+    const slow = kitchenClient(port, creds);
+    const pending = unary(slow.echo.bind(slow), EchoRequest.fromPartial({ fString: 'slow' }), 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    const late = kitchenClient(port, clientCredentials(gatewayTls()));
+    const refused = unary(late.echo.bind(late), EchoRequest.fromPartial({ fString: 'late' }), 3000).then(() => 'served', () => 'refused');
+    await expect(pending).resolves.toMatchObject({ echo: { fString: 'slow' } });
+    expect(await refused).toBe('refused');
+    expect(await exited).toBe(0);
+    slow.close();
+    late.close();
+  });
+});
