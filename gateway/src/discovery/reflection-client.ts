@@ -187,7 +187,8 @@ export async function reflectShard(client: grpc.Client, deadline: Date): Promise
 async function reflectOver(stream: ReflectionStream): Promise<Omit<ReflectedShard, 'protocol'>> {
   const listed = await stream.ask({ listServices: true });
   if (listed.error) throw new ReflectionError(`list services: ${listed.error.message}`, listed.error.code);
-  const services = (listed.services ?? []).filter((s) => !s.startsWith('grpc.')).sort();
+  // gRPC infrastructure and the shard's own status service are not tools.
+  const services = (listed.services ?? []).filter((s) => !s.startsWith('grpc.') && !s.startsWith('homelab.mcp.')).sort();
   if (services.length === 0) throw new ReflectionError('the shard offers no service besides gRPC infrastructure', grpc.status.NOT_FOUND);
 
   const raw = new Map<string, Uint8Array>();
