@@ -8,7 +8,7 @@ const restrict = (names, why) =>
   names.flatMap((n) => pkg(n)).map((group) => ({ group: [group], message: why }));
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'proto/gen/**', 'coverage/**', '.homelab-mcp/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'proto/gen/**', 'coverage/**', '.homelab-mcp/**', '.tmp/**', 'homelab-sim/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

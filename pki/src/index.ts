@@ -4,6 +4,8 @@ export {
   issueCertificate,
   ensurePki,
   issueIdentity,
+  issueServerCertificate,
+  type ServerCertificateOptions,
   loadCa,
   type CertificateAuthority,
   type IssuedCertificate,

@@ -8,7 +8,10 @@ import { IDENTITY_URI_PREFIX, identityUri } from './inspect.js';
 
 export { IDENTITY_URI_PREFIX };
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;
@@ -204,4 +207,33 @@ export async function ensurePki(dir: string, identities: string[], opts: EnsureP
     result.identities[id] = files;
   }
   return result;
+}
+
+export interface ServerCertificateOptions {
+  commonName: string;
+  dnsNames: string[];
+  notBefore?: Date;
+  notAfter?: Date;
+  organization?: string;
+}
+
+/**
+ * A plain TLS server certificate (no homelab-mcp identity), signed by `ca` or
+ * self-signed when none is given: what stand-ins serve to clients that check
+ * certificates (an expired one, one for the wrong host, a self-signed default).
+ */
+export async function issueServerCertificate(ca: CertificateAuthority | undefined, opts: ServerCertificateOptions): Promise<IssuedCertificate> {
+  const keys = await newKeys();
+  const notBefore = opts.notBefore ?? new Date(Date.now() - 60_000);
+  const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + 365 * DAY);
+  const subject = `CN=${opts.commonName}${opts.organization ? `, O=${opts.organization}` : ''}`;
+  const extensions = [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    new x509.SubjectAlternativeNameExtension(opts.dnsNames.map((value) => ({ type: 'dns' as const, value }))),
+  ];
+  const cert = ca
+    ? await x509.X509CertificateGenerator.create({ serialNumber: randomSerial(), subject, issuer: ca.cert.subject, notBefore, notAfter, publicKey: keys.publicKey, signingKey: ca.key, signingAlgorithm: ALG, extensions })
+    : await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: randomSerial(), name: subject, notBefore, notAfter, keys, signingAlgorithm: ALG, extensions });
+  return { certPem: cert.toString('pem') + '\n', keyPem: await exportKey(keys.privateKey) };
 }

@@ -25,8 +25,8 @@ export function loadConfig<T>(schema: z.ZodType<T>, env: Record<string, string |
 const listenExamples: Record<string, string> = {
   SHARD_LISTEN: '0.0.0.0:50051',
   SHARD_TLS_CA: '/certs/ca.pem',
-  SHARD_TLS_CERT: '/certs/shard-traefik/cert.pem',
-  SHARD_TLS_KEY: '/certs/shard-traefik/key.pem',
+  SHARD_TLS_CERT: '/certs/shard-example/cert.pem',
+  SHARD_TLS_KEY: '/certs/shard-example/key.pem',
   SHARD_ALLOWED_PEERS: 'gateway',
   SHARD_PLAINTEXT: '1',
 };
