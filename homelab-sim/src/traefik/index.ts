@@ -61,8 +61,8 @@ export function homelabProviders(): Record<string, DynamicConfig> {
     internal: {
       http: {
         routers: {
-          api: { entryPoints: ['traefik'], rule: 'PathPrefix(`/api`)', service: 'api', priority: 9223372036854775806 },
-          dashboard: { entryPoints: ['traefik'], rule: 'PathPrefix(`/`)', service: 'dashboard', priority: 9223372036854775805, middlewares: ['dashboard_redirect'] },
+          api: { entryPoints: ['traefik'], rule: 'PathPrefix(`/api`)', service: 'api', priority: '9223372036854775806' },
+          dashboard: { entryPoints: ['traefik'], rule: 'PathPrefix(`/`)', service: 'dashboard', priority: '9223372036854775805', middlewares: ['dashboard_redirect'] },
         },
         services: { api: {}, dashboard: {}, noop: {} },
         middlewares: { dashboard_redirect: { redirectRegex: { regex: '^(http:\\/\\/(\\[[\\w:.]+\\]|[\\w\\._-]+)(:\\d+)?)\\/$', replacement: '${1}/dashboard/', permanent: true } } },

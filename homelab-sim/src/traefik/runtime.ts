@@ -10,7 +10,8 @@ export interface RouterConfig {
   middlewares?: string[];
   service?: string;
   rule?: string;
-  priority?: number;
+  /** A number, or a string of digits for values beyond 2^53 (Traefik's priorityStr keeps them exact). */
+  priority?: number | string;
   tls?: { certResolver?: string; options?: string; domains?: { main?: string; sans?: string[] }[] } | Record<string, never>;
 }
 
@@ -131,7 +132,7 @@ export function buildRuntime(providers: Record<string, DynamicConfig>, serverHea
           entryPoints: eps,
           name: full,
           provider,
-          ...(r.priority !== undefined ? { priority: r.priority } : {}),
+          ...(r.priority !== undefined ? { priority: Number(r.priority) } : {}),
           priorityStr: String(r.priority ?? 0),
           status: errors.length ? 'disabled' : 'enabled',
           ...(errors.length ? { error: errors } : { using: eps }),

@@ -1,0 +1,100 @@
+import { ObjectStatus, Protocol, Route, type GetRoutesRequest, type GetRoutesResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import type { ApiRouter, ApiService, TraefikApi } from './upstream/traefik-api.js';
+
+/** Values of matcher calls in a rule, e.g. Host(`a`, `b`) -> [a, b]. */
+export function ruleValues(rule: string, matchers: string[]): string[] {
+  const out: string[] = [];
+  const re = new RegExp(`\\b(?:${matchers.join('|')})\\(([^)]*)\\)`, 'g');
+  for (const m of rule.matchAll(re)) {
+    for (const v of (m[1] ?? '').matchAll(/[`"]([^`"]*)[`"]/g)) if (v[1]) out.push(v[1]);
+  }
+  return out;
+}
+
+function status(s: string): ObjectStatus {
+  switch (s.toLowerCase()) {
+    case 'enabled':
+      return ObjectStatus.OBJECT_STATUS_ENABLED;
+    case 'warning':
+      return ObjectStatus.OBJECT_STATUS_WARNING;
+    case 'disabled':
+      return ObjectStatus.OBJECT_STATUS_DISABLED;
+    default:
+      return ObjectStatus.OBJECT_STATUS_UNSPECIFIED;
+  }
+}
+
+function qualify(name: string, provider: string): string {
+  return name.includes('@') ? name : `${name}@${provider}`;
+}
+
+/** A router as the tool shows it, with its service's servers and their health. */
+export function toRoute(r: ApiRouter, protocol: Protocol, services: Map<string, ApiService>): Route {
+  const service = r.service ? qualify(r.service, r.provider) : '';
+  const svc = services.get(service);
+  const servers = Object.entries(svc?.serverStatus ?? {}).map(([url, st]) => ({ url, status: st }));
+  const known = new Set(servers.map((s) => s.url));
+  for (const s of svc?.loadBalancer?.servers ?? []) {
+    const url = s.url ?? s.address ?? '';
+    if (url && !known.has(url)) servers.push({ url, status: '' });
+  }
+  const rule = r.rule ?? '';
+  return Route.fromPartial({
+    name: r.name,
+    provider: r.provider,
+    protocol,
+    rule,
+    hosts: ruleValues(rule, ['Host', 'HostSNI']),
+    paths: ruleValues(rule, ['PathPrefix', 'Path']),
+    entryPoints: r.entryPoints ?? [],
+    // priorityStr keeps the exact value; priorities can exceed 2^53.
+    priority: r.priorityStr ?? (r.priority !== undefined ? String(r.priority) : '0'),
+    ...(r.tls ? { tls: { certResolver: r.tls.certResolver ?? '', options: r.tls.options ?? '', domains: (r.tls.domains ?? []).flatMap((d) => [d.main ?? '', ...(d.sans ?? [])]).filter(Boolean), passthrough: Boolean(r.tls.passthrough) } } : {}),
+    middlewares: r.middlewares ?? [],
+    service,
+    servers,
+    status: status(r.status),
+    errors: r.error ?? [],
+  });
+}
+
+const PROTOCOLS: [Protocol, string][] = [
+  [Protocol.PROTOCOL_HTTP, 'http'],
+  [Protocol.PROTOCOL_TCP, 'tcp'],
+  [Protocol.PROTOCOL_UDP, 'udp'],
+];
+
+function matches(route: Route, req: GetRoutesRequest): boolean {
+  if (req.host && !route.hosts.some((h) => h.toLowerCase() === req.host.toLowerCase())) return false;
+  if (req.service) {
+    const want = req.service.includes('@') ? req.service : `${req.service}@`;
+    if (req.service.includes('@') ? route.service !== want : !route.service.startsWith(want)) return false;
+  }
+  if (req.name && !route.name.toLowerCase().includes(req.name.toLowerCase())) return false;
+  if (req.provider && route.provider !== req.provider) return false;
+  if (req.status !== ObjectStatus.OBJECT_STATUS_UNSPECIFIED && route.status !== req.status) return false;
+  return true;
+}
+
+/** get_routes: every router of the asked protocols, with servers, filtered. */
+export async function getRoutes(api: TraefikApi, req: GetRoutesRequest, signal: AbortSignal): Promise<GetRoutesResponse> {
+  const wanted = PROTOCOLS.filter(([p]) => req.protocol === Protocol.PROTOCOL_UNSPECIFIED || req.protocol === p);
+  const routes: Route[] = [];
+  let total = 0;
+  await Promise.all(
+    wanted.map(async ([protocol, prefix]) => {
+      const [routers, services] = await Promise.all([
+        api.list<ApiRouter>(`/${prefix}/routers`, signal),
+        api.list<ApiService>(`/${prefix}/services`, signal),
+      ]);
+      total += routers.length;
+      const byName = new Map(services.map((s) => [s.name, s]));
+      for (const r of routers) {
+        const route = toRoute(r, protocol, byName);
+        if (matches(route, req)) routes.push(route);
+      }
+    }),
+  );
+  routes.sort((a, b) => a.name.localeCompare(b.name));
+  return { routes, total };
+}

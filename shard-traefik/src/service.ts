@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import { ShardError, toTimestamp, type ShardHandlers } from '@homelab-mcp/shard-kit';
+import { AddDynamicConfigResponse, type NavigatorServiceService, RemoveDynamicConfigResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import { buildRouteFile } from './dynamic/model.js';
+import type { DynamicStore } from './dynamic/store.js';
+import { getRoutes, toRoute } from './routes.js';
+import { checkSslStatus } from './ssl.js';
+import type { TraefikApi } from './upstream/traefik-api.js';
+
+export interface NavigatorDeps {
+  api: TraefikApi;
+  store: DynamicStore;
+  websecureAddress?: string | undefined;
+  logger: Logger;
+}
+
+/** The Navigator's RPC handlers: thin, typed, on the Traefik API client and the dynamic store. */
+export function createHandlers(deps: NavigatorDeps): ShardHandlers<typeof NavigatorServiceService> {
+  const { api, store } = deps;
+  return {
+    getRoutes: (req, ctx) => getRoutes(api, req, ctx.signal),
+
+    addDynamicConfig: async (req, ctx) => {
+      const route = buildRouteFile(req);
+      const file = store.fileName(req.name);
+      if (!req.planId) {
+        const problem = await store.problem();
+        if (problem) throw new ShardError('FAILED_PRECONDITION', problem, { reason: 'DYNAMIC_DIR_UNAVAILABLE', hint: 'Mount Traefik\'s file-provider directory read-write into shard-traefik (TRAEFIK_DYNAMIC_DIR).' });
+        const plan = await store.planAdd(req.name, route, req);
+        return AddDynamicConfigResponse.fromPartial({ plan, file, message: plan.noOp ? plan.summary : `Plan ready: ${plan.summary}. Call add_dynamic_config again with the same arguments and plan_id "${plan.id}" to apply it.` });
+      }
+      const { router } = await store.apply(req.planId, req, ctx.signal);
+      return AddDynamicConfigResponse.fromPartial({
+        applied: true,
+        file,
+        ...(router ? { route: toRoute(router, 1, new Map()) } : {}),
+        message: `Wrote ${file}; Traefik loaded router ${req.name}@file and it is enabled.`,
+      });
+    },
+
+    removeDynamicConfig: async (req, ctx) => {
+      if (!req.planId) {
+        const plan = await store.planRemove(req.name, req);
+        return RemoveDynamicConfigResponse.fromPartial({ plan, message: `Plan ready: ${plan.summary}. Call remove_dynamic_config again with plan_id "${plan.id}" to apply it.` });
+      }
+      await store.apply(req.planId, req, ctx.signal);
+      return RemoveDynamicConfigResponse.fromPartial({ applied: true, message: `Removed ${store.fileName(req.name)}; Traefik no longer serves ${req.name}@file.` });
+    },
+
+    listDynamicConfigs: async () => {
+      const problem = await store.problem();
+      const files = problem ? [] : await store.list();
+      return {
+        files: files.map((f) => ({ ...f, modifiedAt: toTimestamp(f.modifiedAt), sizeBytes: String(f.size) })),
+        directory: store.dir,
+        writable: !problem,
+        problem: problem ?? '',
+      };
+    },
+
+    checkSslStatus: (req, ctx) => checkSslStatus(api, deps.websecureAddress, req, ctx.signal),
+  };
+}

@@ -1,0 +1,186 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { ensurePki } from '@homelab-mcp/pki';
+import type { RunningShard } from '@homelab-mcp/shard-kit';
+import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
+import {
+  AddDynamicConfigRequest,
+  CheckSslStatusRequest,
+  GetRoutesRequest,
+  NavigatorServiceClient,
+  ObjectStatus,
+  RemoveDynamicConfigRequest,
+} from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import { parseConfig, startNavigator } from '../src/index.js';
+
+let dir: string;
+let sim: TraefikSim;
+let shard: RunningShard;
+let client: NavigatorServiceClient;
+
+function call<Req, Res>(method: (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => method.call(client, req, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r))));
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'navigator-'));
+  const pki = await ensurePki(join(dir, 'pki'), ['gateway', 'shard-traefik']);
+  sim = await startTraefikSim({ dynamicDir: join(dir, 'dynamic'), throttleMs: 100 });
+  const id = pki.identities['shard-traefik']!;
+  const config = parseConfig({
+    SHARD_LISTEN: '127.0.0.1:0',
+    SHARD_TLS_CA: pki.caFile,
+    SHARD_TLS_CERT: id.certFile,
+    SHARD_TLS_KEY: id.keyFile,
+    TRAEFIK_API: sim.apiUrl,
+    TRAEFIK_DYNAMIC_DIR: sim.dynamicDir,
+    TRAEFIK_WEBSECURE_ADDRESS: sim.websecureAddress,
+    TRAEFIK_CONFIRM_TIMEOUT_MS: '5000',
+  });
+  shard = await startNavigator(config, pino({ level: 'silent' }));
+  const gw = pki.identities.gateway!;
+  client = new NavigatorServiceClient(`127.0.0.1:${shard.port}`, grpc.credentials.createSsl(await readFile(pki.caFile), await readFile(gw.keyFile), await readFile(gw.certFile), { checkServerIdentity: () => undefined }));
+});
+
+afterAll(async () => {
+  client?.close();
+  await shard?.close(0);
+  await sim?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const pinchflat = (extra: Partial<AddDynamicConfigRequest> = {}) =>
+  AddDynamicConfigRequest.fromPartial({ name: 'media', hosts: ['media.home.lan'], tls: { certResolver: 'letsencrypt' }, service: { urls: ['http://10.0.0.5:8945'] }, ...extra });
+
+describe('get_routes', () => {
+  it('answers "is my Gitea route OK?" with rule, hosts, TLS, service servers and status', async () => {
+    const res = await call(client.getRoutes, GetRoutesRequest.fromPartial({ host: 'gitea.home.lan' }));
+    expect(res.routes).toHaveLength(1);
+    expect(res.routes[0]).toMatchObject({
+      name: 'gitea@docker',
+      hosts: ['gitea.home.lan'],
+      service: 'gitea@docker',
+      servers: [{ url: 'http://172.20.0.5:3000', status: 'UP' }],
+      status: ObjectStatus.OBJECT_STATUS_ENABLED,
+      tls: { certResolver: 'letsencrypt' },
+    });
+  });
+
+  it('keeps priorities beyond 2^53 exact and reports server health changes', async () => {
+    const res = await call(client.getRoutes, GetRoutesRequest.fromPartial({ provider: 'internal' }));
+    expect(res.routes.find((r) => r.name === 'api@internal')?.priority).toBe('9223372036854775806');
+    sim.setServerHealth('http://172.20.0.5:3000', 'DOWN');
+    const down = await call(client.getRoutes, GetRoutesRequest.fromPartial({ service: 'gitea' }));
+    expect(down.routes[0]?.servers[0]?.status).toBe('DOWN');
+    sim.setServerHealth('http://172.20.0.5:3000', 'UP');
+  });
+});
+
+describe('add_dynamic_config', () => {
+  it('plans, applies with the plan id, and the route appears in get_routes as name@file', async () => {
+    const planned = await call(client.addDynamicConfig, pinchflat());
+    expect(planned.applied).toBe(false);
+    expect(planned.plan?.diff).toContain('+    media:');
+    expect(planned.plan?.diff).toContain('Host(`media.home.lan`)');
+    expect(await readdir(sim.dynamicDir)).not.toContain('mcp-media.yml');
+
+    const applied = await call(client.addDynamicConfig, pinchflat({ planId: planned.plan!.id }));
+    expect(applied.applied).toBe(true);
+    const routes = await call(client.getRoutes, GetRoutesRequest.fromPartial({ host: 'media.home.lan' }));
+    expect(routes.routes[0]).toMatchObject({ name: 'media@file', status: ObjectStatus.OBJECT_STATUS_ENABLED, servers: [{ url: 'http://10.0.0.5:8945' }] });
+    const text = await readFile(join(sim.dynamicDir, 'mcp-media.yml'), 'utf8');
+    expect(text.startsWith('# managed-by: homelab-mcp shard-traefik')).toBe(true);
+
+    await expect(call(client.addDynamicConfig, pinchflat({ planId: planned.plan!.id }))).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: expect.stringContaining('already applied') });
+  });
+
+  it('refuses a plan applied with other arguments', async () => {
+    const planned = await call(client.addDynamicConfig, pinchflat({ name: 'other' }));
+    await expect(call(client.addDynamicConfig, pinchflat({ name: 'other', hosts: ['evil.home.lan'], planId: planned.plan!.id }))).rejects.toMatchObject({ details: expect.stringContaining('different arguments') });
+  });
+
+  it('rolls back a route Traefik disables and says why', async () => {
+    const req = pinchflat({ name: 'broken', hosts: ['broken.home.lan'], middlewares: ['missing-auth@file'] });
+    const planned = await call(client.addDynamicConfig, req);
+    const err = await call(client.addDynamicConfig, { ...req, planId: planned.plan!.id }).catch((e: grpc.ServiceError) => e);
+    expect((err as grpc.ServiceError).code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect((err as grpc.ServiceError).details).toContain('middleware "missing-auth@file" does not exist');
+    expect(await readdir(sim.dynamicDir)).not.toContain('mcp-broken.yml');
+  });
+
+  it('rolls back when another file stops Traefik from loading the directory', async () => {
+    await writeFile(join(sim.dynamicDir, 'hand-written.yml'), 'http:\n  routers:\n    x:\n      rule: Host(`x.lan`)\n      service: x\n      bogus: true\n');
+    try {
+      const req = pinchflat({ name: 'blocked', hosts: ['blocked.home.lan'] });
+      const planned = await call(client.addDynamicConfig, req);
+      await expect(call(client.addDynamicConfig, { ...req, planId: planned.plan!.id })).rejects.toMatchObject({ details: expect.stringContaining('did not load blocked@file') });
+      expect(await readdir(sim.dynamicDir)).not.toContain('mcp-blocked.yml');
+    } finally {
+      await rm(join(sim.dynamicDir, 'hand-written.yml'));
+    }
+  });
+
+  it('refuses template actions, @internal middlewares and bad hosts with the field named', async () => {
+    const err = await call(client.addDynamicConfig, pinchflat({ name: 'evil', hosts: [], rule: 'Host(`{{ env "SECRET" }}`)' })).catch((e: grpc.ServiceError) => e);
+    expect((err as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((err as grpc.ServiceError).details).toContain('{{');
+    await expect(call(client.addDynamicConfig, pinchflat({ name: 'evil', middlewares: ['api@internal'] }))).rejects.toMatchObject({ details: expect.stringContaining('middlewares[0]') });
+    await expect(call(client.addDynamicConfig, pinchflat({ name: 'evil', hosts: ['not a host'] }))).rejects.toMatchObject({ details: expect.stringContaining('hosts[0]') });
+  });
+
+  it('never touches a file it did not write', async () => {
+    await writeFile(join(sim.dynamicDir, 'mcp-mine.yml'), 'http: {}\n');
+    await expect(call(client.addDynamicConfig, pinchflat({ name: 'mine', hosts: ['mine.home.lan'] }))).rejects.toMatchObject({ details: expect.stringContaining('not written by homelab-mcp') });
+    await rm(join(sim.dynamicDir, 'mcp-mine.yml'));
+  });
+
+  it('lists and removes its own files (plan first)', async () => {
+    const list = await call(client.listDynamicConfigs, {});
+    expect(list.writable).toBe(true);
+    expect(list.files.map((f) => f.name)).toContain('media');
+    const planned = await call(client.removeDynamicConfig, RemoveDynamicConfigRequest.fromPartial({ name: 'media' }));
+    expect(planned.plan?.diff).toContain('-    media:');
+    const removed = await call(client.removeDynamicConfig, RemoveDynamicConfigRequest.fromPartial({ name: 'media', planId: planned.plan!.id }));
+    expect(removed.applied).toBe(true);
+    const routes = await call(client.getRoutes, GetRoutesRequest.fromPartial({ host: 'media.home.lan' }));
+    expect(routes.routes).toHaveLength(0);
+  });
+});
+
+describe('check_ssl_status', () => {
+  it('reports valid, expired, wrong-host and Traefik default certificates as such', async () => {
+    const res = await call(client.checkSslStatus, CheckSslStatusRequest.fromPartial({ hosts: ['gitea.home.lan', 'expired.home.lan', 'wrong.home.lan', 'unknown.home.lan'] }));
+    const [valid, expired, wrong, fallback] = res.reports;
+    expect(valid).toMatchObject({ host: 'gitea.home.lan', ok: true, nameMatches: true, expired: false, traefikDefault: false, expectedRouter: 'gitea@docker', expectedCertResolver: 'letsencrypt' });
+    expect(valid?.daysLeft).toBeGreaterThan(300);
+    expect(expired).toMatchObject({ ok: false, expired: true });
+    expect(expired?.problem).toContain('expired');
+    expect(wrong).toMatchObject({ ok: false, nameMatches: false, expired: false });
+    expect(wrong?.problem).toContain('not wrong.home.lan');
+    expect(fallback).toMatchObject({ ok: false, traefikDefault: true, selfSigned: true });
+  });
+});
+
+describe('atomic writes', () => {
+  it('never leaves a partial or half-renamed .yml when the writer is killed (100 times)', async () => {
+    const crashDir = await mkdtemp(join(tmpdir(), 'crash-'));
+    const script = join(process.cwd(), 'shard-traefik/test/support/crash-writer.ts');
+    for (let i = 0; i < 100; i++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, crashDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 40)));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      for (const f of (await readdir(crashDir)).filter((n) => n.endsWith('.yml'))) {
+        const text = await readFile(join(crashDir, f), 'utf8');
+        expect(/^# managed-by: homelab-mcp shard-traefik\nversion: (\d)\nx{65536}\nend: \1\n$/.test(text)).toBe(true);
+      }
+    }
+    await rm(crashDir, { recursive: true, force: true });
+  }, 240_000);
+});
