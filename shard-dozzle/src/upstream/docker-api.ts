@@ -1,0 +1,183 @@
+import { PassThrough, Writable } from 'node:stream';
+import Docker from 'dockerode';
+import { HttpStatusError, ShardError, upstreamError } from '@homelab-mcp/shard-kit';
+import type { ContainerInfo, LogBackend, LogQuery, RawLine, StatsSample } from './backend.js';
+
+const WHAT = 'Docker API (socket proxy)';
+
+function wrap(err: unknown): ShardError {
+  const e = err as { statusCode?: number; json?: { message?: string }; message?: string };
+  if (typeof e?.statusCode === 'number') return upstreamError(new HttpStatusError(e.statusCode, e.json?.message ?? e.message ?? '', WHAT), WHAT);
+  return upstreamError(err, WHAT);
+}
+
+function date(s: string | undefined): Date | undefined {
+  if (!s || s.startsWith('0001-')) return undefined;
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/** Splits a byte stream into lines of `stream`, parsing Docker's RFC 3339 timestamp prefix. */
+function lineSink(stream: RawLine['stream'], push: (l: RawLine) => void): Writable {
+  let rest = '';
+  const emit = (line: string) => {
+    const sp = line.indexOf(' ');
+    const t = sp > 0 ? new Date(line.slice(0, sp)) : new Date(NaN);
+    if (Number.isNaN(t.getTime())) push({ time: new Date(), stream, text: line });
+    else push({ time: t, stream, text: line.slice(sp + 1) });
+  };
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const parts = (rest + chunk.toString('utf8')).split('\n');
+      rest = parts.pop() ?? '';
+      for (const p of parts) emit(p.replace(/\r$/, ''));
+      cb();
+    },
+    final(cb) {
+      if (rest) emit(rest);
+      cb();
+    },
+  });
+}
+
+/**
+ * The Docker Engine API through a GET-only socket proxy (tcp://proxy:2375):
+ * list, inspect, logs in both framings (multiplexed without a TTY, raw with
+ * one) and one-shot stats. Never a unix socket: the proxy is the guard.
+ */
+export class DockerApi implements LogBackend {
+  private readonly docker: Docker;
+
+  constructor(private readonly hostUrl: string) {
+    const u = new URL(hostUrl.replace(/^tcp:/, 'http:'));
+    this.docker = new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: 'http' });
+  }
+
+  get description(): string {
+    return `${WHAT} at ${this.hostUrl}`;
+  }
+
+  async ping(signal: AbortSignal): Promise<void> {
+    // GET /_ping; the modem has no abort for it, the probe's own timeout bounds it.
+    void signal;
+    await this.docker.ping().catch((e: unknown) => {
+      throw wrap(e);
+    });
+  }
+
+  async containers(all: boolean, signal: AbortSignal): Promise<ContainerInfo[]> {
+    const list = await this.docker.listContainers({ all, abortSignal: signal }).catch((e: unknown) => {
+      throw wrap(e);
+    });
+    return Promise.all(list.map((c) => this.inspect(c.Id, signal)));
+  }
+
+  private async inspect(id: string, signal: AbortSignal): Promise<ContainerInfo> {
+    const i = await this.docker.getContainer(id).inspect({ abortSignal: signal } as Docker.ContainerInspectOptions).catch((e: unknown) => {
+      throw wrap(e);
+    });
+    return {
+      id: i.Id,
+      name: i.Name.replace(/^\//, ''),
+      image: i.Config.Image,
+      state: i.State.Status,
+      status: i.State.Status,
+      health: i.State.Health?.Status ?? '',
+      ...(date(i.Created) ? { createdAt: date(i.Created) } : {}),
+      ...(date(i.State.StartedAt) ? { startedAt: date(i.State.StartedAt) } : {}),
+      ...(date(i.State.FinishedAt) ? { finishedAt: date(i.State.FinishedAt) } : {}),
+      labels: i.Config.Labels ?? {},
+      host: 'local',
+      tty: Boolean(i.Config.Tty),
+      restartCount: i.RestartCount ?? 0,
+      exitCode: i.State.ExitCode ?? 0,
+    };
+  }
+
+  private async *stream(c: ContainerInfo, q: LogQuery, follow: boolean, signal: AbortSignal): AsyncIterable<RawLine> {
+    const opts = {
+      follow: true as const,
+      stdout: q.stdout,
+      stderr: q.stderr,
+      timestamps: true,
+      ...(q.since ? { since: Math.floor(q.since.getTime() / 1000) } : {}),
+      // follow=true with an `until` streams the history and ends: no whole-log buffer.
+      ...(follow ? {} : { until: Math.ceil((q.until ?? new Date()).getTime() / 1000) + 1 }),
+      ...(q.tail !== undefined ? { tail: q.tail } : {}),
+      abortSignal: signal,
+    };
+    const raw = (await this.docker.getContainer(c.id).logs(opts).catch((e: unknown) => {
+      throw wrap(e);
+    })) as NodeJS.ReadableStream;
+    const queue: RawLine[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    let failure: unknown;
+    const push = (l: RawLine) => {
+      queue.push(l);
+      wake?.();
+    };
+    const out = lineSink(c.tty ? 'unknown' : 'stdout', push);
+    const err = lineSink('stderr', push);
+    if (c.tty) raw.pipe(out);
+    else {
+      const mux = new PassThrough();
+      raw.pipe(mux);
+      this.docker.modem.demuxStream(mux, out, err);
+      mux.on('end', () => { out.end(); err.end(); });
+    }
+    const finish = (e?: unknown) => {
+      failure ??= e;
+      done = true;
+      wake?.();
+    };
+    out.on('finish', () => (c.tty ? finish() : err.writableFinished && finish()));
+    err.on('finish', () => out.writableFinished && finish());
+    raw.on('error', (e) => finish(signal.aborted ? undefined : e));
+    signal.addEventListener('abort', () => finish(), { once: true });
+    try {
+      for (;;) {
+        while (queue.length) {
+          const l = queue.shift() as RawLine;
+          if (!q.until || l.time < q.until) yield l;
+        }
+        if (done) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+      if (failure) throw wrap(failure);
+    } finally {
+      (raw as unknown as { destroy?: () => void }).destroy?.();
+    }
+  }
+
+  logs(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine> {
+    return this.stream(c, q, false, signal);
+  }
+
+  follow(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine> {
+    return this.stream(c, { ...q, tail: 0, since: new Date() }, true, signal);
+  }
+
+  async stats(c: ContainerInfo, signal: AbortSignal): Promise<StatsSample> {
+    const s = await this.docker.getContainer(c.id).stats({ stream: false, abortSignal: signal } as { stream: false }).catch((e: unknown) => {
+      throw wrap(e);
+    });
+    const cpuDelta = (s.cpu_stats?.cpu_usage?.total_usage ?? 0) - (s.precpu_stats?.cpu_usage?.total_usage ?? 0);
+    const sysDelta = (s.cpu_stats?.system_cpu_usage ?? 0) - (s.precpu_stats?.system_cpu_usage ?? 0);
+    const cpus = s.cpu_stats?.online_cpus || s.cpu_stats?.cpu_usage?.percpu_usage?.length || 1;
+    const cache = (s.memory_stats?.stats as Record<string, number> | undefined)?.inactive_file ?? 0;
+    const nets = Object.values(s.networks ?? {});
+    const blk = s.blkio_stats?.io_service_bytes_recursive ?? [];
+    return {
+      cpuPercent: sysDelta > 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0,
+      memoryUsage: Math.max(0, (s.memory_stats?.usage ?? 0) - cache),
+      memoryLimit: s.memory_stats?.limit ?? 0,
+      networkRx: nets.reduce((n, x) => n + (x.rx_bytes ?? 0), 0),
+      networkTx: nets.reduce((n, x) => n + (x.tx_bytes ?? 0), 0),
+      blockRead: blk.filter((b) => /read/i.test(b.op)).reduce((n, b) => n + b.value, 0),
+      blockWrite: blk.filter((b) => /write/i.test(b.op)).reduce((n, b) => n + b.value, 0),
+      pids: s.pids_stats?.current ?? 0,
+    };
+  }
+}
