@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import * as yaml from 'js-yaml';
+
+export type AuthentikVersion = '2026.8.3' | '2026.2.6';
+
+interface OpenApi {
+  components: { schemas: Record<string, unknown> };
+  paths: Record<string, unknown>;
+}
+
+const docs = new Map<AuthentikVersion, { doc: OpenApi; ajv: Ajv; validators: Map<string, ValidateFunction> }>();
+const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+
+/** Authentik's own OpenAPI schema of a release, parsed once per process. */
+function load(version: AuthentikVersion) {
+  let entry = docs.get(version);
+  if (!entry) {
+    const file = new URL(`../../fixtures/upstream/authentik/authentik-schema-${version}.yml`, import.meta.url);
+    const doc = yaml.load(readFileSync(file, 'utf8')) as OpenApi;
+    // OpenAPI 3.0: `nullable` is understood by ajv; unknown formats and vendor keywords are not errors.
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
+    (addFormats as unknown as (a: Ajv) => void)(ajv);
+    ajv.addSchema({ $id: 'authentik', components: doc.components }, 'authentik');
+    entry = { doc, ajv, validators: new Map() };
+    docs.set(version, entry);
+  }
+  return entry;
+}
+
+export function hasPath(version: AuthentikVersion, path: string): boolean {
+  return path in load(version).doc.paths;
+}
+
+/**
+ * Validates a body against a component schema of the release, e.g.
+ * "BrandRequest". Returns DRF-style field errors ({field: [msg]}) or undefined.
+ */
+export function validateBody(version: AuthentikVersion, schema: string, body: unknown, partial = false): Record<string, string[]> | undefined {
+  const entry = load(version);
+  const key = `${schema}${partial ? ':partial' : ''}`;
+  let validate = entry.validators.get(key);
+  if (!validate) {
+    const ref = { $ref: `authentik#/components/schemas/${schema}` };
+    validate = entry.ajv.compile(partial ? ref : ref);
+    entry.validators.set(key, validate);
+  }
+  if (validate(body)) return undefined;
+  const errors: Record<string, string[]> = {};
+  for (const e of validate.errors ?? []) {
+    const { field, message } = drfMessage(e);
+    (errors[field] ??= []).push(message);
+  }
+  return errors;
+}
+
+function drfMessage(e: ErrorObject): { field: string; message: string } {
+  const path = e.instancePath.split('/').filter(Boolean);
+  if (e.keyword === 'required') return { field: String(e.params.missingProperty), message: 'This field is required.' };
+  const field = path[0] ?? 'non_field_errors';
+  if (e.keyword === 'type' && e.params.type === 'string') return { field, message: 'Not a valid string.' };
+  if (e.keyword === 'enum') return { field, message: `"${String(path.length ? '' : '')}" is not a valid choice.`.replace('""', 'This') };
+  if (e.keyword === 'pattern') return { field, message: 'Enter a valid value.' };
+  if (e.keyword === 'format' && e.params.format === 'uri') return { field, message: 'Enter a valid URL.' };
+  if (e.keyword === 'format' && e.params.format === 'uuid') return { field, message: 'Must be a valid UUID.' };
+  return { field, message: e.message ?? 'Invalid value.' };
+}
