@@ -66,3 +66,46 @@ function drfMessage(e: ErrorObject): { field: string; message: string } {
   if (e.keyword === 'format' && e.params.format === 'uuid') return { field, message: 'Must be a valid UUID.' };
   return { field, message: e.message ?? 'Invalid value.' };
 }
+
+type SchemaNode = { $ref?: string; allOf?: SchemaNode[]; type?: string; nullable?: boolean; enum?: unknown[]; required?: string[]; properties?: Record<string, SchemaNode>; readOnly?: boolean };
+
+function resolve(doc: OpenApi, node: SchemaNode | undefined): SchemaNode | undefined {
+  if (!node) return undefined;
+  if (node.$ref) return resolve(doc, doc.components.schemas[node.$ref.split('/').pop() ?? ''] as SchemaNode);
+  if (node.allOf?.length === 1) return { ...resolve(doc, node.allOf[0]), ...(node.nullable ? { nullable: true } : {}) };
+  return node;
+}
+
+function emptyValue(node: SchemaNode | undefined): unknown {
+  if (!node) return null;
+  if (node.nullable) return null;
+  if (node.enum?.length) return node.enum[0];
+  switch (node.type) {
+    case 'array':
+      return [];
+    case 'object':
+      return {};
+    case 'string':
+      return '';
+    case 'boolean':
+      return false;
+    case 'integer':
+    case 'number':
+      return 0;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Fills the required fields of a response object that the stand-in does not
+ * model with the empty value of their schema type, so every response carries
+ * what the release's schema (and the generated client) requires.
+ */
+export function completeResponse<T extends Record<string, unknown>>(version: AuthentikVersion, schema: string, obj: T): T {
+  const doc = load(version).doc;
+  const node = resolve(doc, doc.components.schemas[schema] as SchemaNode);
+  const out: Record<string, unknown> = { ...obj };
+  for (const key of node?.required ?? []) if (!(key in out)) out[key] = emptyValue(resolve(doc, node?.properties?.[key]));
+  return out as T;
+}

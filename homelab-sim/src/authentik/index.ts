@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import * as yaml from 'js-yaml';
 import { FLOW_BLUEPRINTS, parseBlueprint, readFixtureBlueprint } from './blueprints.js';
-import { hasPath, validateBody, type AuthentikVersion } from './contract.js';
+import { completeResponse, hasPath, validateBody, type AuthentikVersion } from './contract.js';
 
 export type { AuthentikVersion } from './contract.js';
 
@@ -126,18 +126,18 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
 
   const providerView = (p: Obj) => {
     const app = state.applications.find((a) => a.provider === p.pk);
-    return {
+    return completeResponse(version, p.kind === 'proxy' ? 'ProxyProvider' : 'OAuth2Provider', {
       ...p,
       assigned_application_slug: app?.slug ?? '',
       assigned_application_name: app?.name ?? '',
       outpost_set: state.outposts.filter((o) => (o.providers as number[]).includes(p.pk as number)).map((o) => o.name),
-    };
+    });
   };
   const appView = (a: Obj) => {
     const p = state.providers.find((x) => x.pk === a.provider);
-    return { ...a, launch_url: a.meta_launch_url || (p?.external_host as string | undefined) || null, provider_obj: p ? { pk: p.pk, name: p.name, component: p.component, meta_model_name: p.meta_model_name } : null };
+    return completeResponse(version, 'Application', { ...a, pbm_uuid: a.pk, launch_url: a.meta_launch_url || (p?.external_host as string | undefined) || null, provider_obj: p ? completeResponse(version, 'Provider', { pk: p.pk, name: p.name, component: p.component, meta_model_name: p.meta_model_name, verbose_name: p.verbose_name, verbose_name_plural: p.verbose_name_plural }) : null });
   };
-  const flowView = (f: Obj) => ({ pk: f.pk, slug: f.slug, name: f.name, title: f.title, designation: f.designation, stages: f.stages, export_url: `/api/v3/flows/instances/${String(f.slug)}/export/` });
+  const flowView = (f: Obj) => completeResponse(version, 'Flow', { pk: f.pk, policybindingmodel_ptr_id: f.pk, slug: f.slug, name: f.name, title: f.title, designation: f.designation, stages: f.stages, policies: [], cache_count: 0, export_url: `/api/v3/flows/instances/${String(f.slug)}/export/` });
   const flowPk = (slug: unknown) => state.flows.find((f) => f.pk === slug)?.pk;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -176,7 +176,7 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
       if (method === 'POST') {
         if (invalid('BrandRequest')) return;
         if (state.brands.some((b) => b.domain === body.domain)) return send(res, 400, { domain: ['brand with this domain already exists.'] });
-        const b = { brand_uuid: randomUUID(), default: false, branding_title: 'authentik', branding_logo: '/static/dist/assets/icons/icon_left_brand.svg', branding_favicon: '/static/dist/assets/icons/icon.png', attributes: {}, ...body };
+        const b = completeResponse(version, 'Brand', { brand_uuid: randomUUID(), default: false, branding_title: 'authentik', branding_logo: '/static/dist/assets/icons/icon_left_brand.svg', branding_favicon: '/static/dist/assets/icons/icon.png', attributes: {}, ...body });
         state.brands.push(b);
         return send(res, 201, b);
       }
@@ -254,7 +254,7 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
         return send(res, 204);
       }
     }
-    if (path === '/providers/all/' && method === 'GET') return page(res, url, state.providers.map(providerView));
+    if (path === '/providers/all/' && method === 'GET') return page(res, url, state.providers.map((p) => completeResponse(version, 'Provider', { pk: p.pk, name: p.name, component: p.component, meta_model_name: p.meta_model_name, verbose_name: p.verbose_name, verbose_name_plural: p.verbose_name_plural, assigned_application_slug: providerView(p).assigned_application_slug, assigned_application_name: providerView(p).assigned_application_name })));
 
     if (path === '/flows/instances/' && method === 'GET') {
       const slug = url.searchParams.get('slug');
@@ -262,19 +262,7 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
       const s = url.searchParams.get('search')?.toLowerCase();
       return page(res, url, state.flows.filter((x) => (!slug || x.slug === slug) && (!d || x.designation === d) && (!s || `${String(x.name)} ${String(x.slug)} ${String(x.title)}`.toLowerCase().includes(s))).map(flowView));
     }
-    if ((m = /^\/flows\/instances\/([-a-zA-Z0-9_]+)\/(export\/)?$/.exec(path))) {
-      const flow = state.flows.find((x) => x.slug === m?.[1]);
-      if (!flow) return send(res, 404, { detail: 'No Flow matches the given query.' });
-      if (m[2] && method === 'GET') {
-        res.writeHead(200, { 'Content-Type': 'application/yaml', 'Content-Disposition': `attachment; filename="${String(flow.slug)}.yaml"` });
-        return void res.end(typeof flow.blueprint === 'string' && flow.blueprint.endsWith('.yaml') ? readFixtureBlueprint(flow.blueprint) : String(flow.yaml ?? ''));
-      }
-      if (method === 'GET') return send(res, 200, flowView(flow));
-      if (method === 'DELETE') {
-        state.flows.splice(state.flows.indexOf(flow), 1);
-        return send(res, 204);
-      }
-    }
+    // DRF registers import as a collection action: it wins over the flow-by-slug route.
     const importPath = version === '2026.2.6' ? '/flows/instances/import/' : '/managed/blueprints/import/';
     if (path === importPath && method === 'POST' && hasPath(version, path)) {
       const form = await multipartFile(req, raw);
@@ -301,9 +289,22 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
       return version === '2026.2.6' ? send(res, 204) : send(res, 200, { success: true, logs });
     }
 
+    if ((m = /^\/flows\/instances\/([-a-zA-Z0-9_]+)\/(export\/)?$/.exec(path))) {
+      const flow = state.flows.find((x) => x.slug === m?.[1]);
+      if (!flow) return send(res, 404, { detail: 'No Flow matches the given query.' });
+      if (m[2] && method === 'GET') {
+        res.writeHead(200, { 'Content-Type': 'application/yaml', 'Content-Disposition': `attachment; filename="${String(flow.slug)}.yaml"` });
+        return void res.end(typeof flow.blueprint === 'string' && flow.blueprint.endsWith('.yaml') ? readFixtureBlueprint(flow.blueprint) : String(flow.yaml ?? ''));
+      }
+      if (method === 'GET') return send(res, 200, flowView(flow));
+      if (method === 'DELETE') {
+        state.flows.splice(state.flows.indexOf(flow), 1);
+        return send(res, 204);
+      }
+    }
     if (path === '/outposts/instances/' && method === 'GET') {
       const managed = url.searchParams.get('managed__iexact')?.toLowerCase();
-      return page(res, url, state.outposts.filter((o) => !managed || String(o.managed).toLowerCase() === managed).map((o) => ({ ...o, providers_obj: state.providers.filter((p) => (o.providers as number[]).includes(p.pk as number)).map((p) => ({ pk: p.pk, name: p.name })), service_connection_obj: null })));
+      return page(res, url, state.outposts.filter((o) => !managed || String(o.managed).toLowerCase() === managed).map((o) => completeResponse(version, 'Outpost', { ...o, providers_obj: state.providers.filter((p) => (o.providers as number[]).includes(p.pk as number)).map((p) => completeResponse(version, 'Provider', { pk: p.pk, name: p.name, component: p.component, meta_model_name: p.meta_model_name, verbose_name: p.verbose_name, verbose_name_plural: p.verbose_name_plural })), service_connection_obj: null })));
     }
     if ((m = /^\/outposts\/instances\/([0-9a-f-]{36})\/$/.exec(path)) && (method === 'PATCH' || method === 'PUT')) {
       const o = state.outposts.find((x) => x.pk === m?.[1]);
@@ -312,7 +313,7 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
       if (Array.isArray(body.providers) && body.providers.some((p) => !state.providers.some((x) => x.pk === p))) return send(res, 400, { providers: ['Invalid pk - object does not exist.'] });
       // providers is replaced as a whole, as in Authentik.
       Object.assign(o, body);
-      return send(res, 200, { ...o, providers_obj: [], service_connection_obj: null });
+      return send(res, 200, completeResponse(version, 'Outpost', { ...o, providers_obj: [], service_connection_obj: null }));
     }
     if (!hasPath(version, path)) return send(res, 404, { detail: 'Not found.' });
     return send(res, 405, { detail: `Method "${method}" not allowed.` });
