@@ -38,6 +38,8 @@ function isReady(msg: unknown): msg is ReadyMessage {
 export function startComponent(spec: ComponentSpec, logger: Logger): Promise<RunningComponent> {
   const child = fork(spec.entry, [], {
     execArgv: ['--import', 'tsx'],
+    // The child inherits the environment as a whole (PATH, locale, proxies); its own settings override it.
+    // eslint-disable-next-line no-restricted-properties
     env: { ...process.env, ...spec.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

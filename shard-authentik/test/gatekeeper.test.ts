@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { ensurePki } from '@homelab-mcp/pki';
-import type { RunningShard } from '@homelab-mcp/shard-kit';
-import { startAuthentikSim, type AuthentikSim } from '@homelab-mcp/homelab-sim/authentik/index.js';
+import { startAuthentikSim } from '@homelab-mcp/homelab-sim/authentik/index.js';
 import {
   CreateApplicationRequest,
   FlowDesignation,

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ShardTarget } from '../config.js';
 import { buildToolSpecs, type ToolSpec } from '../schema/index.js';
+import { readFields } from './wire.js';
 import { createShardCredentials, type TlsFiles } from './credentials.js';
 import { watchHealth, type HealthWatch, type ServingStatus } from './health-watch.js';
 import { reflectShard } from './reflection-client.js';
@@ -71,6 +72,8 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.initial_reconnect_backoff_ms': options.reconnect.initialMs,
       'grpc.max_reconnect_backoff_ms': options.reconnect.maxMs,
+      // SNI is the shard's identity (a DNS SAN of its certificate), never an IP address.
+      ...(target.plaintext ? {} : { 'grpc.ssl_target_name_override': target.identity }),
     });
   }
 
@@ -161,11 +164,41 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
     }
   }
 
+  /** Why the shard is not serving, from homelab.mcp.v1.ShardStatusService (empty when it has none). */
+  private fetchReason(): Promise<string> {
+    const identity = (b: Uint8Array) => Buffer.from(b);
+    return new Promise((resolve) => {
+      this.client.makeUnaryRequest(
+        '/homelab.mcp.v1.ShardStatusService/GetShardStatus',
+        identity,
+        (b: Buffer) => new Uint8Array(b),
+        new Uint8Array(),
+        { deadline: Date.now() + 3000 },
+        (err, res) => {
+          if (err || !res) return resolve('');
+          let reason = '';
+          readFields(res, (no, r) => {
+            if (no !== 5) return;
+            reason = r.string();
+            return true;
+          });
+          resolve(reason);
+        },
+      );
+    });
+  }
+
   private async watchUntilBroken(service: string): Promise<void> {
     const onStatus = (status: ServingStatus) => {
       if (status === 'SERVING') this.setState('serving');
       else if (status === 'SERVICE_UNKNOWN') this.setState('failed', `the shard's health service does not know ${service}`);
-      else this.setState('not_serving', 'the shard reports NOT_SERVING: its upstream is unreachable or unhealthy');
+      else {
+        this.setState('not_serving', 'the shard reports NOT_SERVING: its upstream is unreachable or unhealthy');
+        // The health protocol carries no reason; the shard's status service does.
+        void this.fetchReason().then((reason) => {
+          if (reason && this.state === 'not_serving') this.setState('not_serving', `the shard reports NOT_SERVING: ${reason}`);
+        });
+      }
     };
     this.watch = watchHealth(this.client, service, onStatus);
     try {

@@ -163,7 +163,7 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
     };
     let m: RegExpExecArray | null;
 
-    if (path === '/core/users/me/' && method === 'GET') return send(res, 200, { user: { pk: 1, username: 'akadmin', name: 'authentik Default Admin', is_superuser: true }, users: [] });
+    if (path === '/core/users/me/' && method === 'GET') return send(res, 200, completeResponse(version, 'SessionUser', { user: completeResponse(version, 'UserSelf', { pk: 1, username: 'akadmin', name: 'authentik Default Admin', is_active: true, is_superuser: true, groups: [], roles: [], email: 'admin@home.lan', avatar: '', uid: 'akadmin', settings: {}, type: 'internal', system_permissions: [] }), users: [] }));
     if (path === '/admin/version/' && method === 'GET') return send(res, 200, { version_current: version, version_latest: version, version_latest_valid: true, build_hash: '', outdated: false, outpost_outdated: false });
     if (path === '/root/config/' && method === 'GET') return send(res, 200, { capabilities: [], error_reporting: { enabled: false } });
 

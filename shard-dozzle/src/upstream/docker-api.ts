@@ -1,6 +1,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import Docker from 'dockerode';
-import { HttpStatusError, ShardError, upstreamError } from '@homelab-mcp/shard-kit';
+import type { ShardError} from '@homelab-mcp/shard-kit';
+import { HttpStatusError, upstreamError } from '@homelab-mcp/shard-kit';
 import type { ContainerInfo, LogBackend, LogQuery, RawLine, StatsSample } from './backend.js';
 
 const WHAT = 'Docker API (socket proxy)';

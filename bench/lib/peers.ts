@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Target } from './load.js';
+import { startDirectServer, type DirectServer } from './direct-server.js';
+import { getRoutesTool } from './work.js';
+
+export interface Peers {
+  direct: Target;
+  proxy: Target;
+  close(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHttp(url: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      await fetch(url, { method: 'GET', signal: AbortSignal.timeout(500) });
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${url} did not come up within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/**
+ * The comparison points of the benchmark, doing the same work as the shard tool:
+ * a direct MCP SDK server (in a child process, like the gateway) and the proxy
+ * a user would pick instead, `mcp-proxy`, in front of a stdio MCP server.
+ */
+export async function startPeers(upstreams: Record<string, string>, _logger: Logger): Promise<Peers> {
+  const children: ChildProcess[] = [];
+  const env = { ...process.env, ...upstreams };
+  const directPort = await freePort();
+  const direct = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../servers/direct-main.ts', import.meta.url))], {
+    env: { ...env, BENCH_PORT: String(directPort) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(direct);
+  const proxyPort = await freePort();
+  const proxy = spawn(process.execPath, [
+    fileURLToPath(new URL('../../node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs', import.meta.url)),
+    '--port', String(proxyPort), '--host', '127.0.0.1', '--server', 'stream', '--no-eventStore',
+    '--', process.execPath, '--import', 'tsx', fileURLToPath(new URL('../servers/stdio-main.ts', import.meta.url)),
+  ], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(proxy);
+  await Promise.all([waitForHttp(`http://127.0.0.1:${directPort}/mcp`, 20_000), waitForHttp(`http://127.0.0.1:${proxyPort}/mcp`, 20_000)]);
+  const { name, args } = getRoutesTool.sample;
+  return {
+    direct: { label: 'direct MCP server', url: `http://127.0.0.1:${directPort}/mcp`, tool: name, args },
+    proxy: { label: 'mcp-proxy + stdio', url: `http://127.0.0.1:${proxyPort}/mcp`, tool: name, args },
+    close: async () => {
+      for (const c of children) c.kill('SIGTERM');
+    },
+  };
+}
+
+export type { DirectServer };
+export { startDirectServer };

@@ -1,0 +1,182 @@
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { loadCliConfig } from '../cli/src/config.js';
+import { startAll, type Started } from '../cli/src/start.js';
+import { startComponent } from '../cli/src/supervisor.js';
+import { formatTable, runLoad, type LoadResult, type Target } from './lib/load.js';
+import { peakRssMiB, rssMiB, sampleRss } from './lib/rss.js';
+import { startPeers, type Peers } from './lib/peers.js';
+
+export interface BenchOptions {
+  short: boolean;
+}
+
+interface Section {
+  title: string;
+  table: string;
+  json: unknown;
+}
+
+const quiet = pino({ level: 'error' });
+
+function devNull(): NodeJS.WritableStream {
+  return { write: () => true } as unknown as NodeJS.WritableStream;
+}
+
+async function connect(url: string, token: string | undefined): Promise<Client> {
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: token ? { authorization: `Bearer ${token}` } : {} } }));
+  return client;
+}
+
+/** tools/call throughput and latency: gateway -> shard next to a direct server and mcp-proxy. */
+async function benchThroughput(gateway: Target, peers: Peers, short: boolean): Promise<Section> {
+  const results: LoadResult[] = [];
+  for (const clients of [1, 50]) {
+    const opts = short
+      ? { clients, callsPerClient: clients === 1 ? 100 : 10, warmupCalls: 5, maxMs: 10_000 }
+      : { clients, callsPerClient: clients === 1 ? 3000 : 200, warmupCalls: 50, maxMs: 60_000 };
+    for (const t of [gateway, peers.direct, peers.proxy]) results.push(await runLoad(t, opts));
+  }
+  const rows = results.map((r) => {
+    const direct = results.find((x) => x.clients === r.clients && x.label === peers.direct.label);
+    const proxy = results.find((x) => x.clients === r.clients && x.label === peers.proxy.label);
+    return [r.label, r.clients, r.calls, r.errors, r.callsPerSecond, r.p50Ms, r.p99Ms,
+      direct ? r.callsPerSecond / direct.callsPerSecond : NaN, proxy ? r.callsPerSecond / proxy.callsPerSecond : NaN];
+  });
+  const at = (label: string, c: number) => results.find((x) => x.label === label && x.clients === c);
+  const g1 = at(gateway.label, 1);
+  const d1 = at(peers.direct.label, 1);
+  const summary = {
+    ratioToDirectAt50: (at(gateway.label, 50)?.callsPerSecond ?? NaN) / (at(peers.direct.label, 50)?.callsPerSecond ?? NaN),
+    ratioToProxyAt50: (at(gateway.label, 50)?.callsPerSecond ?? NaN) / (at(peers.proxy.label, 50)?.callsPerSecond ?? NaN),
+    addedP99MsAt1: (g1?.p99Ms ?? NaN) - (d1?.p99Ms ?? NaN),
+    targets: { ratioToDirectAt50: '>= 0.8', ratioToProxyAt50: '>= 1.2', addedP99MsAt1: '<= 2' },
+  };
+  const table = formatTable(['server', 'clients', 'calls', 'errors', 'calls/s', 'p50 ms', 'p99 ms', 'vs direct', 'vs mcp-proxy'], rows) +
+    `\n\ngateway/direct at 50 clients: ${summary.ratioToDirectAt50.toFixed(2)} (target >= 0.8); gateway/mcp-proxy at 50: ${summary.ratioToProxyAt50.toFixed(2)} (target >= 1.2); added p99 at 1 client: ${summary.addedP99MsAt1.toFixed(2)} ms (target <= 2)`;
+  return { title: `tools/call ${gateway.tool}`, table, json: { results, summary } };
+}
+
+/** 100k calls (short: 2k) through a stateful session and stateless, sampling the gateway's RSS. */
+async function benchSoak(started: Started, gateway: Target, short: boolean): Promise<Section> {
+  const gw = started.components.find((c) => c.spec.name === 'gateway');
+  const pid = gw?.child.pid ?? 0;
+  const calls = short ? 2000 : 100_000;
+  const rows: (string | number)[][] = [];
+  const json: unknown[] = [];
+  const client = await connect(gateway.url, gateway.headers?.authorization?.slice(7));
+  try {
+    for (const mode of ['stateful session']) {
+      const sampler = sampleRss(pid, 500);
+      const before = rssMiB(pid);
+      const t0 = performance.now();
+      const warm = Math.floor(calls / 10);
+      let afterWarm = before;
+      for (let i = 0; i < calls; i++) {
+        await client.callTool({ name: gateway.tool, arguments: gateway.args });
+        if (i === warm) afterWarm = rssMiB(pid);
+      }
+      const samples = sampler.stop();
+      const after = rssMiB(pid);
+      const seconds = (performance.now() - t0) / 1000;
+      rows.push([mode, calls, calls / seconds, before, afterWarm, after, after - afterWarm, Math.max(...samples)]);
+      json.push({ mode, calls, callsPerSecond: calls / seconds, rssBeforeMiB: before, rssAfterWarmupMiB: afterWarm, rssAfterMiB: after, growthAfterWarmupMiB: after - afterWarm, samples });
+    }
+  } finally {
+    await client.close();
+  }
+  return {
+    title: `soak: ${calls} calls, gateway RSS`,
+    table: formatTable(['mode', 'calls', 'calls/s', 'RSS start MiB', 'after warm-up', 'end', 'growth', 'peak'], rows),
+    json,
+  };
+}
+
+/** Time from a shard's death (and return) to tools/list_changed at a client. */
+async function benchDiscovery(started: Started, gateway: Target, short: boolean): Promise<Section> {
+  const rounds = short ? 1 : 5;
+  const shard = started.components.find((c) => c.spec.name === 'shard-dozzle');
+  if (!shard) return { title: 'discovery', table: 'skipped: no shard-dozzle', json: null };
+  const client = await connect(gateway.url, gateway.headers?.authorization?.slice(7));
+  const downMs: number[] = [];
+  const upMs: number[] = [];
+  let current = shard;
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const changed = () => new Promise<number>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, async () => resolve(performance.now())));
+      let wait = changed();
+      const t0 = performance.now();
+      current.child.kill('SIGKILL');
+      await current.exited;
+      downMs.push((await wait) - t0);
+      wait = changed();
+      const t1 = performance.now();
+      current = await startComponent({ ...current.spec, env: { ...current.spec.env, SHARD_LISTEN: current.endpoints.grpc ?? '' } }, quiet);
+      upMs.push((await wait) - t1);
+    }
+  } finally {
+    const idx = started.components.indexOf(shard);
+    if (idx >= 0) started.components[idx] = current;
+    await client.close();
+  }
+  const stats = (xs: number[]) => [Math.min(...xs), xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN, Math.max(...xs)];
+  return {
+    title: 'discovery: shard killed / back -> tools/list_changed at the client (target <= 1000 ms)',
+    table: formatTable(['event', 'rounds', 'min ms', 'median ms', 'max ms'], [['shard killed', rounds, ...stats(downMs)], ['shard back (incl. process start)', rounds, ...stats(upMs)]]),
+    json: { downMs, upMs },
+  };
+}
+
+/** `npm run bench`: every section in one run, a table each, and one JSON file. */
+export async function runBench(opts: BenchOptions): Promise<number> {
+  const home = await mkdtemp(join(tmpdir(), 'homelab-mcp-bench-'));
+  const cfg = loadCliConfig({
+    HOMELAB_MCP_HOME: home,
+    HOMELAB_MCP_GATEWAY_PORT: '0',
+    HOMELAB_MCP_SHARD_TRAEFIK_PORT: '0',
+    HOMELAB_MCP_SHARD_DOZZLE_PORT: '0',
+    HOMELAB_MCP_SHARD_AUTHENTIK_PORT: '0',
+    HOMELAB_MCP_LOG_LEVEL: 'error',
+  });
+  const out = process.stdout;
+  out.write(`homelab-mcp bench (${opts.short ? 'short' : 'full'} run), node ${process.version}\n`);
+  const started = await startAll(cfg, quiet, { only: new Set(['sim', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'gateway']), env: {}, out: devNull() });
+  const peers = await startPeers(started.state.upstreams, quiet);
+  const sections: Section[] = [];
+  try {
+    const token = (await import('node:fs')).readFileSync(started.state.tokenFile ?? '', 'utf8').trim();
+    const gateway: Target = {
+      label: 'gateway -> shard',
+      url: started.state.mcpUrl ?? '',
+      headers: { authorization: `Bearer ${token}` },
+      tool: 'get_routes',
+      args: { host: 'whoami.home.lan' },
+    };
+    const run = async (fn: () => Promise<Section>) => {
+      const s = await fn();
+      sections.push(s);
+      out.write(`\n## ${s.title}\n${s.table}\n`);
+    };
+    await run(() => benchThroughput(gateway, peers, opts.short));
+    await run(() => benchSoak(started, gateway, opts.short));
+    await run(() => benchDiscovery(started, gateway, opts.short));
+    const rss = started.components.map((c) => [c.spec.name, c.child.pid ? rssMiB(c.child.pid) : NaN, c.child.pid ? peakRssMiB(c.child.pid) : NaN]);
+    await run(async () => ({ title: 'RSS after the run', table: formatTable(['process', 'RSS MiB', 'peak MiB'], rss), json: rss }));
+    const dir = join(process.cwd(), 'bench', 'results');
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    await writeFile(file, `${JSON.stringify({ short: opts.short, node: process.version, sections }, null, 2)}\n`);
+    out.write(`\nresults: ${file}\n`);
+    return 0;
+  } finally {
+    await peers.close();
+    await started.stop();
+    await rm(home, { recursive: true, force: true });
+  }
+}

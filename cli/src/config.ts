@@ -1,0 +1,51 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Ports `npm start` uses; each can be moved with its environment variable (0 picks a free port). */
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const schema = z.object({
+  HOMELAB_MCP_HOME: z.string().min(1).default('.homelab-mcp'),
+  HOMELAB_MCP_GATEWAY_PORT: port(8765),
+  HOMELAB_MCP_SHARD_TRAEFIK_PORT: port(50061),
+  HOMELAB_MCP_SHARD_DOZZLE_PORT: port(50062),
+  HOMELAB_MCP_SHARD_AUTHENTIK_PORT: port(50063),
+  HOMELAB_MCP_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+});
+
+export interface CliConfig {
+  /** Where certificates, the gateway token, the audit log and the stand-ins' state live. */
+  home: string;
+  ports: { gateway: number; traefik: number; dozzle: number; authentik: number };
+  logLevel: string;
+}
+
+/** Reads the launcher's environment once; an error names the variable and shows an example. */
+export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): Readonly<CliConfig> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? '');
+    throw new Error(`${name}: ${issue?.message ?? 'invalid'} (example: ${name}=${examples[name] ?? '...'})`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    home: resolve(e.HOMELAB_MCP_HOME),
+    ports: {
+      gateway: e.HOMELAB_MCP_GATEWAY_PORT,
+      traefik: e.HOMELAB_MCP_SHARD_TRAEFIK_PORT,
+      dozzle: e.HOMELAB_MCP_SHARD_DOZZLE_PORT,
+      authentik: e.HOMELAB_MCP_SHARD_AUTHENTIK_PORT,
+    },
+    logLevel: e.HOMELAB_MCP_LOG_LEVEL,
+  });
+}
+
+const examples: Record<string, string> = {
+  HOMELAB_MCP_HOME: '/var/lib/homelab-mcp',
+  HOMELAB_MCP_GATEWAY_PORT: '8765',
+  HOMELAB_MCP_SHARD_TRAEFIK_PORT: '50061',
+  HOMELAB_MCP_SHARD_DOZZLE_PORT: '50062',
+  HOMELAB_MCP_SHARD_AUTHENTIK_PORT: '50063',
+  HOMELAB_MCP_LOG_LEVEL: 'info',
+};

@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+const require = createRequire(import.meta.url);
+
+interface HealthClient extends grpc.Client {
+  check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
+}
+
+/** A gRPC health client for grpc.health.v1 (the .proto ships with grpc-health-check). */
+export function createHealthClient(address: string, creds: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}): HealthClient {
+  const protoFile = join(dirname(require.resolve('grpc-health-check/package.json')), 'proto', 'health', 'v1', 'health.proto');
+  const def = protoLoader.loadSync(protoFile, { keepCase: true, enums: String, defaults: true });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials, o?: grpc.ChannelOptions) => HealthClient } } };
+  };
+  return new pkg.grpc.health.v1.Health(address, creds, options);
+}
+
+/** Channel credentials for mTLS whose server check is the URI SAN identity, not the host name. */
+export function mtlsCredentials(caFile: string, certFile: string, keyFile: string, expectedIdentity: string): grpc.ChannelCredentials {
+  return grpc.credentials.createSsl(readFileSync(caFile), readFileSync(keyFile), readFileSync(certFile), {
+    checkServerIdentity: (_host, cert) => {
+      const uris = (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
+      return uris.includes(`spiffe://homelab-mcp/${expectedIdentity}`)
+        ? undefined
+        : new Error(`the server is not ${expectedIdentity} (its certificate names ${uris.join(', ') || 'no identity'})`);
+    },
+  });
+}
+
+/**
+ * Container healthcheck: with --grpc, asks the shard's gRPC health service
+ * (over mTLS with the container's own certificate from SHARD_TLS_*); with
+ * --http, GETs the gateway's /healthz. Exit 0 when serving.
+ */
+export async function runHealthcheck(opts: { grpc?: string; identity?: string; http?: string }, env: NodeJS.ProcessEnv): Promise<number> {
+  if (opts.http) {
+    const res = await fetch(opts.http, { signal: AbortSignal.timeout(4000) }).catch(() => undefined);
+    return res?.ok ? 0 : 1;
+  }
+  if (!opts.grpc) {
+    process.stderr.write('healthcheck: pass --grpc <address> or --http <url>\n');
+    return 2;
+  }
+  const { SHARD_TLS_CA: ca, SHARD_TLS_CERT: cert, SHARD_TLS_KEY: key } = env;
+  const creds = ca && cert && key && opts.identity
+    ? mtlsCredentials(ca, cert, key, opts.identity)
+    : grpc.credentials.createInsecure();
+  const client = createHealthClient(opts.grpc, creds);
+  try {
+    const status = await new Promise<string>((resolve, reject) =>
+      client.check({ service: '' }, { deadline: Date.now() + 4000 }, (err, res) => (err ? reject(err) : resolve(res?.status ?? 'UNKNOWN'))),
+    );
+    process.stdout.write(`${status}\n`);
+    return status === 'SERVING' ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`healthcheck: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}

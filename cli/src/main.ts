@@ -1,0 +1,109 @@
+import { Command, Option } from 'commander';
+import { pino } from 'pino';
+import { loadCliConfig } from './config.js';
+
+// The one file of the CLI with side effects: parse the command line, read the
+// environment once, run the command, set the exit code.
+const program = new Command()
+  .name('homelab-mcp')
+  .description('One MCP endpoint for your homelab: gateway, shards (Traefik, Dozzle, Authentik) and tools around them.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+let cached: ReturnType<typeof loadCliConfig> | undefined;
+const config = () => (cached ??= loadCliConfig(process.env));
+const logger = () => pino({ level: config().logLevel, base: undefined }, pino.destination(2));
+
+program
+  .command('start')
+  .description('Start the gateway and the shards on 127.0.0.1 (by default with the built-in homelab stand-ins), then print the MCP URL and token.')
+  .addOption(new Option('--only <components>', 'comma-separated subset to run').default('sim,shard-traefik,shard-dozzle,shard-authentik,gateway'))
+  .option('--no-sim', 'do not start the stand-ins; shards use TRAEFIK_API, DOZZLE_API/DOCKER_HOST and AUTHENTIK_URL from the environment')
+  .action(async (opts: { only: string; sim: boolean }) => {
+    const { runStart } = await import('./start.js');
+    const only = new Set(opts.only.split(',').map((s) => s.trim()).filter(Boolean));
+    if (!opts.sim) only.delete('sim');
+    await runStart(config(), logger(), { only, env: process.env });
+  });
+
+const certs = program.command('certs').description('Manage the private CA and the certificates of the gateway and shards.');
+certs
+  .command('init')
+  .description('Create the CA and a certificate per component (idempotent: keeps what exists).')
+  .option('--dir <dir>', 'certificate directory (default: $HOMELAB_MCP_CERTS_DIR or <home>/pki)')
+  .option('--names <names>', 'identities to issue', process.env.HOMELAB_MCP_CERT_NAMES ?? 'gateway,shard-traefik,shard-dozzle,shard-authentik')
+  .option('--dns <names>', 'extra DNS names for every certificate, comma-separated (e.g. the Traefik host name)', '')
+  .action(async (opts: { dir?: string; names: string; dns: string }) => {
+    const { runCertsInit } = await import('./certs.js');
+    await runCertsInit(config(), opts);
+  });
+certs
+  .command('issue <identity>')
+  .description('Issue (or re-issue) the certificate of one identity, e.g. shard-traefik for a second node.')
+  .option('--dir <dir>', 'certificate directory')
+  .option('--dns <names>', 'DNS names the certificate should carry, comma-separated', '')
+  .option('--days <days>', 'validity in days', '365')
+  .action(async (identity: string, opts: { dir?: string; dns: string; days: string }) => {
+    const { runCertsIssue } = await import('./certs.js');
+    await runCertsIssue(config(), identity, opts);
+  });
+certs
+  .command('show')
+  .description('Show each certificate: identity, names, expiry and days left.')
+  .option('--dir <dir>', 'certificate directory')
+  .action(async (opts: { dir?: string }) => {
+    const { runCertsShow } = await import('./certs.js');
+    process.exitCode = await runCertsShow(config(), opts);
+  });
+
+program
+  .command('doctor')
+  .description('Check every shard and upstream (DNS, TCP, TLS identity, health, tokens, /dynamic, socket proxy) and print each problem with its fix. Exits non-zero on any problem.')
+  .option('--gateway <url>', 'gateway MCP URL (default: the one `start` wrote to <home>/run.json)')
+  .action(async (opts: { gateway?: string }) => {
+    const { runDoctor } = await import('./doctor.js');
+    process.exitCode = await runDoctor(config(), { ...opts, env: process.env });
+  });
+
+program
+  .command('status')
+  .description('Show what the gateway knows about each shard (the homelab_status tool).')
+  .option('--gateway <url>', 'gateway MCP URL')
+  .option('--json', 'print JSON')
+  .action(async (opts: { gateway?: string; json?: boolean }) => {
+    const { runStatus } = await import('./status.js');
+    process.exitCode = await runStatus(config(), opts);
+  });
+
+program
+  .command('token')
+  .description('Print the gateway bearer token (kept in <home>/gateway/token, mode 0600).')
+  .action(async () => {
+    const { runToken } = await import('./status.js');
+    process.exitCode = await runToken(config());
+  });
+
+program
+  .command('healthcheck')
+  .description('Container healthcheck: probe a shard with the gRPC health protocol or the gateway over HTTP. Exits 0 when serving.')
+  .option('--grpc <address>', 'shard address, e.g. 127.0.0.1:50051')
+  .option('--identity <identity>', 'the shard identity expected in its certificate')
+  .option('--http <url>', 'gateway health URL, e.g. http://127.0.0.1:8765/healthz')
+  .action(async (opts: { grpc?: string; identity?: string; http?: string }) => {
+    const { runHealthcheck } = await import('./healthcheck.js');
+    process.exitCode = await runHealthcheck(opts, process.env);
+  });
+
+program
+  .command('bench')
+  .description('Run the benchmark suite and print the results (see bench/README.md).')
+  .option('--short', 'a short run (what CI does)')
+  .action(async (opts: { short?: boolean }) => {
+    const { runBench } = await import('../../bench/run.js');
+    process.exitCode = await runBench({ short: Boolean(opts.short) });
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`homelab-mcp: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,195 @@
+import { mkdir, writeFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { CliConfig } from './config.js';
+import { entryOf } from './paths.js';
+import { startComponent, stopComponents, type RunningComponent } from './supervisor.js';
+import { ensureComponentCerts, type ComponentCerts } from './certs.js';
+
+export interface StartOptions {
+  /** Components to run: sim, shard-traefik, shard-dozzle, shard-authentik, gateway. */
+  only: Set<string>;
+  env: NodeJS.ProcessEnv;
+  /** Where progress and the final summary go (the terminal). */
+  out?: NodeJS.WritableStream;
+  /** Keep running until SIGINT/SIGTERM (the CLI); tests pass false and call stop(). */
+  wait?: boolean;
+}
+
+/** What `start` wrote to <home>/run.json, for `doctor` and `status`. */
+export interface RunState {
+  pid: number;
+  mcpUrl?: string;
+  tokenFile?: string;
+  certsDir: string;
+  components: Record<string, Record<string, string>>;
+  /** The upstream settings the shards were started with (TRAEFIK_API, ...; no secrets: token files, not tokens). */
+  upstreams: Record<string, string>;
+}
+
+export interface Started {
+  state: RunState;
+  components: RunningComponent[];
+  stop(): Promise<void>;
+}
+
+const shardNames = ['traefik', 'dozzle', 'authentik'] as const;
+
+function shardEnv(name: string, port: number, certs: ComponentCerts): Record<string, string> {
+  const id = certs.identities[`shard-${name}`];
+  if (!id) throw new Error(`no certificate for shard-${name}`);
+  return {
+    SHARD_LISTEN: `127.0.0.1:${port}`,
+    SHARD_TLS_CA: certs.caFile,
+    SHARD_TLS_CERT: id.certFile,
+    SHARD_TLS_KEY: id.keyFile,
+    SHARD_ALLOWED_PEERS: 'gateway',
+  };
+}
+
+/**
+ * Starts the stand-ins, the shards and the gateway as separate processes on
+ * loopback, each with its own certificate, and prints how to connect.
+ */
+export async function startAll(cfg: CliConfig, logger: Logger, opts: StartOptions): Promise<Started> {
+  const out = opts.out ?? process.stdout;
+  const say = (line: string) => out.write(`${line}\n`);
+  await mkdir(cfg.home, { recursive: true, mode: 0o700 });
+
+  say('[1/4] certificates');
+  const certs = await ensureComponentCerts(cfg, join(cfg.home, 'pki'), (msg) => say(`      ${msg}`));
+
+  const running: RunningComponent[] = [];
+  const stop = () => stopComponents(running);
+  try {
+    const upstream: Record<string, string> = {};
+    if (opts.only.has('sim')) {
+      say('[2/4] homelab stand-ins (Traefik, Dozzle, Authentik)');
+      // One process per stand-in, so that one can be stopped on its own (doctor must name it).
+      const sims = await Promise.all(['traefik', 'dozzle', 'authentik'].map((n) =>
+        startComponent({ name: `sim-${n}`, entry: entryOf('homelab-sim'), env: { HOMELAB_SIM_DIR: join(cfg.home, 'sim'), HOMELAB_SIM_ONLY: n, HOMELAB_SIM_LOG_LEVEL: cfg.logLevel } }, logger)));
+      running.push(...sims);
+      const ep = Object.assign({}, ...sims.map((c) => c.endpoints)) as Record<string, string>;
+      Object.assign(upstream, {
+        TRAEFIK_API: ep.traefikApi ?? '',
+        TRAEFIK_DYNAMIC_DIR: ep.traefikDynamicDir ?? '',
+        TRAEFIK_WEBSECURE_ADDRESS: ep.traefikWebsecure ?? '',
+        DOZZLE_API: ep.dozzleApi ?? '',
+        AUTHENTIK_URL: ep.authentikUrl ?? '',
+        AUTHENTIK_TOKEN_FILE: ep.authentikTokenFile ?? '',
+      });
+    } else {
+      say('[2/4] stand-ins skipped: shards use the upstreams in the environment');
+    }
+
+    say('[3/4] shards');
+    const shardUrls: Record<string, string> = {};
+    const shardPorts = { traefik: cfg.ports.traefik, dozzle: cfg.ports.dozzle, authentik: cfg.ports.authentik };
+    const shards = await Promise.all(
+      shardNames
+        .filter((n) => opts.only.has(`shard-${n}`))
+        .map((n) =>
+          startComponent(
+            {
+              name: `shard-${n}`,
+              entry: entryOf(`shard-${n}`),
+              env: { LOG_LEVEL: cfg.logLevel, ...upstreamEnv(n, upstream, opts.env), ...shardEnv(n, shardPorts[n], certs) },
+            },
+            logger,
+          ).then((c) => {
+            say(`      shard-${n} on ${c.endpoints.grpc ?? '?'}`);
+            shardUrls[n] = c.endpoints.grpc ?? '';
+            return c;
+          }),
+        ),
+    );
+    running.push(...shards);
+
+    const upstreams: Record<string, string> = {};
+    for (const n of shardNames) if (opts.only.has(`shard-${n}`)) Object.assign(upstreams, upstreamEnv(n, upstream, opts.env));
+    delete upstreams.AUTHENTIK_TOKEN;
+    const state: RunState = { pid: process.pid, certsDir: join(cfg.home, 'pki'), components: {}, upstreams };
+    for (const c of running) state.components[c.spec.name] = c.endpoints;
+
+    if (opts.only.has('gateway')) {
+      say('[4/4] gateway');
+      const gw = cfg.ports.gateway;
+      const id = certs.identities.gateway;
+      if (!id) throw new Error('no certificate for the gateway');
+      const tokenFile = join(cfg.home, 'gateway', 'token');
+      const gateway = await startComponent(
+        {
+          name: 'gateway',
+          entry: entryOf('gateway'),
+          env: {
+            LOG_LEVEL: cfg.logLevel,
+            GATEWAY_LOG_LEVEL: cfg.logLevel,
+            GATEWAY_LISTEN: `127.0.0.1:${gw}`,
+            GATEWAY_DATA_DIR: join(cfg.home, 'gateway'),
+            GATEWAY_TOKEN_FILE: tokenFile,
+            GATEWAY_TLS_CA: certs.caFile,
+            GATEWAY_TLS_CERT: id.certFile,
+            GATEWAY_TLS_KEY: id.keyFile,
+            ...Object.fromEntries(Object.entries(shardUrls).map(([n, url]) => [`SHARD_${n.toUpperCase()}_URL`, url])),
+          },
+        },
+        logger,
+      );
+      running.push(gateway);
+      state.components.gateway = gateway.endpoints;
+      state.mcpUrl = gateway.endpoints.mcp;
+      state.tokenFile = tokenFile;
+      say('');
+      say('homelab-mcp is running');
+      say(`  MCP endpoint  ${gateway.endpoints.mcp ?? '?'}`);
+      if (gateway.endpoints.tokenCreated === 'true') {
+        const token = (await readFile(tokenFile, 'utf8')).trim();
+        say(`  token         ${token}`);
+        say(`                (shown once; stored in ${tokenFile}, mode 0600; \`npx homelab-mcp token\` prints it again)`);
+      } else {
+        say(`  token         stored in ${tokenFile} (print it with \`npx homelab-mcp token\`)`);
+      }
+      say(`  connect       npx @modelcontextprotocol/inspector --cli ${gateway.endpoints.mcp ?? ''} --transport http --method tools/list --header "Authorization: Bearer <token>"`);
+      say('  check         npx homelab-mcp doctor');
+    }
+    await writeFile(join(cfg.home, 'run.json'), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    return { state, components: running, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function upstreamEnv(shard: string, sim: Record<string, string>, env: NodeJS.ProcessEnv): Record<string, string> {
+  const keys: Record<string, string[]> = {
+    traefik: ['TRAEFIK_API', 'TRAEFIK_DYNAMIC_DIR', 'TRAEFIK_WEBSECURE_ADDRESS'],
+    dozzle: ['DOZZLE_API', 'DOCKER_HOST'],
+    authentik: ['AUTHENTIK_URL', 'AUTHENTIK_TOKEN_FILE', 'AUTHENTIK_TOKEN'],
+  };
+  const result: Record<string, string> = {};
+  for (const k of keys[shard] ?? []) {
+    const v = sim[k] || env[k];
+    if (v) result[k] = v;
+  }
+  return result;
+}
+
+/** `homelab-mcp start`: start everything, then wait for Ctrl-C. */
+export async function runStart(cfg: CliConfig, logger: Logger, opts: StartOptions): Promise<void> {
+  const started = await startAll(cfg, logger, opts);
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('stopping…\n');
+    void started.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  // A component that dies is reported; the others keep running (that is the point of shards).
+  for (const c of started.components) {
+    void c.exited.then((code) => {
+      if (!stopping) process.stderr.write(`${c.spec.name} exited (code ${code}); the others keep running\n`);
+    });
+  }
+}
