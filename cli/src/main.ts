@@ -35,7 +35,7 @@ certs
   .option('--dns <names>', 'extra DNS names for every certificate, comma-separated (e.g. the Traefik host name)', '')
   .action(async (opts: { dir?: string; names: string; dns: string }) => {
     const { runCertsInit } = await import('./certs.js');
-    await runCertsInit(config(), opts);
+    await runCertsInit(config(), opts, process.env);
   });
 certs
   .command('issue <identity>')
@@ -45,7 +45,7 @@ certs
   .option('--days <days>', 'validity in days', '365')
   .action(async (identity: string, opts: { dir?: string; dns: string; days: string }) => {
     const { runCertsIssue } = await import('./certs.js');
-    await runCertsIssue(config(), identity, opts);
+    await runCertsIssue(config(), identity, opts, process.env);
   });
 certs
   .command('show')
@@ -53,7 +53,7 @@ certs
   .option('--dir <dir>', 'certificate directory')
   .action(async (opts: { dir?: string }) => {
     const { runCertsShow } = await import('./certs.js');
-    process.exitCode = await runCertsShow(config(), opts);
+    process.exitCode = await runCertsShow(config(), opts, process.env);
   });
 
 program

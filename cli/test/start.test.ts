@@ -1,0 +1,94 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { pino } from 'pino';
+import { loadCliConfig } from '../src/config.js';
+import { runDoctor } from '../src/doctor.js';
+import { startAll, type Started } from '../src/start.js';
+
+const BRIEF_TOOLS = ['get_routes', 'add_dynamic_config', 'check_ssl_status', 'tail_logs', 'search_logs', 'get_container_stats', 'sync_brand', 'create_application', 'manage_flows'];
+
+let home: string;
+let started: Started;
+let output = '';
+let client: Client;
+let token = '';
+
+function sink(): NodeJS.WritableStream & { text: () => string } {
+  let text = '';
+  return { write: (c: string) => ((text += c), true), text: () => text } as unknown as NodeJS.WritableStream & { text: () => string };
+}
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'homelab-mcp-start-'));
+  const cfg = loadCliConfig({ HOMELAB_MCP_HOME: home, HOMELAB_MCP_GATEWAY_PORT: '0', HOMELAB_MCP_SHARD_TRAEFIK_PORT: '0', HOMELAB_MCP_SHARD_DOZZLE_PORT: '0', HOMELAB_MCP_SHARD_AUTHENTIK_PORT: '0', HOMELAB_MCP_LOG_LEVEL: 'error' });
+  const out = sink();
+  started = await startAll(cfg, pino({ level: 'silent' }), { only: new Set(['sim', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'gateway']), env: {}, out });
+  output = out.text();
+  token = /token {9}(\S+)/.exec(output)?.[1] ?? '';
+  client = new Client({ name: 'start-test', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(started.state.mcpUrl ?? ''), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+}, 120_000);
+
+afterAll(async () => {
+  await client?.close();
+  await started?.stop();
+  await rm(home, { recursive: true, force: true });
+});
+
+async function waitForTools(names: string[]): Promise<string[]> {
+  for (let i = 0; i < 100; i++) {
+    const listed = (await client.listTools()).tools.map((t) => t.name);
+    if (names.every((n) => listed.includes(n))) return listed;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return (await client.listTools()).tools.map((t) => t.name);
+}
+
+describe('homelab-mcp start, as a new user runs it', () => {
+  it('creates certificates with private keys readable by the owner only and prints the URL and the token once', async () => {
+    expect(output).toContain('homelab-mcp is running');
+    expect(output).toMatch(/MCP endpoint {2}http:\/\/127\.0\.0\.1:\d+\/mcp/);
+    expect(token.length).toBeGreaterThan(30);
+    expect((await stat(join(home, 'pki', 'gateway', 'key.pem'))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(home, 'gateway', 'token'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('lists all nine tools of the brief and each answers against the stand-ins', async () => {
+    const listed = await waitForTools(BRIEF_TOOLS);
+    expect(listed).toEqual(expect.arrayContaining([...BRIEF_TOOLS, 'homelab_status']));
+    const calls: [string, Record<string, unknown>][] = [
+      ['get_routes', { host: 'gitea.home.lan' }],
+      ['add_dynamic_config', { name: 'pinchflat', hosts: ['pinchflat2.home.lan'], service: { urls: ['http://10.0.0.5:8945'] } }],
+      ['check_ssl_status', { hosts: ['gitea.home.lan'] }],
+      ['tail_logs', { container: 'gitea', lines: 5 }],
+      ['search_logs', { query: 'database is locked' }],
+      ['get_container_stats', { sort_by: 'STATS_SORT_MEMORY' }],
+      ['sync_brand', { domain: 'auth.home.lan', title: 'Homelab' }],
+      ['create_application', { name: 'Pinchflat', slug: 'pinchflat', proxy: { external_host: 'https://pinchflat.home.lan' } }],
+      ['manage_flows', { list: {} }],
+    ];
+    for (const [name, args] of calls) {
+      const res = await client.callTool({ name, arguments: args });
+      expect({ name, isError: res.isError ?? false, text: res.isError ? JSON.stringify(res.content) : '' }).toEqual({ name, isError: false, text: '' });
+      expect(res.structuredContent).toBeDefined();
+    }
+    const routes = await client.callTool({ name: 'get_routes', arguments: { host: 'gitea.home.lan' } });
+    expect(JSON.stringify(routes.structuredContent)).toContain('gitea@docker');
+  });
+
+  it('doctor passes, then names a stopped stand-in and fails', async () => {
+    const cfg = loadCliConfig({ HOMELAB_MCP_HOME: home });
+    const ok = sink();
+    expect(await runDoctor(cfg, { env: {}, out: ok })).toBe(0);
+    const sim = started.components.find((c) => c.spec.name === 'sim-authentik');
+    sim?.child.kill('SIGTERM');
+    await sim?.exited;
+    const bad = sink();
+    expect(await runDoctor(cfg, { env: {}, out: bad })).toBe(1);
+    expect(bad.text()).toMatch(/FAIL {2}authentik +api token/);
+  });
+});
