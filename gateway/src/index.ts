@@ -10,6 +10,7 @@ import { createMcpServer, type McpCore } from './mcp/mcp-server.js';
 import { createMetrics, type GatewayMetrics } from './mcp/metrics.js';
 import { PlanRegistry } from './mcp/plans.js';
 import { STATUS_TOOL_NAME, renderStatus, statusTool } from './mcp/status-tool.js';
+import { DIAGNOSE_TOOL_NAME, diagnoseTool } from './composite/diagnose.js';
 
 export { parseGatewayConfig, ConfigError, type GatewayConfig, type ShardTarget } from './config.js';
 export type { ShardState, ShardStatus } from './discovery/shard-connection.js';
@@ -51,12 +52,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
 
   const metrics = createMetrics();
   const shards = config.shards.map((target) => new ShardConnection(target, { tls: config.tls, reconnect: config.reconnect, logger }));
-  const table = new ToolTable(shards, new Set([STATUS_TOOL_NAME]));
+  const table = new ToolTable(shards, new Set([STATUS_TOOL_NAME, DIAGNOSE_TOOL_NAME]));
   const plans = new PlanRegistry(config.planTtlMs);
 
   let catalog: Tool[] = [];
   const rebuildCatalog = () => {
-    catalog = [statusTool, ...table.listed().map(toMcpTool)];
+    catalog = [statusTool, diagnoseTool, ...table.listed().map(toMcpTool)];
   };
   rebuildCatalog();
 

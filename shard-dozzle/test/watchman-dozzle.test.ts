@@ -61,7 +61,7 @@ describe('Watchman on the Dozzle API (simple login)', () => {
   it('lists containers with state, health and compose service', async () => {
     const res = await unary(client.listContainers, ListContainersRequest.fromPartial({ all: true }));
     const names = res.containers.map((c) => c.name);
-    expect(names).toEqual(['authentik-server', 'backup', 'gitea', 'pinchflat', 'traefik']);
+    expect(names).toEqual(['authentik-server', 'backup', 'gitea', 'paperless', 'pinchflat', 'traefik', 'whoami']);
     expect(res.containers.find((c) => c.name === 'pinchflat')).toMatchObject({ state: 'restarting', composeProject: 'homelab' });
     const running = await unary(client.listContainers, ListContainersRequest.fromPartial({}));
     expect(running.containers.map((c) => c.name)).not.toContain('backup');

@@ -86,6 +86,11 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
     return this.specs;
   }
 
+  /** Whether the shard is serving and offers this gRPC service (composite tools call it through `client`). */
+  offers(service: string): boolean {
+    return this.state === 'serving' && this.services.includes(service);
+  }
+
   isServing(): boolean {
     return this.state === 'serving';
   }

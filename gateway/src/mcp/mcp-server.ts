@@ -4,6 +4,7 @@ import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/t
 import type { ShardConnection } from '../discovery/shard-connection.js';
 import { callShardTool, type CallDeps } from './call-tool.js';
 import { STATUS_TOOL_NAME, callStatusTool } from './status-tool.js';
+import { DIAGNOSE_TOOL_NAME, diagnoseService } from '../composite/diagnose.js';
 
 export const SERVER_INFO = { name: 'homelab-mcp-gateway', title: 'homelab-mcp', version: '0.1.0' };
 
@@ -38,6 +39,14 @@ export function createMcpServer(core: McpCore): Server {
     if (name === STATUS_TOOL_NAME) {
       if (args && Object.keys(args).length > 0) throw new McpError(ErrorCode.InvalidParams, `${STATUS_TOOL_NAME} takes no arguments`);
       return callStatusTool(core.shards, core.listTools().length);
+    }
+    if (name === DIAGNOSE_TOOL_NAME) {
+      const a = (args ?? {}) as Record<string, unknown>;
+      const extraKeys = Object.keys(a).filter((k) => k !== 'service' && k !== 'path');
+      if (typeof a.service !== 'string' || !a.service.trim() || a.service.length > 253) throw new McpError(ErrorCode.InvalidParams, 'service: required, a service or host name such as "gitea" or "gitea.home.lan"');
+      if (a.path !== undefined && (typeof a.path !== 'string' || !a.path.startsWith('/'))) throw new McpError(ErrorCode.InvalidParams, 'path: must start with "/"');
+      if (extraKeys.length) throw new McpError(ErrorCode.InvalidParams, `${extraKeys[0]}: unknown field`);
+      return diagnoseService(core.shards, { service: a.service, ...(typeof a.path === 'string' ? { path: a.path } : {}) }, extra.signal);
     }
     const progressToken = meta?.progressToken;
     return callShardTool(core, name, args, {

@@ -97,6 +97,14 @@ export function homelabContainers(): SimContainer[] {
       logs: lines('pinchflat', 40, (i) => ['stderr', i % 2 ? '\u001b[31m** (RuntimeError) could not start: port 8945 already in use\u001b[0m' : 'Starting pinchflat on port 8945']),
     },
     {
+      container: container('f6a1b2c3d4e5f6a1b2c3d4e5', 'whoami', 'traefik/whoami:v1.11', 'running', { memory: 8 * MiB, cpu: 0.1 }),
+      logs: lines('whoami', 30, () => ['stdout', '172.20.0.2 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 312']),
+    },
+    {
+      container: container('a6b1c2d3e4f5a6b1c2d3e4f5', 'paperless', 'ghcr.io/paperless-ngx/paperless-ngx:2.18', 'exited', { finishedMinutesAgo: 12 }),
+      logs: lines('paperless', 20, (i) => ['stderr', i === 19 ? 'django.db.utils.OperationalError: could not connect to server: Connection refused' : 'Paperless-ngx starting']),
+    },
+    {
       container: container('e5f6a1b2c3d4e5f6a1b2c3d4', 'backup', 'restic/restic:0.18', 'exited', { finishedMinutesAgo: 90 }),
       logs: lines('backup', 10, (i) => ['stdout', i === 9 ? 'Fatal: unable to open repository: password=hunter2 is wrong' : `snapshot ${i} saved`]),
     },

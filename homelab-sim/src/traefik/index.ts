@@ -50,11 +50,28 @@ export function homelabProviders(): Record<string, DynamicConfig> {
           gitea: { entryPoints: ['websecure'], rule: 'Host(`gitea.home.lan`)', service: 'gitea', tls: { certResolver: 'letsencrypt' } },
           whoami: { entryPoints: ['websecure'], rule: 'Host(`whoami.home.lan`)', service: 'whoami', tls: {} },
           pinchflat: { entryPoints: ['websecure'], rule: 'Host(`pinchflat.home.lan`)', service: 'pinchflat', middlewares: ['authentik@file'], tls: {} },
+          // Scenarios for diagnose_service: a typo in the rule, forwardAuth to an app Authentik
+          // does not know, an expired and a missing certificate, no healthy server, an exited container.
+          nextcloud: { entryPoints: ['websecure'], rule: 'Host(`nextclod.home.lan`)', service: 'nextcloud', tls: {} },
+          jellyfin: { entryPoints: ['websecure'], rule: 'Host(`jellyfin.home.lan`)', service: 'jellyfin', middlewares: ['authentik'], tls: {} },
+          vault: { entryPoints: ['websecure'], rule: 'Host(`vault.home.lan`)', service: 'vault', tls: {} },
+          photos: { entryPoints: ['websecure'], rule: 'Host(`photos.home.lan`)', service: 'photos', tls: {} },
+          uptime: { entryPoints: ['websecure'], rule: 'Host(`uptime.home.lan`)', service: 'uptime', tls: {} },
+          paperless: { entryPoints: ['websecure'], rule: 'Host(`paperless.home.lan`)', service: 'paperless', tls: {} },
+        },
+        middlewares: {
+          authentik: { forwardAuth: { address: 'http://authentik-server:9000/outpost.goauthentik.io/auth/traefik', trustForwardHeader: true } },
         },
         services: {
           gitea: { loadBalancer: { servers: [{ url: 'http://172.20.0.5:3000' }] } },
           whoami: { loadBalancer: { servers: [{ url: 'http://172.20.0.6:80' }] } },
           pinchflat: { loadBalancer: { servers: [{ url: 'http://172.20.0.7:8945' }] } },
+          nextcloud: { loadBalancer: { servers: [{ url: 'http://172.20.0.8:80' }] } },
+          jellyfin: { loadBalancer: { servers: [{ url: 'http://172.20.0.10:8096' }] } },
+          vault: { loadBalancer: { servers: [{ url: 'http://172.20.0.11:80' }] } },
+          photos: { loadBalancer: { servers: [{ url: 'http://172.20.0.12:2283' }] } },
+          uptime: { loadBalancer: { servers: [{ url: 'http://172.20.0.9:3001' }] } },
+          paperless: { loadBalancer: { servers: [{ url: 'http://172.20.0.13:8000' }] } },
         },
       },
     },
@@ -77,7 +94,15 @@ const DEFAULT_CERTS: Record<string, 'valid' | 'expired' | 'wrong-host'> = {
   'pinchflat.home.lan': 'valid',
   'expired.home.lan': 'expired',
   'wrong.home.lan': 'wrong-host',
+  'nextcloud.home.lan': 'valid',
+  'jellyfin.home.lan': 'valid',
+  'vault.home.lan': 'expired',
+  'uptime.home.lan': 'valid',
+  'paperless.home.lan': 'valid',
 };
+
+/** Servers the stand-in reports DOWN from the start (the "no healthy server" scenario). */
+const DOWN_SERVERS = ['http://172.20.0.9:3001'];
 
 /**
  * A Traefik stand-in: the v3.7 API over a runtime built from static providers
@@ -89,7 +114,7 @@ export async function startTraefikSim(opts: TraefikSimOptions = {}): Promise<Tra
   const dynamicDir = opts.dynamicDir ?? (await mkdtemp(join(tmpdir(), 'traefik-dynamic-')));
   await mkdir(dynamicDir, { recursive: true });
   const providers = opts.providers ?? homelabProviders();
-  const health = new Map<string, 'UP' | 'DOWN'>();
+  const health = new Map<string, 'UP' | 'DOWN'>(DOWN_SERVERS.map((u) => [u, 'DOWN']));
   let fileConfig: DynamicConfig = {};
   let lastError: string | undefined;
   let runtime: Runtime = buildRuntime(providers, () => 'UP');
