@@ -14,6 +14,8 @@ import { startPeers, type Peers } from './lib/peers.js';
 
 export interface BenchOptions {
   short: boolean;
+  /** Where the tables go (default stdout). */
+  out?: NodeJS.WritableStream;
 }
 
 interface Section {
@@ -144,7 +146,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     HOMELAB_MCP_SHARD_AUTHENTIK_PORT: '0',
     HOMELAB_MCP_LOG_LEVEL: 'error',
   });
-  const out = process.stdout;
+  const out = opts.out ?? process.stdout;
   out.write(`homelab-mcp bench (${opts.short ? 'short' : 'full'} run), node ${process.version}\n`);
   const started = await startAll(cfg, quiet, { only: new Set(['sim', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'gateway']), env: {}, out: devNull() });
   const peers = await startPeers(started.state.upstreams, quiet);

@@ -120,7 +120,7 @@ describe('gateway HTTP face with a fixture shard', () => {
     shard = undefined;
     await waitFor('list_changed after the kill', () => changes >= 1);
     console.log(`list_changed ${Date.now() - killedAt} ms after the fixture shard died`);
-    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['homelab_status']);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['homelab_status', 'diagnose_service']);
     const offline = (await client.callTool({ name: 'test_error_handling', arguments: {} })) as CallToolResult;
     expect(offline.content[0]).toMatchObject({ text: expect.stringMatching(/fixture shard is (unreachable|connecting)/) });
 
