@@ -96,20 +96,22 @@ export class DockerApi implements LogBackend {
   }
 
   private async *stream(c: ContainerInfo, q: LogQuery, follow: boolean, signal: AbortSignal): AsyncIterable<RawLine> {
-    const opts = {
-      follow: true as const,
+    const options = {
+      follow: follow,
       stdout: q.stdout,
       stderr: q.stderr,
       timestamps: true,
       ...(q.since ? { since: Math.floor(q.since.getTime() / 1000) } : {}),
-      // follow=true with an `until` streams the history and ends: no whole-log buffer.
-      ...(follow ? {} : { until: Math.ceil((q.until ?? new Date()).getTime() / 1000) + 1 }),
+      ...(q.until ? { until: Math.ceil(q.until.getTime() / 1000) + 1 } : {}),
       ...(q.tail !== undefined ? { tail: q.tail } : {}),
-      abortSignal: signal,
     };
-    const raw = (await this.docker.getContainer(c.id).logs(opts).catch((e: unknown) => {
-      throw wrap(e);
-    })) as NodeJS.ReadableStream;
+    // The modem's raw stream (dockerode's logs() would buffer a whole non-follow log in memory).
+    const raw = await new Promise<NodeJS.ReadableStream>((resolve, reject) => {
+      this.docker.modem.dial(
+        { path: `/containers/${encodeURIComponent(c.id)}/logs?`, method: 'GET', options, isStream: true, abortSignal: signal, statusCodes: { 200: true, 404: 'no such container', 500: 'server error' } } as never,
+        (err: unknown, stream: unknown) => (err ? reject(wrap(err)) : resolve(stream as NodeJS.ReadableStream)),
+      );
+    });
     const queue: RawLine[] = [];
     let wake: (() => void) | undefined;
     let done = false;

@@ -1,0 +1,163 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile, copyFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const BUSYBOX_IMAGE = 'homelab-busybox:latest';
+
+export interface DockerEngine {
+  socket: string;
+  /** docker CLI against this engine. */
+  docker(args: string[], input?: string): Promise<string>;
+  /** Runs a --network none container from the busybox image; returns its id. */
+  runContainer(name: string, script: string, opts?: { tty?: boolean; labels?: Record<string, string> }): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Why a real Docker engine cannot run here, or undefined when it can. */
+export function dockerUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root to start dockerd';
+  for (const bin of ['/usr/sbin/dockerd', '/bin/busybox', '/usr/sbin/haproxy']) if (!existsSync(bin)) return `${bin} is missing (apt-get install docker.io busybox-static haproxy)`;
+  if (!existsSync('/usr/bin/docker')) return '/usr/bin/docker (the CLI) is missing';
+  return undefined;
+}
+
+function ping(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/**
+ * A real Docker engine for tests: Debian's dockerd with its own data and exec
+ * roots and socket (vfs storage, no iptables, no bridge), and a busybox image
+ * imported from the static busybox binary. Containers get no network.
+ */
+export async function startDockerEngine(): Promise<DockerEngine> {
+  const why = dockerUnavailable();
+  if (why) throw new Error(`cannot start a Docker engine: ${why}`);
+  // unix socket paths are limited to ~107 bytes: keep the directory short.
+  const dir = await mkdtemp('/tmp/hmd-');
+  const socket = join(dir, 'd.sock');
+  const daemon: ChildProcess = spawn('/usr/sbin/dockerd', [
+    '--storage-driver', 'vfs', '--iptables=false', '--bridge=none',
+    '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'x'), '--pidfile', join(dir, 'pid'),
+    '-H', `unix://${socket}`,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  daemon.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  const deadline = Date.now() + 60_000;
+  while (!(await ping(socket))) {
+    if (daemon.exitCode !== null || Date.now() > deadline) {
+      daemon.kill('SIGKILL');
+      throw new Error(`dockerd did not start: ${log.split('\n').slice(-5).join(' | ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const docker = async (args: string[], input?: string): Promise<string> => {
+    if (input === undefined) return (await run('/usr/bin/docker', ['-H', `unix://${socket}`, ...args], { maxBuffer: 64 * 1024 * 1024 })).stdout;
+    return new Promise((resolve, reject) => {
+      const p = spawn('/usr/bin/docker', ['-H', `unix://${socket}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args.join(' ')}: ${err}`))));
+      p.stdin.end(input);
+    });
+  };
+  // The image: a rootfs holding the static busybox and its applets.
+  const rootfs = join(dir, 'rootfs');
+  await mkdir(join(rootfs, 'bin'), { recursive: true });
+  await mkdir(join(rootfs, 'tmp'), { recursive: true });
+  await copyFile('/bin/busybox', join(rootfs, 'bin', 'busybox'));
+  for (const applet of ['sh', 'echo', 'sleep', 'seq', 'cat', 'yes', 'head', 'printf', 'true', 'date']) await symlink('busybox', join(rootfs, 'bin', applet));
+  await run('/bin/sh', ['-c', `tar -C '${rootfs}' -c . | /usr/bin/docker -H unix://${socket} import --change 'ENV PATH=/bin' - ${BUSYBOX_IMAGE}`]);
+  const names: string[] = [];
+  return {
+    socket,
+    docker,
+    runContainer: async (name, script, opts = {}) => {
+      const labels = Object.entries(opts.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+      names.push(name);
+      return (await docker(['run', '-d', '--network', 'none', '--name', name, ...(opts.tty ? ['-t'] : []), ...labels, BUSYBOX_IMAGE, '/bin/sh', '-c', script])).trim();
+    },
+    close: async () => {
+      if (names.length) await docker(['rm', '-f', ...names]).catch(() => undefined);
+      daemon.kill('SIGTERM');
+      await new Promise((r) => (daemon.exitCode !== null ? r(undefined) : daemon.once('exit', r)));
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface SocketProxy {
+  /** DOCKER_HOST for the shard, e.g. tcp://127.0.0.1:2375. */
+  dockerHost: string;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The upstream docker-socket-proxy: Debian's haproxy with Tecnativa's
+ * haproxy.cfg, templated as its image's entrypoint does (bind address, socket
+ * path, the error pages' directory) and its environment set GET-only.
+ */
+export async function startSocketProxy(socketPath: string, env: Record<string, string> = {}): Promise<SocketProxy> {
+  const dir = await mkdtemp('/tmp/hmp-');
+  const port = await freePort();
+  const upstream = await readFile(new URL('../../fixtures/upstream/docker-socket-proxy/haproxy.cfg', import.meta.url), 'utf8');
+  const cfg = upstream
+    .replaceAll('/usr/local/etc/haproxy/errors/', '/etc/haproxy/errors/')
+    .replace('pidfile /run/haproxy.pid', `pidfile ${join(dir, 'haproxy.pid')}`)
+    .replace('server-state-file /var/lib/haproxy/server-state', `server-state-file ${join(dir, 'server-state')}`);
+  await writeFile(join(dir, 'haproxy.cfg'), cfg);
+  const defaults: Record<string, string> = { EVENTS: '1', PING: '1', VERSION: '1', AUTH: '0', SECRETS: '0', POST: '0', BUILD: '0', COMMIT: '0', CONFIGS: '0', CONTAINERS: '1', DISTRIBUTION: '0', EXEC: '0', GRPC: '0', IMAGES: '0', INFO: '0', NETWORKS: '0', NODES: '0', PLUGINS: '0', SERVICES: '0', SESSION: '0', SWARM: '0', SYSTEM: '0', TASKS: '0', VOLUMES: '0', ALLOW_START: '0', ALLOW_STOP: '0', ALLOW_RESTARTS: '0', LOG_LEVEL: 'warning' };
+  const proc = spawn('/usr/sbin/haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], {
+    env: { ...defaults, ...env, SOCKET_PATH: socketPath, BIND_CONFIG: `127.0.0.1:${port}`, PATH: '/usr/sbin:/usr/bin:/bin' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  proc.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const ok = await fetch(`${url}/_ping`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`haproxy did not start: ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    dockerHost: `tcp://127.0.0.1:${port}`,
+    url,
+    close: async () => {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r(undefined) : proc.once('exit', r)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
