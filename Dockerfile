@@ -11,6 +11,7 @@ ENV NODE_ENV=production npm_config_update_notifier=false
 COPY package.json package-lock.json ./
 COPY proto/package.json proto/
 COPY pki/package.json pki/
+COPY hygiene/package.json hygiene/
 COPY shard-kit/package.json shard-kit/
 COPY shard-traefik/package.json shard-traefik/
 COPY shard-dozzle/package.json shard-dozzle/
@@ -27,6 +28,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY proto ./proto
 COPY pki ./pki
+COPY hygiene ./hygiene
 COPY shard-kit ./shard-kit
 COPY cli ./cli
 # The node user (uid 1000) of the official image; nothing runs as root.

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -78,6 +78,15 @@ describe('homelab-mcp start, as a new user runs it', () => {
     }
     const routes = await client.callTool({ name: 'get_routes', arguments: { host: 'gitea.home.lan' } });
     expect(JSON.stringify(routes.structuredContent)).toContain('gitea@docker');
+  });
+
+  it('audits every call that can change something (append-only JSON lines, 0600), and no read', async () => {
+    const file = join(home, 'gateway', 'audit.log');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const entries = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { tool: string; result: string; subject: string; time: string });
+    expect(entries.map((e) => `${e.tool}:${e.result}`)).toEqual(expect.arrayContaining(['add_dynamic_config:planned', 'sync_brand:planned', 'create_application:planned']));
+    expect(entries.some((e) => e.tool === 'get_routes' || e.tool === 'tail_logs')).toBe(false);
+    expect(entries.every((e) => e.subject && !Number.isNaN(Date.parse(e.time)))).toBe(true);
   });
 
   it('doctor passes, then names a stopped stand-in and fails', async () => {

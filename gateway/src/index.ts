@@ -1,6 +1,8 @@
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { AuditLog } from './trust/audit.js';
 import type { GatewayConfig } from './config.js';
 import { ShardConnection, type ShardStatus } from './discovery/shard-connection.js';
 import { ToolTable, type ToolEntry } from './discovery/tool-table.js';
@@ -65,6 +67,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     table,
     plans,
     metrics,
+    audit: new AuditLog(join(config.dataDir, 'audit.log'), logger),
     calls: config.calls,
     logger,
     shards,

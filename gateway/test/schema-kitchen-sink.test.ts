@@ -5,7 +5,8 @@ import { createFileRegistry, fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { EchoRequest } from '@homelab-mcp/proto/ts/homelab/testing/v1/kitchen_sink.js';
-import { buildToolSpecs, decodeResponse, encodeRequest, InvalidArgumentsError } from '../src/schema/index.js';
+import type { InvalidArgumentsError } from '../src/schema/index.js';
+import { buildToolSpecs, decodeResponse, encodeRequest } from '../src/schema/index.js';
 
 const descriptorSet = readFileSync(fileURLToPath(new URL('../../proto/gen/descriptor.binpb', import.meta.url)));
 const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptorSet));

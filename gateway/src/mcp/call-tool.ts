@@ -1,4 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
+import { cleanJson } from '@homelab-mcp/hygiene';
+import type { AuditLog } from '../trust/audit.js';
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
@@ -20,6 +22,8 @@ export interface CallDeps {
   metrics: GatewayMetrics;
   calls: GatewayConfig['calls'];
   logger: Logger;
+  /** Where calls that can change something are recorded. */
+  audit?: AuditLog;
 }
 
 export interface CallContext {
@@ -134,11 +138,23 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
       } catch (err) {
         if (!(err instanceof PlanRefusedError)) throw err;
         deps.metrics.calls.inc({ ...labels, outcome: 'refused' });
+        if (deps.audit && spec.annotations.readOnlyHint !== true) {
+          deps.audit.write({ subject: ctx.subject, tool: name, arguments: args ?? {}, planId: inspected.planId, result: 'refused', error: err.message, durationMs: 0 }, spec.secretFields);
+        }
         return errorResult(err.message, { code: 'FAILED_PRECONDITION', reason: 'PLAN_REFUSED' });
       }
       argsHash = undefined;
     }
   }
+
+  // Calls that can change something are audited, whatever their outcome.
+  const started = Date.now();
+  const audited = spec.annotations.readOnlyHint !== true;
+  const planIdArg = typeof (args as { plan_id?: unknown } | undefined)?.plan_id === 'string' ? String((args as { plan_id: string }).plan_id) : undefined;
+  const audit = (result: string, error?: string) => {
+    if (!audited || !deps.audit) return;
+    deps.audit.write({ subject: ctx.subject, tool: name, arguments: args ?? {}, ...(planIdArg ? { planId: planIdArg } : {}), result, ...(error ? { error } : {}), durationMs: Date.now() - started }, spec.secretFields);
+  };
 
   const timeoutMs = deadlineMs(spec, deps.calls, ctx.meta);
   const deadline = new Date(Date.now() + timeoutMs);
@@ -156,16 +172,23 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
     } else {
       response = await invokeUnary(entry, request, metadata, deadline, ctx.signal);
     }
-    const structured = decodeResponse(spec, response);
+    // Output hygiene: nothing secret-looking or escape-coded reaches the model, whatever the shard sent.
+    const cleaned = cleanJson(decodeResponse(spec, response));
+    const structured = cleaned.value;
     let text = summarizeResult(spec, structured) + note;
+    if (cleaned.redactions) text += `\n(${cleaned.redactions} secret-looking value${cleaned.redactions === 1 ? ' was' : 's were'} redacted.)`;
     if (argsHash !== undefined) {
       const planId = deps.plans.record(ctx.subject, name, spec, argsHash, response);
       if (planId) text += `\nThis is a plan; nothing changed yet. To apply it, call ${name} again with the same arguments and plan_id "${planId}".`;
     }
     deps.metrics.calls.inc({ ...labels, outcome: 'ok' });
+    audit(structured.applied === true ? 'applied' : structured.plan ? 'planned' : 'ok');
     return { content: [{ type: 'text', text }], structuredContent: structured };
   } catch (err) {
-    if (err instanceof CallAbortedError) return errorResult(`${name} was cancelled by the client.`, { code: 'CANCELLED' });
+    if (err instanceof CallAbortedError) {
+      audit('error', 'cancelled');
+      return errorResult(`${name} was cancelled by the client.`, { code: 'CANCELLED' });
+    }
     const e = err as grpc.ServiceError;
     if (typeof e.code !== 'number' || !(e.code in grpc.status)) throw err;
     const transport = isTransportFailure(e);
@@ -174,6 +197,7 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
     deps.metrics.errors.inc({ ...labels, code: failure.code });
     if (transport) entry.shard.reconnectNow();
     deps.logger.info({ ...labels, code: failure.code, reason: failure.reason }, 'tool call failed');
+    audit('error', `${failure.code}: ${failure.message}`);
     return errorResult(describeCallFailure(name, shardName, failure, transport, timeoutMs), { ...failure, shard: shardName });
   } finally {
     stopTimer();
