@@ -2,14 +2,21 @@ import type { DescEnum, DescEnumValue, DescField, DescFile, DescMessage, DescMet
 
 type Commented = DescMessage | DescField | DescEnum | DescEnumValue | DescService | DescMethod;
 
-const cache = new WeakMap<DescFile, Map<string, string>>();
+interface Comments {
+  leading?: string;
+  trailing?: string;
+}
 
-function commentsOf(file: DescFile): Map<string, string> {
+const cache = new WeakMap<DescFile, Map<string, Comments>>();
+
+function commentsOf(file: DescFile): Map<string, Comments> {
   let map = cache.get(file);
   if (!map) {
     map = new Map();
     for (const loc of file.proto.sourceCodeInfo?.location ?? []) {
-      if (loc.leadingComments) map.set(loc.path.join(','), loc.leadingComments);
+      if (loc.leadingComments || loc.trailingComments) {
+        map.set(loc.path.join(','), { leading: loc.leadingComments, trailing: loc.trailingComments });
+      }
     }
     cache.set(file, map);
   }
@@ -50,12 +57,29 @@ function fileOf(desc: Commented): DescFile {
   }
 }
 
-/** The leading comment of a descriptor from the file's source info, as one clean paragraph. */
+/**
+ * Cleans a raw comment: lines of a paragraph are joined, blank lines keep
+ * paragraphs apart, list items keep their own line, and block-comment stars go.
+ */
+export function cleanComment(raw: string): string {
+  const paragraphs: string[] = [];
+  let current = '';
+  for (const line of raw.split('\n').map((l) => l.trim().replace(/^\*(\s|$)/, '').trim())) {
+    if (!line) {
+      if (current) paragraphs.push(current);
+      current = '';
+    } else if (/^([-*•]|\d+[.)])\s/.test(line)) {
+      current = current ? `${current}\n${line}` : line;
+    } else {
+      current = current ? `${current} ${line}` : line;
+    }
+  }
+  if (current) paragraphs.push(current);
+  return paragraphs.join('\n\n');
+}
+
+/** The comment of a descriptor from the file's source info (leading, else trailing), cleaned. */
 export function commentOf(desc: Commented): string {
-  const raw = commentsOf(fileOf(desc)).get(pathOf(desc).join(',')) ?? '';
-  return raw
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .join(' ');
+  const c = commentsOf(fileOf(desc)).get(pathOf(desc).join(','));
+  return cleanComment(c?.leading || c?.trailing || '');
 }

@@ -1,135 +1,157 @@
 import { fromBinary, fromJson, toBinary, toJson, type DescMethod, type FileRegistry, type JsonValue } from '@bufbuild/protobuf';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { toSnakeCase } from '../discovery/tool-names.js';
 import { commentOf } from './comments.js';
-import { messageJsonSchema, type JsonSchemaObject } from './json-schema.js';
+import { locateConversionError, parseSecretPath, redactPaths } from './convert.js';
+import { ContractError, SchemaBuilder, secretPaths, type JsonSchemaObject } from './json-schema.js';
 import { createOptionReaders } from './options.js';
+import { renderResult } from './summarize.js';
+import { compileSchema, describeErrors, isKnownFormat, type Violation } from './validator.js';
 
-export type { JsonSchemaObject };
+export type { JsonSchemaObject, Violation };
+export { ContractError };
 
-/** Everything the gateway needs to offer and call one RPC as an MCP tool. */
+/**
+ * Everything the gateway needs to offer and call one RPC as an MCP tool.
+ *
+ * JSON spelling, in and out: the field names as written in the .proto
+ * (snake_case), proto3 JSON values otherwise (64-bit integers as strings,
+ * enums by name, bytes as base64, well-known types in their JSON forms).
+ */
 export interface ToolSpec {
+  /** snake_case of the RPC name, e.g. "get_routes". */
   name: string;
   method: DescMethod;
   title?: string;
+  /** The RPC's leading comment. */
   description: string;
   annotations: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint?: boolean; title?: string };
   requiresConfirmation: boolean;
   timeoutMs?: number;
   maxTimeoutMs?: number;
+  /** Server-streaming: the responses are merged with mergeResponses. */
   streaming: boolean;
   inputSchema: JsonSchemaObject;
   outputSchema: JsonSchemaObject;
-  /** Message-qualified names of (homelab.mcp.v1.field).secret fields, e.g. "pkg.Req.token". */
+  /**
+   * Paths of the request fields marked (homelab.mcp.v1.field).secret, in the
+   * spelling of violations: "credentials.token", list items "users[*].password",
+   * map values "env.*". The last segment is the field name.
+   */
   secretFields: string[];
 }
 
-/** Arguments that do not fit the tool's schema; each violation names the field. */
+/** Arguments that do not fit the tool's schema; each violation names the field, e.g. "service.urls[0]". */
 export class InvalidArgumentsError extends Error {
-  constructor(readonly violations: { path: string; message: string }[]) {
+  constructor(readonly violations: Violation[]) {
     super(violations.map((v) => `${v.path || '(arguments)'}: ${v.message}`).join('; '));
     this.name = 'InvalidArgumentsError';
   }
 }
 
-// One validator for every tool of every shard; schemas are compiled once, when a shard's contract is read.
-const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
-const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true });
-(addFormats as unknown as (a: Ajv2020) => void)(ajv);
-const validators = new WeakMap<ToolSpec, ValidateFunction>();
-
-function pointerToPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+/** What a spec needs per call, prepared once when it is built. */
+interface Prepared {
+  registry: FileRegistry;
+  validate: ValidateFunction;
+  outputSecrets: ReturnType<typeof parseSecretPath>[];
 }
 
-function describeAjvError(e: ErrorObject): { path: string; message: string } {
-  const path = pointerToPath(e.instancePath);
-  const join = (child: string) => (path ? `${path}.${child}` : child);
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return { path: join(String(e.params.additionalProperty)), message: 'unknown field (check the spelling: field names are snake_case as in the schema)' };
-    case 'required':
-      return { path: join(String(e.params.missingProperty)), message: 'is required' };
-    case 'enum':
-      return { path, message: `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
-    case 'not':
-      return { path, message: 'sets more than one member of a oneof group: choose one' };
-    default:
-      return { path, message: e.message ?? 'is invalid' };
-  }
+const prepared = new WeakMap<ToolSpec, Prepared>();
+
+function preparedOf(spec: ToolSpec): Prepared {
+  const p = prepared.get(spec);
+  if (!p) throw new Error(`tool ${spec.name} was not built by buildToolSpecs`);
+  return p;
 }
 
-function toolOf(registry: FileRegistry, method: DescMethod) {
-  const options = createOptionReaders(registry);
-  const opts = options.tool(method);
-  const input = messageJsonSchema(method.input, options, true);
-  const output = messageJsonSchema(method.output, options, false);
-  const description = commentOf(method) || `${method.parent.name}.${method.name}`;
-  const annotations: ToolSpec['annotations'] = {};
-  if (opts.title) annotations.title = opts.title;
-  if (opts.readOnly !== undefined) annotations.readOnlyHint = opts.readOnly;
-  if (opts.destructive !== undefined) annotations.destructiveHint = opts.destructive;
-  if (opts.idempotent !== undefined) annotations.idempotentHint = opts.idempotent;
-  if (opts.openWorld !== undefined) annotations.openWorldHint = opts.openWorld;
-  const spec: ToolSpec = {
-    name: toSnakeCase(method.name),
-    method,
-    ...(opts.title ? { title: opts.title } : {}),
-    description,
-    annotations,
-    requiresConfirmation: Boolean(opts.requiresConfirmation),
-    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
-    ...(opts.maxTimeoutMs ? { maxTimeoutMs: opts.maxTimeoutMs } : {}),
-    streaming: method.methodKind === 'server_streaming',
-    inputSchema: input.schema,
-    outputSchema: output.schema,
-    secretFields: input.secretPaths,
-  };
-  validators.set(spec, ajv.compile(spec.inputSchema));
-  return spec;
-}
-
-/** One ToolSpec per unary or server-streaming RPC of the service, schemas compiled once. */
-export function buildToolSpecs(registry: FileRegistry, serviceName: string): ToolSpec[] {
-  const service = registry.getService(serviceName);
-  if (!service) throw new Error(`service ${serviceName} is not in the shard's descriptors`);
-  return service.methods
-    .filter((m) => m.methodKind === 'unary' || m.methodKind === 'server_streaming')
-    .map((m) => toolOf(registry, m));
-}
-
-/** Validates the arguments against the tool's schema and encodes them as the request message. */
-export function encodeRequest(spec: ToolSpec, args: unknown): Uint8Array {
-  const value = args ?? {};
-  const validate = validators.get(spec) ?? ajv.compile(spec.inputSchema);
-  if (!validate(value)) throw new InvalidArgumentsError((validate.errors ?? []).map(describeAjvError));
-  try {
-    return toBinary(spec.method.input, fromJson(spec.method.input, value as JsonValue, { ignoreUnknownFields: false }));
-  } catch (err) {
-    // Only what JSON Schema cannot say reaches here, e.g. a 64-bit value out of range.
-    const message = err instanceof Error ? err.message : String(err);
-    const field = /field ([\w.]+)/.exec(message)?.[1]?.split('.').pop();
-    throw new InvalidArgumentsError([{ path: field ?? '', message: message.replace(/^cannot decode [^:]+: /, '') }]);
-  }
-}
-
-/** The response message as proto3 JSON with the .proto field names (what outputSchema describes). */
-export function decodeResponse(spec: ToolSpec, bytes: Uint8Array): Record<string, unknown> {
-  const msg = fromBinary(spec.method.output, bytes);
-  return toJson(spec.method.output, msg, { useProtoFieldName: true, alwaysEmitImplicit: true }) as Record<string, unknown>;
+function annotationsOf(opts: ReturnType<ReturnType<typeof createOptionReaders>['tool']>): ToolSpec['annotations'] {
+  // Without the option the MCP defaults apply (not read-only, may destroy, open world): the safe reading.
+  if (!opts) return {};
+  const a: ToolSpec['annotations'] = {};
+  if (opts.title) a.title = opts.title;
+  // proto3 cannot tell an unset flag from false: with the option present, every flag is the author's statement.
+  a.readOnlyHint = opts.readOnly;
+  a.destructiveHint = opts.destructive;
+  a.idempotentHint = opts.idempotent;
+  a.openWorldHint = opts.openWorld;
+  return a;
 }
 
 /**
- * Merges the messages of a server stream into one: concatenated protobuf
+ * One ToolSpec per unary or server-streaming RPC of the service, with both
+ * schemas built and the input validator compiled once, here. A contract whose
+ * field rules do not fit its fields throws a ContractError naming the field.
+ */
+export function buildToolSpecs(registry: FileRegistry, serviceName: string): ToolSpec[] {
+  const service = registry.getService(serviceName);
+  if (!service) throw new Error(`service ${serviceName} is not in the shard's descriptors`);
+  const options = createOptionReaders(registry);
+  const specs: ToolSpec[] = [];
+  for (const method of service.methods) {
+    if (method.methodKind !== 'unary' && method.methodKind !== 'server_streaming') continue;
+    const opts = options.tool(method);
+    const inputSchema = new SchemaBuilder(options, 'input', isKnownFormat).root(method.input);
+    const outputSchema = new SchemaBuilder(options, 'output', isKnownFormat).root(method.output);
+    const spec: ToolSpec = {
+      name: toSnakeCase(method.name),
+      method,
+      ...(opts?.title ? { title: opts.title } : {}),
+      description: commentOf(method) || `${method.name} of ${service.typeName}.`,
+      annotations: annotationsOf(opts),
+      requiresConfirmation: opts?.requiresConfirmation ?? false,
+      ...(opts?.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts?.maxTimeoutMs ? { maxTimeoutMs: opts.maxTimeoutMs } : {}),
+      streaming: method.methodKind === 'server_streaming',
+      inputSchema,
+      outputSchema,
+      secretFields: secretPaths(method.input, options),
+    };
+    let validate: ValidateFunction;
+    try {
+      validate = compileSchema(inputSchema);
+    } catch (err) {
+      throw new ContractError(`${method.parent.typeName}.${method.name}: the input schema does not compile: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    prepared.set(spec, { registry, validate, outputSecrets: secretPaths(method.output, options).map(parseSecretPath) });
+    specs.push(spec);
+  }
+  return specs;
+}
+
+/** Validates the arguments against the tool's input schema and encodes them as the request message. */
+export function encodeRequest(spec: ToolSpec, args: unknown): Uint8Array {
+  const { validate, registry } = preparedOf(spec);
+  const value = args ?? {};
+  if (!validate(value)) throw new InvalidArgumentsError(describeErrors(validate.errors ?? []));
+  let message;
+  try {
+    message = fromJson(spec.method.input, value as JsonValue, { registry });
+  } catch (err) {
+    throw new InvalidArgumentsError([locateConversionError(spec.method.input, value, registry, '', err)]);
+  }
+  return toBinary(spec.method.input, message);
+}
+
+/**
+ * The response as proto3 JSON with the .proto field names, every field
+ * present (zero values included), fields marked secret redacted: exactly what
+ * outputSchema describes.
+ */
+export function decodeResponse(spec: ToolSpec, bytes: Uint8Array): Record<string, unknown> {
+  const { registry, outputSecrets } = preparedOf(spec);
+  const msg = fromBinary(spec.method.output, bytes);
+  const json = toJson(spec.method.output, msg, { useProtoFieldName: true, alwaysEmitImplicit: true, registry }) as Record<string, unknown>;
+  if (outputSecrets.length) redactPaths(json, outputSecrets);
+  return json;
+}
+
+/**
+ * Merges the messages of a server stream into one. Concatenated protobuf
  * messages parse as their merge (repeated fields append, maps merge, singular
- * fields keep the last value).
+ * fields and oneofs keep the last value), so no message is decoded here.
  */
 export function mergeResponses(_spec: ToolSpec, chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
   let offset = 0;
   for (const c of chunks) {
@@ -139,12 +161,7 @@ export function mergeResponses(_spec: ToolSpec, chunks: Uint8Array[]): Uint8Arra
   return out;
 }
 
-const TEXT_LIMIT = 16_000;
-
-/** A short readable rendering for the text content: the message line first, then the result as JSON. */
+/** A short readable rendering of a result for the text content: its message first, then an outline. */
 export function summarizeResult(_spec: ToolSpec, json: Record<string, unknown>): string {
-  const lead = typeof json.message === 'string' && json.message ? `${json.message}\n` : '';
-  const body = JSON.stringify(json, null, 1);
-  const text = lead + body;
-  return text.length <= TEXT_LIMIT ? text : `${text.slice(0, TEXT_LIMIT)}\n… (${text.length - TEXT_LIMIT} more characters in structuredContent)`;
+  return renderResult(json);
 }

@@ -1,53 +1,54 @@
 import { getOption, hasOption, type DescExtension, type DescField, type DescMethod, type FileRegistry } from '@bufbuild/protobuf';
 
-/** (homelab.mcp.v1.tool), read reflectively so any shard's contract works. */
+/** (homelab.mcp.v1.tool); present only when the RPC sets the option. */
 export interface ToolOptions {
-  title?: string;
-  readOnly?: boolean;
-  destructive?: boolean;
-  idempotent?: boolean;
-  openWorld?: boolean;
-  requiresConfirmation?: boolean;
-  timeoutMs?: number;
-  maxTimeoutMs?: number;
+  title: string;
+  readOnly: boolean;
+  destructive: boolean;
+  idempotent: boolean;
+  openWorld: boolean;
+  requiresConfirmation: boolean;
+  timeoutMs: number;
+  maxTimeoutMs: number;
 }
 
-/** (homelab.mcp.v1.field). */
+/** (homelab.mcp.v1.field); unset optional limits stay undefined. */
 export interface FieldRules {
-  required?: boolean;
-  pattern?: string;
+  required: boolean;
+  pattern: string;
   minLen?: number;
   maxLen?: number;
   minimum?: number;
   maximum?: number;
   minItems?: number;
   maxItems?: number;
-  format?: string;
-  secret?: boolean;
-  examples?: string[];
+  format: string;
+  secret: boolean;
+  examples: string[];
 }
 
 export interface OptionReaders {
-  tool(method: DescMethod): ToolOptions;
-  field(field: DescField): FieldRules;
+  tool(method: DescMethod): ToolOptions | undefined;
+  field(field: DescField): FieldRules | undefined;
 }
 
-function extension(registry: FileRegistry, name: string): DescExtension | undefined {
-  return registry.getExtension(name);
-}
+const TOOL_EXTENSION = 'homelab.mcp.v1.tool';
+const FIELD_EXTENSION = 'homelab.mcp.v1.field';
 
-/** Reads the project's custom options through the shard's own registry (from reflection). */
+/**
+ * Reads the project's custom options reflectively, through the extension
+ * descriptors in the shard's own registry, so no generated code is needed and
+ * a shard that does not import tool.proto simply has no options.
+ */
 export function createOptionReaders(registry: FileRegistry): OptionReaders {
-  const toolExt = extension(registry, 'homelab.mcp.v1.tool');
-  const fieldExt = extension(registry, 'homelab.mcp.v1.field');
+  const toolExt = registry.getExtension(TOOL_EXTENSION);
+  const fieldExt = registry.getExtension(FIELD_EXTENSION);
   return {
-    tool: (method) => {
-      if (!toolExt || !hasOption(method as never, toolExt as never)) return {};
-      return getOption(method as never, toolExt as never) as unknown as ToolOptions;
-    },
-    field: (field) => {
-      if (!fieldExt || !hasOption(field as never, fieldExt as never)) return {};
-      return getOption(field as never, fieldExt as never) as unknown as FieldRules;
-    },
+    tool: (method) => (toolExt && isOn(toolExt, 'method') && hasOption(method, toolExt) ? (getOption(method, toolExt) as unknown as ToolOptions) : undefined),
+    field: (field) => (fieldExt && isOn(fieldExt, 'field') && hasOption(field, fieldExt) ? (getOption(field, fieldExt) as unknown as FieldRules) : undefined),
   };
+}
+
+function isOn(ext: DescExtension, target: 'method' | 'field'): boolean {
+  return ext.extendee.typeName === (target === 'method' ? 'google.protobuf.MethodOptions' : 'google.protobuf.FieldOptions');
 }
