@@ -65,6 +65,7 @@ export function locateConversionError(desc: DescMessage, json: unknown, registry
         for (const [k, v] of Object.entries(value)) {
           const entryErr = fails(() => fromJson(desc, { [key]: { [k]: v } } as JsonValue, { registry }));
           if (!entryErr) continue;
+          if (reason(entryErr).startsWith('invalid map key')) return { path: joinPath(at, k), message: `is not a valid key: ${RANGE[field.mapKey] ?? reason(entryErr)}` };
           if (field.mapKind === 'message') return locateConversionError(field.message, v, registry, joinPath(at, k), entryErr);
           return { path: joinPath(at, k), message: leafMessage(field, entryErr) };
         }

@@ -136,6 +136,24 @@ export function describeErrors(errors: ErrorObject[]): Violation[] {
       case 'pattern':
         push({ path: at, message: PATTERN_MESSAGES[String(e.params.pattern)] ?? `must match the pattern ${String(e.params.pattern)}` });
         break;
+      case 'minLength':
+        push({ path: at, message: e.params.limit === 1 ? 'must not be empty' : `must have at least ${String(e.params.limit)} characters` });
+        break;
+      case 'maxLength':
+        push({ path: at, message: `must have at most ${String(e.params.limit)} characters` });
+        break;
+      case 'minItems':
+      case 'minProperties':
+        push({ path: at, message: `must have at least ${String(e.params.limit)} ${e.keyword === 'minItems' ? 'items' : 'entries'}` });
+        break;
+      case 'maxItems':
+      case 'maxProperties':
+        push({ path: at, message: `must have at most ${String(e.params.limit)} ${e.keyword === 'maxItems' ? 'items' : 'entries'}` });
+        break;
+      case 'minimum':
+      case 'maximum':
+        push({ path: at, message: `must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${String(e.params.limit)}` });
+        break;
       case 'format':
         push({ path: at, message: `must be a valid ${String(e.params.format)}` });
         break;
