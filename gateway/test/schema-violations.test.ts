@@ -47,7 +47,7 @@ describe('bad arguments become violations that name the field', () => {
     ['enum number instead of name', { ...ok, r_enum: [1] }, { path: 'r_enum[0]', message: /must be a string/ }],
     ['too many items', { ...ok, r_string: ['a', 'b', 'c', 'd', 'e', 'f'] }, { path: 'r_string', message: /^must have at most 5 items$/ }],
     ['string too long', { f_string: 'y'.repeat(101) }, { path: 'f_string', message: /^must have at most 100 characters$/ }],
-    ['non-integer key in an integer-keyed map', { ...ok, m_int_nested: { abc: { label: 'x' } } }, { path: 'm_int_nested.abc', message: /not a valid key/ }],
+    ['non-integer key in an integer-keyed map', { ...ok, m_int_nested: { abc: { label: 'x' } } }, { path: 'm_int_nested.abc', message: /not a valid key here: keys are integers written as strings/ }],
     ['integer map key past the 64-bit range', { ...ok, m_int_nested: { '99999999999999999999': {} } }, { path: 'm_int_nested[99999999999999999999]', message: /not a valid key: must be between -9223372036854775808 and 9223372036854775807/ }],
     ['wrong value type in a map', { ...ok, m_string_int: { a: 'one' } }, { path: 'm_string_int.a', message: /must be an integer/ }],
     ['bad base64', { ...ok, f_bytes: 'not base64!' }, { path: 'f_bytes', message: /base64/ }],

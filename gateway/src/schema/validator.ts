@@ -73,6 +73,10 @@ const PATTERN_MESSAGES: Record<string, string> = {
   [PATTERNS.fieldMask]: 'must be comma-separated lowerCamelCase field paths, such as "displayName,spec.host"',
 };
 
+function count(n: unknown, noun: string): string {
+  return `${String(n)} ${n === 1 ? noun : noun === 'entry' ? 'entries' : `${noun}s`}`;
+}
+
 /** The alternatives a oneof conflict is about: the member being checked and the one it excludes. */
 function oneofConflict(e: ErrorObject): [string, string] | undefined {
   const m = /\/dependentSchemas\/([^/]+)\/properties\/([^/]+)\/false schema$/.exec(e.schemaPath);
@@ -107,9 +111,11 @@ export function describeErrors(errors: ErrorObject[]): Violation[] {
       case 'required':
         push({ path: joinPath(at, String(e.params.missingProperty)), message: 'is required' });
         break;
-      case 'propertyNames':
-        push({ path: joinPath(at, String(e.params.propertyName)), message: 'is not a valid key here (integer-keyed maps take keys such as "42")' });
+      case 'propertyNames': {
+        const boolKeys = (e.schema as { pattern?: string } | undefined)?.pattern?.includes('true|false');
+        push({ path: joinPath(at, String(e.params.propertyName)), message: `is not a valid key here: keys are ${boolKeys ? '"true" or "false"' : 'integers written as strings, such as "42"'}` });
         break;
+      }
       case 'anyOf': {
         const members = ((e.schema as { required?: string[] }[] | undefined) ?? []).flatMap((s) => s.required ?? []);
         push({ path: at, message: members.length ? `set exactly one of: ${members.join(', ')}` : 'does not match any allowed form' });
@@ -137,18 +143,18 @@ export function describeErrors(errors: ErrorObject[]): Violation[] {
         push({ path: at, message: PATTERN_MESSAGES[String(e.params.pattern)] ?? `must match the pattern ${String(e.params.pattern)}` });
         break;
       case 'minLength':
-        push({ path: at, message: e.params.limit === 1 ? 'must not be empty' : `must have at least ${String(e.params.limit)} characters` });
+        push({ path: at, message: e.params.limit === 1 ? 'must not be empty' : `must have at least ${count(e.params.limit, 'character')}` });
         break;
       case 'maxLength':
-        push({ path: at, message: `must have at most ${String(e.params.limit)} characters` });
+        push({ path: at, message: `must have at most ${count(e.params.limit, 'character')}` });
         break;
       case 'minItems':
       case 'minProperties':
-        push({ path: at, message: `must have at least ${String(e.params.limit)} ${e.keyword === 'minItems' ? 'items' : 'entries'}` });
+        push({ path: at, message: `must have at least ${count(e.params.limit, e.keyword === 'minItems' ? 'item' : 'entry')}` });
         break;
       case 'maxItems':
       case 'maxProperties':
-        push({ path: at, message: `must have at most ${String(e.params.limit)} ${e.keyword === 'maxItems' ? 'items' : 'entries'}` });
+        push({ path: at, message: `must have at most ${count(e.params.limit, e.keyword === 'maxItems' ? 'item' : 'entry')}` });
         break;
       case 'minimum':
       case 'maximum':
