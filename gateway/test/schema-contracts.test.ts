@@ -200,7 +200,7 @@ describe('contracts of any shard', () => {
   });
 });
 
-describe('contract mistakes are named when the tools are built', () => {
+describe('proto2 contracts, and contract mistakes named when the tools are built', () => {
   const broken = (field: string) => `syntax = "proto3";
 package broken.v1;
 import "homelab/mcp/v1/tool.proto";
@@ -225,6 +225,30 @@ message DoRequest {
     const registry = compile({ 'broken.proto': broken(field) });
     expect(() => buildToolSpecs(registry, 'broken.v1.BrokenService')).toThrow(ContractError);
     expect(() => buildToolSpecs(registry, 'broken.v1.BrokenService')).toThrow(message);
+  });
+
+  it('requires the required fields of proto2 contracts', () => {
+    const registry = compile({
+      'legacy.proto': `syntax = "proto2";
+package legacy.v1;
+// A service.
+service LegacyService {
+  // Look up a host.
+  rpc Lookup(LookupRequest) returns (LookupRequest);
+}
+// A lookup.
+message LookupRequest {
+  // Host name.
+  required string host = 1;
+  // Port.
+  optional int32 port = 2;
+}
+`,
+    });
+    const [lookup] = buildToolSpecs(registry, 'legacy.v1.LegacyService');
+    expect(lookup!.inputSchema.required).toEqual(['host']);
+    expect(violations(lookup!, { port: 80 })).toEqual([{ path: 'host', message: 'is required' }]);
+    expect(decodeResponse(lookup!, encodeRequest(lookup!, { host: 'a' }))).toEqual({ host: 'a' });
   });
 
   it('names a service the shard does not have', () => {

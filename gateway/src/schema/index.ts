@@ -8,6 +8,17 @@ import { createOptionReaders } from './options.js';
 import { renderResult } from './summarize.js';
 import { compileSchema, describeErrors, isKnownFormat, type Violation } from './validator.js';
 
+/*
+ * The mapping, decided once for every shard (the schemas are what a model reads):
+ * - One spelling: the .proto field names (snake_case), in and out; camelCase keys are unknown fields.
+ * - 64-bit integers are decimal strings (JSON integers up to 2^53 are accepted on input);
+ *   floats are numbers or the strings "NaN", "Infinity", "-Infinity"; bytes are base64.
+ * - Enums by value name; the zero value stays allowed (contracts give it a meaning such as
+ *   "both streams"), except for a required enum.
+ * - A oneof allows at most one member, exactly one when one of its members is marked required.
+ * - Well-known types in their proto3 JSON forms; wrappers are nullable scalars.
+ * - Output is what decodeResponse emits: every implicit field with its zero value.
+ */
 export type { JsonSchemaObject, Violation };
 export { ContractError };
 

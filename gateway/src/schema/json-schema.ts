@@ -1,4 +1,5 @@
 import { ScalarType, type DescEnum, type DescField, type DescMessage, type DescOneof } from '@bufbuild/protobuf';
+import { FeatureSet_FieldPresence } from '@bufbuild/protobuf/wkt';
 import { commentOf } from './comments.js';
 import type { FieldRules, OptionReaders } from './options.js';
 
@@ -322,7 +323,9 @@ export class SchemaBuilder {
       const comment = commentOf(field);
       const description = [comment ? sentence(comment) : humanize(field.name), typed.note, oneofNote].filter(Boolean).join(' ');
       properties[field.name] = { description, ...s };
-      if (this.mode === 'input' && rules?.required && !field.oneof) required.push(field.name);
+      // proto2 `required` (and editions' LEGACY_REQUIRED) fields fail to encode without a value.
+      const mustBeSet = rules?.required || field.presence === FeatureSet_FieldPresence.LEGACY_REQUIRED;
+      if (this.mode === 'input' && mustBeSet && !field.oneof) required.push(field.name);
     }
     const schema: Schema = { type: 'object' };
     const comment = commentOf(msg);
