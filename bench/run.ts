@@ -11,6 +11,7 @@ import { startComponent } from '../cli/src/supervisor.js';
 import { formatTable, runLoad, type LoadResult, type Target } from './lib/load.js';
 import { peakRssMiB, rssMiB, sampleRss } from './lib/rss.js';
 import { startPeers, type Peers } from './lib/peers.js';
+import { benchSearchLogs } from './lib/search-logs.js';
 
 export interface BenchOptions {
   short: boolean;
@@ -168,6 +169,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     await run(() => benchThroughput(gateway, peers, opts.short));
     await run(() => benchSoak(started, gateway, opts.short));
     await run(() => benchDiscovery(started, gateway, opts.short));
+    await run(() => benchSearchLogs(opts.short, quiet));
     const rss = started.components.map((c) => [c.spec.name, c.child.pid ? rssMiB(c.child.pid) : NaN, c.child.pid ? peakRssMiB(c.child.pid) : NaN]);
     await run(async () => ({ title: 'RSS after the run', table: formatTable(['process', 'RSS MiB', 'peak MiB'], rss), json: rss }));
     const dir = join(process.cwd(), 'bench', 'results');

@@ -10,11 +10,11 @@ describe('npm run bench -- --short', () => {
     const code = await runBench({ short: true, out: { write: (s: string) => (lines.push(s), true) } as unknown as NodeJS.WritableStream });
     expect(code).toBe(0);
     const text = lines.join('');
-    for (const section of ['tools/call get_routes', 'soak', 'discovery', 'RSS after the run']) expect(text).toContain(section);
+    for (const section of ['tools/call get_routes', 'soak', 'discovery', 'search_logs over', 'RSS after the run']) expect(text).toContain(section);
     expect(text).toMatch(/gateway -> shard\s+1\s+\d+\s+0\s/);
     const added = (await readdir(join(process.cwd(), 'bench', 'results'))).filter((f) => !before.has(f));
     expect(added).toHaveLength(1);
     const json = JSON.parse(await readFile(join(process.cwd(), 'bench', 'results', added[0] ?? ''), 'utf8')) as { sections: unknown[] };
-    expect(json.sections).toHaveLength(4);
+    expect(json.sections).toHaveLength(5);
   }, 240_000);
 });
