@@ -122,6 +122,8 @@ export async function startAll(cfg: CliConfig, logger: Logger, opts: StartOption
           name: 'gateway',
           entry: entryOf('gateway'),
           env: {
+            // GATEWAY_* settings given to the launcher (limits, auth mode, ...) reach the gateway; the layout below wins.
+            ...Object.fromEntries(Object.entries(opts.env).filter((kv): kv is [string, string] => kv[0].startsWith('GATEWAY_') && kv[1] !== undefined)),
             LOG_LEVEL: cfg.logLevel,
             GATEWAY_LOG_LEVEL: cfg.logLevel,
             GATEWAY_LISTEN: `127.0.0.1:${gw}`,

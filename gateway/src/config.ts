@@ -3,6 +3,8 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { z } from 'zod';
+import type { LimitSettings } from './trust/limits.js';
+import type { OAuthSettings } from './trust/oauth.js';
 
 /** One shard the gateway connects to. */
 export interface ShardTarget {
@@ -24,7 +26,18 @@ export interface GatewayConfig {
   readonly shards: readonly ShardTarget[];
   /** mTLS files for the shard connections; absent only when every shard is plaintext. */
   readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
-  readonly auth: { readonly mode: 'token' | 'none'; readonly tokenFile: string };
+  /**
+   * How MCP clients authenticate: a static bearer token (default), OAuth 2.1
+   * access tokens from an authorization server such as Authentik (JWTs checked
+   * against its JWKS), or nothing (loopback only).
+   */
+  readonly auth: {
+    readonly mode: 'token' | 'oauth' | 'none';
+    readonly tokenFile: string;
+    readonly oauth?: OAuthSettings;
+  };
+  /** Per-subject request limits (429 with Retry-After beyond them). */
+  readonly limits: LimitSettings;
   /** Extra Origin values accepted besides the gateway's own URLs. */
   readonly allowedOrigins: readonly string[];
   /** Extra Host header values accepted besides the gateway's own addresses. */
@@ -65,6 +78,13 @@ const EXAMPLES: Record<string, string> = {
   GATEWAY_PLAINTEXT_SHARDS: 'traefik,dozzle (or 1 for all; loopback addresses only)',
   GATEWAY_AUTH: 'token',
   GATEWAY_TOKEN_FILE: '/data/token',
+  GATEWAY_OAUTH_ISSUER: 'https://auth.home.lan/application/o/homelab-mcp/',
+  GATEWAY_OAUTH_AUDIENCE: '<client ID of the homelab-mcp provider in Authentik>',
+  GATEWAY_OAUTH_JWKS_URL: 'https://auth.home.lan/application/o/homelab-mcp/jwks/',
+  GATEWAY_OAUTH_CLOCK_TOLERANCE_SECONDS: '30',
+  GATEWAY_RATE_LIMIT_PER_MINUTE: '600 (0 turns it off)',
+  GATEWAY_RATE_BURST: '60',
+  GATEWAY_MAX_INFLIGHT_PER_SUBJECT: '32 (0 turns it off)',
   GATEWAY_ALLOWED_ORIGINS: 'https://claude.ai,http://localhost:6274',
   GATEWAY_ALLOWED_HOSTS: 'mcp.home.lan,mcp.home.lan:443',
   GATEWAY_MAX_SESSIONS: '100',
@@ -85,6 +105,7 @@ const boolFlag = z
   .optional()
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 const csv = z
   .string()
   .optional()
@@ -99,8 +120,15 @@ const envSchema = z.object({
   GATEWAY_TLS_CERT: z.string().min(1).optional(),
   GATEWAY_TLS_KEY: z.string().min(1).optional(),
   GATEWAY_PLAINTEXT_SHARDS: z.string().optional(),
-  GATEWAY_AUTH: z.enum(['token', 'none']).default('token'),
+  GATEWAY_AUTH: z.enum(['token', 'oauth', 'none']).default('token'),
   GATEWAY_TOKEN_FILE: z.string().min(1).optional(),
+  GATEWAY_OAUTH_ISSUER: z.url().optional(),
+  GATEWAY_OAUTH_AUDIENCE: csv,
+  GATEWAY_OAUTH_JWKS_URL: z.url().optional(),
+  GATEWAY_OAUTH_CLOCK_TOLERANCE_SECONDS: nonNegativeInt(30),
+  GATEWAY_RATE_LIMIT_PER_MINUTE: nonNegativeInt(600),
+  GATEWAY_RATE_BURST: positiveInt(60),
+  GATEWAY_MAX_INFLIGHT_PER_SUBJECT: nonNegativeInt(32),
   GATEWAY_ALLOWED_ORIGINS: csv,
   GATEWAY_ALLOWED_HOSTS: csv,
   GATEWAY_MAX_SESSIONS: positiveInt(100),
@@ -239,6 +267,17 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
   if (e.GATEWAY_AUTH === 'none' && !isLoopbackHost(listen.host)) {
     fail('GATEWAY_AUTH', `"none" is allowed only when GATEWAY_LISTEN is a loopback address, not ${listen.host}`);
   }
+  let oauth: OAuthSettings | undefined;
+  if (e.GATEWAY_AUTH === 'oauth') {
+    if (!e.GATEWAY_OAUTH_ISSUER) fail('GATEWAY_OAUTH_ISSUER', 'required with GATEWAY_AUTH=oauth: the issuer of the access tokens');
+    if (e.GATEWAY_OAUTH_AUDIENCE.length === 0) fail('GATEWAY_OAUTH_AUDIENCE', 'required with GATEWAY_AUTH=oauth: the audience the tokens are issued for (tokens for other audiences are refused)');
+    oauth = {
+      issuer: e.GATEWAY_OAUTH_ISSUER,
+      audience: e.GATEWAY_OAUTH_AUDIENCE,
+      ...(e.GATEWAY_OAUTH_JWKS_URL ? { jwksUrl: e.GATEWAY_OAUTH_JWKS_URL } : {}),
+      clockToleranceSeconds: e.GATEWAY_OAUTH_CLOCK_TOLERANCE_SECONDS,
+    };
+  }
   if (e.GATEWAY_MAX_CALL_TIMEOUT_MS < e.GATEWAY_CALL_TIMEOUT_MS) {
     fail('GATEWAY_MAX_CALL_TIMEOUT_MS', `must be at least GATEWAY_CALL_TIMEOUT_MS (${e.GATEWAY_CALL_TIMEOUT_MS})`);
   }
@@ -253,7 +292,8 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     dataDir,
     shards,
     ...(tls ? { tls } : {}),
-    auth: { mode: e.GATEWAY_AUTH, tokenFile: resolve(e.GATEWAY_TOKEN_FILE ?? `${dataDir}/token`) },
+    auth: { mode: e.GATEWAY_AUTH, tokenFile: resolve(e.GATEWAY_TOKEN_FILE ?? `${dataDir}/token`), ...(oauth ? { oauth } : {}) },
+    limits: { perMinute: e.GATEWAY_RATE_LIMIT_PER_MINUTE, burst: e.GATEWAY_RATE_BURST, maxInflight: e.GATEWAY_MAX_INFLIGHT_PER_SUBJECT },
     allowedOrigins: e.GATEWAY_ALLOWED_ORIGINS,
     allowedHosts: e.GATEWAY_ALLOWED_HOSTS,
     sessions: {

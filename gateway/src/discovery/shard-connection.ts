@@ -67,9 +67,11 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
       });
     } else throw new Error(`shard ${target.name}: mTLS files are missing`);
     this.client = new grpc.Client(target.address, credentials, {
-      // Notice a silently vanished peer (host down, cable pulled) without waiting for TCP.
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      // Notice a silently vanished peer (host down, cable pulled) without waiting for TCP:
+      // a ping every 250 ms unanswered for 500 ms hides the shard's tools within 1 s.
+      'grpc.keepalive_time_ms': 250,
+      'grpc.keepalive_timeout_ms': 500,
+      'grpc.keepalive_permit_without_calls': 1,
       'grpc.initial_reconnect_backoff_ms': options.reconnect.initialMs,
       'grpc.max_reconnect_backoff_ms': options.reconnect.maxMs,
       // SNI is the shard's identity (a DNS SAN of its certificate), never an IP address.

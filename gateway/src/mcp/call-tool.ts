@@ -10,6 +10,7 @@ import { InvalidArgumentsError, decodeResponse, encodeRequest, mergeResponses, s
 import { decodeCallFailure, describeCallFailure, isTransportFailure } from './grpc-errors.js';
 import type { GatewayMetrics } from './metrics.js';
 import { PlanRefusedError, needsPlan, type PlanRegistry } from './plans.js';
+import { mayUse, scopeFor } from '../trust/principal.js';
 
 /** `_meta` key a client may set to ask for a longer or shorter deadline (still capped by the tool). */
 export const TIMEOUT_META_KEY = 'homelab-mcp/timeoutMs';
@@ -29,6 +30,8 @@ export interface CallDeps {
 export interface CallContext {
   /** Who is calling (plans are bound to it; forwarded to the shard for its audit log). */
   subject: string;
+  /** What the caller may do (homelab:read, homelab:write). */
+  scopes: readonly string[];
   signal: AbortSignal;
   meta?: Record<string, unknown>;
   /** Present when the client sent a progress token. */
@@ -116,6 +119,17 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
   }
 
   const spec = entry.spec;
+  if (!mayUse(ctx.scopes, spec.annotations)) {
+    const needed = scopeFor(spec.annotations);
+    deps.metrics.calls.inc({ ...labels, outcome: 'refused' });
+    if (deps.audit && spec.annotations.readOnlyHint !== true) {
+      deps.audit.write({ subject: ctx.subject, tool: name, arguments: args ?? {}, result: 'refused', error: `missing scope ${needed}`, durationMs: 0 }, spec.secretFields);
+    }
+    return errorResult(
+      `Refused: ${name} ${needed === 'homelab:write' ? 'can change something and ' : ''}needs the ${needed} scope; this caller has ${ctx.scopes.join(', ') || 'no scope'}.\nWhat to do: use a token that grants ${needed} (in Authentik, add a scope mapping for it to the gateway's provider).`,
+      { code: 'PERMISSION_DENIED', reason: 'MISSING_SCOPE', scope: needed },
+    );
+  }
   let request: Uint8Array;
   try {
     request = encodeRequest(spec, args ?? {});

@@ -7,11 +7,16 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
+import { SubjectLimits } from '../trust/limits.js';
+import { createJwtVerifier, TokenRejectedError } from '../trust/oauth.js';
+import { ALL_SCOPES, SCOPE_READ, type Principal } from '../trust/principal.js';
 import { createTokenChecker, subjectOfToken } from './auth.js';
 import type { GatewayMetrics } from './metrics.js';
 
 interface Session {
   id: string;
+  /** Who initialized it: only the same subject may use it. */
+  subject: string;
   server: Server;
   transport: StreamableHTTPServerTransport;
   lastSeen: number;
@@ -20,7 +25,7 @@ interface Session {
 
 export interface HttpDeps {
   config: GatewayConfig;
-  /** Bearer token; undefined when auth is `none`. */
+  /** Static bearer token (auth mode `token`). */
   token?: string;
   logger: Logger;
   metrics: GatewayMetrics;
@@ -36,6 +41,39 @@ export interface McpHttpServer {
   servers(): Server[];
   sessionCount(): number;
   close(): Promise<void>;
+}
+
+/** RFC 9728: where the protected-resource metadata of a resource lives. */
+export function resourceMetadataUrl(resource: URL): string {
+  return new URL(`/.well-known/oauth-protected-resource${resource.pathname === '/' ? '' : resource.pathname}`, resource.origin).href;
+}
+
+type Authenticate = (header: string | undefined) => Promise<Principal>;
+
+function createAuthenticator(config: GatewayConfig, token: string | undefined): Authenticate {
+  if (config.auth.mode === 'none') {
+    const local: Principal = { subject: 'local', scopes: [...ALL_SCOPES] };
+    return () => Promise.resolve(local);
+  }
+  if (config.auth.mode === 'oauth') {
+    const oauth = config.auth.oauth;
+    if (!oauth) throw new Error('GATEWAY_AUTH=oauth needs GATEWAY_OAUTH_ISSUER and GATEWAY_OAUTH_AUDIENCE');
+    const verify = createJwtVerifier(oauth);
+    return async (header) => {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+      if (!m) throw new TokenRejectedError(`send Authorization: Bearer <access token from ${oauth.issuer}>`);
+      return verify(m[1]!);
+    };
+  }
+  if (!token) throw new Error('GATEWAY_AUTH=token needs a token');
+  const check = createTokenChecker(token);
+  const principal: Principal = { subject: subjectOfToken(token), scopes: [...ALL_SCOPES] };
+  return (header) => {
+    if (check(header)) return Promise.resolve(principal);
+    return Promise.reject(
+      new TokenRejectedError(header === undefined ? 'send Authorization: Bearer <token> (the token is in the gateway data dir; `npx homelab-mcp token` prints it)' : 'the bearer token is wrong'),
+    );
+  };
 }
 
 const CORS_HEADERS = 'authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id';
@@ -95,8 +133,8 @@ function releaseAnsweredJsonStreams(transport: StreamableHTTPServerTransport): v
  */
 export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer> {
   const { config, logger, metrics } = deps;
-  const checkToken = deps.token ? createTokenChecker(deps.token) : undefined;
-  const subject = deps.token ? subjectOfToken(deps.token) : 'local';
+  const authenticate = createAuthenticator(config, deps.token);
+  const limits = new SubjectLimits(config.limits);
   const sessions = new Map<string, Session>();
   const allowedHosts = new Set<string>();
   const allowedOrigins = new Set<string>();
@@ -135,6 +173,12 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
   for (const h of config.allowedHosts) allowedHosts.add(h.toLowerCase());
   for (const o of config.allowedOrigins) allowedOrigins.add(o);
   const url = `http://${listenHost === '0.0.0.0' || listenHost === '[::]' ? '127.0.0.1' : listenHost}:${port}/mcp`;
+  // The resource clients are granted access to, and its RFC 9728 metadata.
+  const resource = new URL('/mcp', config.publicUrl ? `${config.publicUrl}/` : url);
+  const metadataUrl = resourceMetadataUrl(resource);
+  const metadataPaths = new Set([new URL(metadataUrl).pathname, '/.well-known/oauth-protected-resource']);
+  const challenge = (extra: string) =>
+    `Bearer realm="homelab-mcp"${config.auth.mode === 'oauth' ? `, resource_metadata="${metadataUrl}", scope="${ALL_SCOPES.join(' ')}"` : ''}${extra}`;
 
   const sweeper = setInterval(() => evictIdle(), Math.max(1000, Math.min(config.sessions.idleMs / 4, 60_000)));
   sweeper.unref();
@@ -167,7 +211,7 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     const host = (req.headers.host ?? '').toLowerCase();
     if (!allowedHosts.has(host)) {
       sendJson(res, 403, rpcError(-32000, `Forbidden: Host "${host}" is not one of this gateway's names; add it to GATEWAY_ALLOWED_HOSTS or GATEWAY_PUBLIC_URL`));
@@ -188,6 +232,16 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
       res.end();
       return;
     }
+    if (config.auth.mode === 'oauth' && metadataPaths.has(path) && req.method === 'GET') {
+      sendJson(res, 200, {
+        resource: resource.href,
+        authorization_servers: [config.auth.oauth?.issuer],
+        scopes_supported: [...ALL_SCOPES],
+        bearer_methods_supported: ['header'],
+        resource_name: 'homelab-mcp',
+      });
+      return;
+    }
     if (path === '/healthz' && req.method === 'GET') {
       const body = deps.health();
       sendJson(res, 200, body);
@@ -197,10 +251,25 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
       sendJson(res, 404, { error: 'not found', endpoints: ['/mcp', '/healthz', '/metrics'] });
       return;
     }
-    if (checkToken && !checkToken(req.headers.authorization)) {
+    let principal: Principal;
+    try {
+      principal = await authenticate(req.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof TokenRejectedError)) throw err;
+      if (err.status === 503) {
+        sendJson(res, 503, rpcError(-32000, `Service Unavailable: ${err.message}`), { 'retry-after': '5' });
+        return;
+      }
       const given = req.headers.authorization !== undefined;
-      sendJson(res, 401, rpcError(-32001, given ? 'Unauthorized: the bearer token is wrong' : 'Unauthorized: send Authorization: Bearer <token> (the token is in the gateway data dir)'), {
-        'www-authenticate': `Bearer realm="homelab-mcp"${given ? ', error="invalid_token"' : ''}`,
+      const description = err.message.replace(/"/g, "'");
+      sendJson(res, 401, rpcError(-32001, `Unauthorized: ${err.message}`), {
+        'www-authenticate': challenge(given ? `, error="invalid_token", error_description="${description}"` : ''),
+      });
+      return;
+    }
+    if (principal.scopes.length === 0) {
+      sendJson(res, 403, rpcError(-32001, `Forbidden: the access token grants none of ${ALL_SCOPES.join(', ')}; ask for a token with ${SCOPE_READ} (and homelab:write to change things)`), {
+        'www-authenticate': challenge(`, error="insufficient_scope"`),
       });
       return;
     }
@@ -209,10 +278,20 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
       res.end(await metrics.registry.metrics());
       return;
     }
-    await handleMcp(req, res);
+    // An open GET stream only listens: it is not rate limited or counted as in flight.
+    if (req.method !== 'GET') {
+      const admission = limits.admit(principal.subject);
+      if (!admission.ok) {
+        metrics.limited.inc();
+        sendJson(res, 429, rpcError(-32000, `Too Many Requests: ${admission.reason}; retry after ${admission.retryAfterSeconds} s`), { 'retry-after': String(admission.retryAfterSeconds) });
+        return;
+      }
+      res.on('close', admission.release);
+    }
+    await handleMcp(req, res, principal);
   }
 
-  async function handleMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handleMcp(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
     let body: unknown;
     if (req.method === 'POST') {
       const declared = Number(req.headers['content-length']);
@@ -239,7 +318,8 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
         return;
       }
     }
-    const auth: AuthInfo = { token: 'redacted', clientId: subject, scopes: [] };
+    // The client's credential stays at the edge: handlers see who is calling and what they may do, never the token.
+    const auth: AuthInfo = { token: 'redacted', clientId: principal.subject, scopes: principal.scopes, ...(principal.expiresAt ? { expiresAt: principal.expiresAt } : {}) };
     const authed = Object.assign(req, { auth });
 
     if (config.sessions.stateless) {
@@ -265,6 +345,10 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
         sendJson(res, 404, rpcError(-32001, 'Session not found: initialize a new session'));
         return;
       }
+      if (session.subject !== principal.subject) {
+        sendJson(res, 403, rpcError(-32001, 'Forbidden: this session belongs to another caller; initialize your own session'));
+        return;
+      }
       session.lastSeen = Date.now();
       // An open GET stream only listens; a session counts as busy while it has requests in flight.
       if (req.method !== 'GET') {
@@ -288,7 +372,7 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
       return;
     }
     const server = deps.createServer();
-    const session: Session = { id: '', server, transport: undefined as unknown as StreamableHTTPServerTransport, lastSeen: Date.now(), inflight: 1 };
+    const session: Session = { id: '', subject: principal.subject, server, transport: undefined as unknown as StreamableHTTPServerTransport, lastSeen: Date.now(), inflight: 1 };
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       enableJsonResponse: config.sessions.jsonResponse,
@@ -324,6 +408,7 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
     sessionCount: () => sessions.size,
     close: async () => {
       clearInterval(sweeper);
+      limits.close();
       await Promise.all([...sessions.values()].map((s) => closeSession(s)));
       await new Promise<void>((resolve) => {
         http.close(() => resolve());

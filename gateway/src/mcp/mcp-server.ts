@@ -5,6 +5,7 @@ import type { ShardConnection } from '../discovery/shard-connection.js';
 import { callShardTool, type CallDeps } from './call-tool.js';
 import { STATUS_TOOL_NAME, callStatusTool } from './status-tool.js';
 import { DIAGNOSE_TOOL_NAME, diagnoseService } from '../composite/diagnose.js';
+import { ALL_SCOPES, SCOPE_READ, mayUse } from '../trust/principal.js';
 
 export const SERVER_INFO = { name: 'homelab-mcp-gateway', title: 'homelab-mcp', version: '0.1.0' };
 
@@ -33,9 +34,18 @@ export function createMcpServer(core: McpCore): Server {
     instructions: INSTRUCTIONS,
     jsonSchemaValidator: core.validator,
   });
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: core.listTools() }));
+  // Callers see only the tools their scopes allow (static-token and no-auth callers have every scope).
+  server.setRequestHandler(ListToolsRequestSchema, (_request, extra) => {
+    const scopes = extra.authInfo?.scopes ?? [];
+    const tools = core.listTools();
+    return { tools: ALL_SCOPES.every((s) => scopes.includes(s)) ? tools : tools.filter((t) => mayUse(scopes, t.annotations)) };
+  });
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args, _meta: meta } = request.params;
+    const scopes = extra.authInfo?.scopes ?? [];
+    if ((name === STATUS_TOOL_NAME || name === DIAGNOSE_TOOL_NAME) && !scopes.includes(SCOPE_READ)) {
+      return { isError: true, content: [{ type: 'text', text: `Refused: ${name} needs the ${SCOPE_READ} scope; use a token that grants it.` }] };
+    }
     if (name === STATUS_TOOL_NAME) {
       if (args && Object.keys(args).length > 0) throw new McpError(ErrorCode.InvalidParams, `${STATUS_TOOL_NAME} takes no arguments`);
       return callStatusTool(core.shards, core.listTools().length);
@@ -51,6 +61,7 @@ export function createMcpServer(core: McpCore): Server {
     const progressToken = meta?.progressToken;
     return callShardTool(core, name, args, {
       subject: extra.authInfo?.clientId ?? 'local',
+      scopes,
       signal: extra.signal,
       meta,
       ...(progressToken !== undefined

@@ -7,6 +7,7 @@ export interface GatewayMetrics {
   latency: Histogram<'tool' | 'shard'>;
   shardUp: Gauge<'shard' | 'state'>;
   sessions: Gauge;
+  limited: Counter;
 }
 
 /** One registry per gateway, so tests can run several gateways in one process. */
@@ -25,5 +26,6 @@ export function createMetrics(): GatewayMetrics {
     }),
     shardUp: new Gauge({ name: 'homelab_mcp_shard_up', help: '1 while the shard is SERVING (its tools are listed), else 0; state names the discovery state.', labelNames: ['shard', 'state'], registers: [registry] }),
     sessions: new Gauge({ name: 'homelab_mcp_sessions', help: 'Open MCP sessions.', registers: [registry] }),
+    limited: new Counter({ name: 'homelab_mcp_requests_limited_total', help: 'Requests answered 429 by the per-subject rate limit or in-flight cap.', registers: [registry] }),
   };
 }

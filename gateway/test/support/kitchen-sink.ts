@@ -13,6 +13,8 @@ export interface KitchenSinkObservations {
   countFinished: number;
   applied: string[];
   subjects: string[];
+  /** Every metadata key the Change handler received (no client credential may be among them). */
+  metadataKeys: string[];
 }
 
 export interface KitchenSinkControl {
@@ -30,7 +32,7 @@ const CODE_NAMES = [
 
 /** The kitchen-sink service on shard-kit's serve(): echo, a counter stream, failures on demand, plan -> apply. */
 export async function startKitchenSink(options: { name?: string; listen: Listen; logger: Logger }): Promise<KitchenSinkControl> {
-  const observations: KitchenSinkObservations = { countStarted: 0, countAborted: 0, countFinished: 0, applied: [], subjects: [] };
+  const observations: KitchenSinkObservations = { countStarted: 0, countAborted: 0, countFinished: 0, applied: [], subjects: [], metadataKeys: [] };
   const plans = new Map<string, string>();
   let upstreamUp = true;
 
@@ -60,6 +62,7 @@ export async function startKitchenSink(options: { name?: string; listen: Listen;
     },
     change: async (req, ctx) => {
       observations.subjects.push(String(ctx.metadata.get('x-homelab-mcp-subject')[0] ?? ''));
+      observations.metadataKeys.push(...Object.keys(ctx.metadata.getMap()));
       if (!req.planId) {
         const id = randomUUID();
         plans.set(id, req.value);

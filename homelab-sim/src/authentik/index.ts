@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import * as yaml from 'js-yaml';
 import { FLOW_BLUEPRINTS, parseBlueprint, readFixtureBlueprint } from './blueprints.js';
 import { completeResponse, hasPath, validateBody, type AuthentikVersion } from './contract.js';
+import { createOidcIssuer, type AccessTokenRequest } from './oidc.js';
 
 export type { AuthentikVersion } from './contract.js';
+export type { AccessTokenRequest } from './oidc.js';
 
 export interface AuthentikSimOptions {
   version?: AuthentikVersion;
@@ -25,6 +27,10 @@ export interface AuthentikSim {
   /** Makes the next `count` requests whose path starts with `pathPrefix` (and method, if given) fail with 500. */
   failNext(pathPrefix: string, count?: number, method?: string): void;
   revokeToken(): void;
+  /** Issuer URL of an OAuth2/OpenID provider (/application/o/<slug>/). */
+  oauthIssuer(slug: string): string;
+  /** Signs an access token as that provider would issue it. */
+  issueAccessToken(request: AccessTokenRequest): Promise<string>;
   state: State;
   close(): Promise<void>;
 }
@@ -140,8 +146,12 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
   const flowView = (f: Obj) => completeResponse(version, 'Flow', { pk: f.pk, policybindingmodel_ptr_id: f.pk, slug: f.slug, name: f.name, title: f.title, designation: f.designation, stages: f.stages, policies: [], cache_count: 0, export_url: `/api/v3/flows/instances/${String(f.slug)}/export/` });
   const flowPk = (slug: unknown) => state.flows.find((f) => f.pk === slug)?.pk;
 
+  let origin = '';
+  const oidc = await createOidcIssuer(() => origin, version);
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://authentik');
+    if (req.method === 'GET' && oidc.handle(url.pathname, res)) return;
     if (!url.pathname.startsWith('/api/v3/')) return send(res, 404, { detail: 'Not found.' });
     const path = url.pathname.slice('/api/v3'.length);
     const method = req.method ?? 'GET';
@@ -325,7 +335,7 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
     });
   });
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
-  const origin = `http://${opts.host ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}`;
+  origin = `http://${opts.host ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}`;
   return {
     url: `${origin}/api/v3`,
     origin,
@@ -337,6 +347,8 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
     revokeToken: () => {
       token = undefined;
     },
+    oauthIssuer: (slug) => oidc.issuerFor(slug),
+    issueAccessToken: (request) => oidc.issue(request),
     state,
     close: async () => {
       server.closeAllConnections();
