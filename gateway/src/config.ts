@@ -16,6 +16,23 @@ export interface ShardTarget {
   readonly identity: string;
   /** Speak plaintext gRPC to this shard (loopback addresses only). */
   readonly plaintext: boolean;
+  /**
+   * Which gRPC services this shard's identity owns. `allow` (from
+   * SHARD_<NAME>_SERVICES or the config file) lists services or `package.*`
+   * prefixes; without it, anything except the packages of the other configured
+   * shards (`homelab.<other name>.`) is accepted.
+   */
+  readonly services: { readonly allow?: readonly string[]; readonly reserved: readonly string[] };
+}
+
+/** Whether a shard with this target's identity may offer the service; the reason when not. */
+export function serviceOwnership(target: ShardTarget, service: string): string | undefined {
+  const matches = (pattern: string) => (pattern.endsWith('*') ? service.startsWith(pattern.slice(0, -1)) : service === pattern);
+  if (target.services.allow) {
+    return target.services.allow.some(matches) ? undefined : `${service} is not among the services ${target.identity} may offer (${target.services.allow.join(', ')})`;
+  }
+  const other = target.services.reserved.find(matches);
+  return other ? `${service} belongs to another shard (${other}), not to ${target.identity}` : undefined;
 }
 
 export interface GatewayConfig {
@@ -152,6 +169,7 @@ const fileSchema = z.object({
         url: z.string().min(1),
         identity: z.string().min(1).optional(),
         plaintext: z.boolean().optional(),
+        services: z.array(z.string().min(1)).optional(),
       }),
     )
     .default([]),
@@ -223,10 +241,10 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
   const listen = splitHostPort(e.GATEWAY_LISTEN);
   if (!listen) fail('GATEWAY_LISTEN', `"${e.GATEWAY_LISTEN}" is not host:port`);
 
-  const targets = new Map<string, { address: string; identity?: string; plaintext?: boolean; source: string }>();
+  const targets = new Map<string, { address: string; identity?: string; plaintext?: boolean; services?: string[]; source: string }>();
   if (e.GATEWAY_CONFIG) {
     for (const s of readShardFile(e.GATEWAY_CONFIG).shards) {
-      targets.set(s.name, { address: stripScheme(s.url), identity: s.identity, plaintext: s.plaintext, source: 'GATEWAY_CONFIG' });
+      targets.set(s.name, { address: stripScheme(s.url), identity: s.identity, plaintext: s.plaintext, services: s.services, source: 'GATEWAY_CONFIG' });
     }
   }
   for (const [key, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
@@ -234,7 +252,8 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     if (!m || value === undefined || value === '') continue;
     const name = m[1]!.toLowerCase().replace(/_/g, '-');
     const identity = env[`SHARD_${m[1]}_IDENTITY`];
-    targets.set(name, { address: stripScheme(value), identity: identity || targets.get(name)?.identity, source: key });
+    const services = (env[`SHARD_${m[1]}_SERVICES`] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    targets.set(name, { address: stripScheme(value), identity: identity || targets.get(name)?.identity, services: services.length ? services : targets.get(name)?.services, source: key });
   }
 
   const plaintextAll = /^(1|true|yes|\*)$/i.test(e.GATEWAY_PLAINTEXT_SHARDS ?? '');
@@ -251,7 +270,8 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     if (plaintext && !isLoopbackHost(hp.host)) {
       fail(t.source === 'GATEWAY_CONFIG' ? 'GATEWAY_CONFIG' : 'GATEWAY_PLAINTEXT_SHARDS', `shard "${name}" at ${t.address} is not on loopback; plaintext is allowed only for 127.0.0.1/::1/localhost`);
     }
-    shards.push({ name, address: t.address, identity: t.identity ?? `shard-${name}`, plaintext });
+    const reserved = [...targets.keys()].filter((n) => n !== name).map((n) => `homelab.${n.replace(/-/g, '_')}.*`);
+    shards.push({ name, address: t.address, identity: t.identity ?? `shard-${name}`, plaintext, services: { ...(t.services ? { allow: t.services } : {}), reserved } });
   }
 
   let tls: GatewayConfig['tls'];

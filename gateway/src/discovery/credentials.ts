@@ -18,18 +18,32 @@ export interface TlsFiles {
   keyFile: string;
 }
 
+/** How often the gateway re-reads its CA, certificate and key (a rotated file is used by the next handshake). */
+export const TLS_REFRESH_MS = 5000;
+
 /**
  * mTLS credentials that accept the shard only when its certificate carries
  * `spiffe://homelab-mcp/<identity>`: a valid certificate of another component
- * from the same CA is refused. `onPeer` sees every accepted certificate.
+ * from the same CA is refused. The CA, certificate and key files are watched,
+ * so rotated files are used by new handshakes without a restart. `onPeer`
+ * sees every accepted certificate.
  */
 export function createShardCredentials(
   tls: TlsFiles,
   identity: string,
   onPeer: (peer: PeerCertificateInfo) => void,
+  refreshIntervalMs = TLS_REFRESH_MS,
 ): grpc.ChannelCredentials {
   const expected = spiffeIdOf(identity);
-  return grpc.credentials.createSsl(readFileSync(tls.caFile), readFileSync(tls.keyFile), readFileSync(tls.certFile), {
+  // Fail at start, with the file name, rather than on the first handshake.
+  for (const file of [tls.caFile, tls.certFile, tls.keyFile]) readFileSync(file);
+  const provider = new grpc.experimental.FileWatcherCertificateProvider({
+    caCertificateFile: tls.caFile,
+    certificateFile: tls.certFile,
+    privateKeyFile: tls.keyFile,
+    refreshIntervalMs,
+  });
+  return grpc.experimental.createCertificateProviderChannelCredentials(provider, provider, {
     checkServerIdentity: (_hostname: string, cert: PeerCertificate) => {
       const uris = (cert.subjectaltname ?? '')
         .split(',')

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { ShardTarget } from '../config.js';
+import { serviceOwnership, type ShardTarget } from '../config.js';
+
+class OwnershipRefused extends Error {}
 import { buildToolSpecs, type ToolSpec } from '../schema/index.js';
 import { readFields } from './wire.js';
 import { createShardCredentials, type TlsFiles } from './credentials.js';
@@ -141,6 +143,17 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
         const reflected = await reflectShard(this.client, new Date(Date.now() + REFLECTION_TIMEOUT_MS));
         if (this.closed) break;
         attempt = 0;
+        // An identity registers only the services it owns: a Dozzle shard cannot offer Navigator tools.
+        const foreign = reflected.services.map((service) => serviceOwnership(this.target, service)).filter((r): r is string => r !== undefined);
+        if (foreign.length > 0) {
+          this.hash = undefined;
+          this.services = [];
+          this.specs = [];
+          this.setState('failed', `refused: ${foreign.join('; ')}`);
+          this.logger.warn({ refused: foreign }, 'shard offers services its identity does not own');
+          this.emit('change');
+          throw new OwnershipRefused();
+        }
         if (reflected.hash !== this.hash) {
           const specs = reflected.services.flatMap((service) => buildToolSpecs(reflected.registry, service));
           const changedContract = this.hash !== undefined;
@@ -153,9 +166,13 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
         await this.watchUntilBroken(reflected.services[0]!);
       } catch (err) {
         if (this.closed) break;
-        const e = err as grpc.ServiceError;
-        const unreachable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED || e.code === grpc.status.CANCELLED;
-        this.setState(unreachable ? 'unreachable' : 'failed', describeDiscoveryError(e));
+        if (err instanceof OwnershipRefused) {
+          attempt = 20; // checked again at the slowest reconnect pace
+        } else {
+          const e = err as grpc.ServiceError;
+          const unreachable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED || e.code === grpc.status.CANCELLED;
+          this.setState(unreachable ? 'unreachable' : 'failed', describeDiscoveryError(e));
+        }
       }
       if (this.closed) break;
       const delay = Math.min(this.options.reconnect.maxMs, this.options.reconnect.initialMs * 2 ** attempt);

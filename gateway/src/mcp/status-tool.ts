@@ -15,6 +15,7 @@ const shardSchema = {
     services: { type: 'array', items: { type: 'string' }, description: 'gRPC services found by reflection.' },
     lastError: { type: 'string', description: 'Most recent discovery error.' },
     certificateExpiresAt: { type: 'string', format: 'date-time', description: 'Expiry of the certificate the shard presented.' },
+    certificateWarning: { type: 'string', description: 'Present when that certificate expires within 30 days or has expired, with what to do.' },
   },
   required: ['name', 'address', 'identity', 'state', 'since', 'toolCount', 'services'],
   additionalProperties: false,
@@ -38,7 +39,20 @@ export const statusTool: Tool = {
   annotations: { title: 'Homelab status', readOnlyHint: true, idempotentHint: true, openWorldHint: false },
 };
 
+/** Certificates expiring within this many days are warned about. */
+export const CERTIFICATE_WARNING_DAYS = 30;
+
+/** A warning for a certificate close to or past its expiry, naming the fix; undefined when it is fine. */
+export function certificateWarning(identity: string, expiresAt: Date | undefined, now = Date.now()): string | undefined {
+  if (!expiresAt) return undefined;
+  const days = Math.floor((expiresAt.getTime() - now) / 86_400_000);
+  if (days >= CERTIFICATE_WARNING_DAYS) return undefined;
+  const fix = `re-issue it with \`homelab-mcp certs issue ${identity}\` (files are reloaded without a restart)`;
+  return expiresAt.getTime() <= now ? `the ${identity} certificate has expired; ${fix}` : `the ${identity} certificate expires in ${days} day${days === 1 ? '' : 's'}; ${fix}`;
+}
+
 export function renderStatus(status: ShardStatus): Record<string, unknown> {
+  const warning = certificateWarning(status.identity, status.certificateExpiresAt);
   return {
     name: status.name,
     address: status.address,
@@ -49,6 +63,7 @@ export function renderStatus(status: ShardStatus): Record<string, unknown> {
     services: status.services,
     ...(status.lastError ? { lastError: status.lastError } : {}),
     ...(status.certificateExpiresAt ? { certificateExpiresAt: status.certificateExpiresAt.toISOString() } : {}),
+    ...(warning ? { certificateWarning: warning } : {}),
   };
 }
 
@@ -57,7 +72,8 @@ export function callStatusTool(shards: readonly ShardConnection[], listedTools: 
   const lines = rendered.map(
     (s) =>
       `${s.name} (${s.address}, ${s.identity}): ${s.state} since ${s.since}, ${s.toolCount} tools` +
-      `${s.certificateExpiresAt ? `, certificate expires ${s.certificateExpiresAt}` : ''}${s.lastError ? `; last error: ${s.lastError}` : ''}`,
+      `${s.certificateExpiresAt ? `, certificate expires ${s.certificateExpiresAt}` : ''}${s.lastError ? `; last error: ${s.lastError}` : ''}` +
+      `${s.certificateWarning ? `\n  WARNING: ${s.certificateWarning}` : ''}`,
   );
   const text = shards.length === 0 ? 'No shards are configured (set SHARD_<NAME>_URL or GATEWAY_CONFIG).' : lines.join('\n');
   return { content: [{ type: 'text', text }], structuredContent: { shards: rendered, listedTools } };
