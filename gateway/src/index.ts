@@ -73,6 +73,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     shards,
     listTools: () => catalog,
     validator: new AjvJsonSchemaValidator(),
+    elicitation: !config.sessions.jsonResponse,
   };
 
   const health = () => {

@@ -16,6 +16,8 @@ import { mayUse, scopeFor } from '../trust/principal.js';
 export const TIMEOUT_META_KEY = 'homelab-mcp/timeoutMs';
 /** `_meta` key of a failed result that carries the decoded gRPC status. */
 export const ERROR_META_KEY = 'homelab-mcp/error';
+/** `_meta` key of a plan the user was asked to confirm and did not. */
+export const CONFIRMATION_META_KEY = 'homelab-mcp/confirmation';
 
 export interface CallDeps {
   table: ToolTable;
@@ -36,6 +38,11 @@ export interface CallContext {
   meta?: Record<string, unknown>;
   /** Present when the client sent a progress token. */
   sendProgress?: (progress: number, message: string) => Promise<void>;
+  /**
+   * Present when the client supports elicitation: asks the user to confirm a
+   * plan; true only for an explicit yes. Undefined means the user could not be asked.
+   */
+  confirm?: (message: string) => Promise<boolean | undefined>;
 }
 
 class CallAbortedError extends Error {}
@@ -97,6 +104,36 @@ async function invokeStream(
     ctx.signal.removeEventListener('abort', onAbort);
   }
   return { chunks, truncated };
+}
+
+/**
+ * The client can ask its user: show the plan, apply it on an explicit yes
+ * (through the same plan check as any apply), otherwise leave everything as it
+ * is and say so. If the user cannot be asked, the plan is returned as usual.
+ */
+async function confirmAndApply(
+  deps: CallDeps,
+  name: string,
+  args: unknown,
+  ctx: CallContext,
+  planId: string,
+  plan: string,
+  planResult: Record<string, unknown>,
+): Promise<CallToolResult> {
+  const { confirm, ...rest } = ctx;
+  const answer = await confirm!(`${name} wants to make this change:\n\n${plan}\n\nApply it?`).catch(() => undefined);
+  if (answer === true) {
+    const applied = await callShardTool(deps, name, { ...(args as Record<string, unknown>), plan_id: planId }, rest);
+    if (!applied.isError) applied.content.unshift({ type: 'text', text: 'The user confirmed the plan; it was applied.' });
+    return applied;
+  }
+  const why = answer === false ? 'The user declined the change; nothing was applied.' : 'The user did not confirm (the question was dismissed or could not be shown); nothing was applied.';
+  return {
+    content: [{ type: 'text', text: `${why}\n${plan}\nTo apply it anyway, call ${name} again with the same arguments and plan_id "${planId}".` }],
+    // The result stays the dry run's (it matches the tool's output schema); the answer travels in _meta.
+    structuredContent: planResult,
+    _meta: { [CONFIRMATION_META_KEY]: { answer: answer === false ? 'declined' : 'unconfirmed', planId } },
+  };
 }
 
 /** tools/call for a shard tool: validate, forward with a deadline, render the result or the failure. */
@@ -174,7 +211,13 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
   const deadline = new Date(Date.now() + timeoutMs);
   const metadata = new grpc.Metadata();
   metadata.set('x-homelab-mcp-subject', ctx.subject);
-  const stopTimer = deps.metrics.latency.startTimer(labels);
+  const endTimer = deps.metrics.latency.startTimer(labels);
+  let timed = false;
+  // Observed once: a confirmation's wait for the user is not shard latency.
+  const stopTimer = () => {
+    if (!timed) endTimer();
+    timed = true;
+  };
   try {
     if (ctx.signal.aborted) throw new CallAbortedError();
     let response: Uint8Array;
@@ -191,12 +234,17 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
     const structured = cleaned.value;
     let text = summarizeResult(spec, structured) + note;
     if (cleaned.redactions) text += `\n(${cleaned.redactions} secret-looking value${cleaned.redactions === 1 ? ' was' : 's were'} redacted.)`;
+    let planId: string | undefined;
     if (argsHash !== undefined) {
-      const planId = deps.plans.record(ctx.subject, name, spec, argsHash, response);
+      planId = deps.plans.record(ctx.subject, name, spec, argsHash, response);
       if (planId) text += `\nThis is a plan; nothing changed yet. To apply it, call ${name} again with the same arguments and plan_id "${planId}".`;
     }
     deps.metrics.calls.inc({ ...labels, outcome: 'ok' });
     audit(structured.applied === true ? 'applied' : structured.plan ? 'planned' : 'ok');
+    if (planId && ctx.confirm) {
+      stopTimer();
+      return await confirmAndApply(deps, name, args, ctx, planId, summarizeResult(spec, structured), structured);
+    }
     return { content: [{ type: 'text', text }], structuredContent: structured };
   } catch (err) {
     if (err instanceof CallAbortedError) {

@@ -21,6 +21,8 @@ export interface McpCore extends CallDeps {
   listTools(): Tool[];
   /** One validator for every server instance (compiling schemas is the expensive part). */
   validator: jsonSchemaValidator;
+  /** Ask the user to confirm plans when the client supports elicitation (not with JSON-only responses, which cannot carry the question). */
+  elicitation: boolean;
 }
 
 /**
@@ -59,7 +61,20 @@ export function createMcpServer(core: McpCore): Server {
       return diagnoseService(core.shards, { service: a.service, ...(typeof a.path === 'string' ? { path: a.path } : {}) }, extra.signal);
     }
     const progressToken = meta?.progressToken;
+    const canAsk = server.getClientCapabilities()?.elicitation !== undefined && core.elicitation;
     return callShardTool(core, name, args, {
+      ...(canAsk
+        ? {
+            confirm: async (message: string) => {
+              const answer = await server.elicitInput(
+                { message, requestedSchema: { type: 'object', properties: { apply: { type: 'boolean', title: 'Apply this change', default: false } }, required: ['apply'] } },
+                { signal: extra.signal, relatedRequestId: extra.requestId },
+              );
+              if (answer.action === 'accept') return answer.content?.apply === true;
+              return answer.action === 'decline' ? false : undefined;
+            },
+          }
+        : {}),
       subject: extra.authInfo?.clientId ?? 'local',
       scopes,
       signal: extra.signal,

@@ -1,0 +1,105 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema, type CallToolResult, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import { pino } from 'pino';
+import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
+import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
+import { createTestPki } from './support/test-pki.js';
+
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+
+describe('confirmation by elicitation when the client supports it', () => {
+  let dir: string;
+  let kitchen: KitchenSinkControl;
+  let gateway: Gateway;
+  const questions: string[] = [];
+  let reply: ElicitResult = { action: 'decline' };
+
+  const connect = async (elicitation: boolean) => {
+    const client = new Client({ name: 'elicitation-test', version: '1.0.0' }, { capabilities: elicitation ? { elicitation: {} } : {} });
+    if (elicitation) {
+      client.setRequestHandler(ElicitRequestSchema, (request) => {
+        questions.push(request.params.message);
+        return reply;
+      });
+    }
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${gateway.token}` } } }));
+    return client;
+  };
+  const change = async (client: Client, value: string) => (await client.callTool({ name: 'change', arguments: { value } })) as CallToolResult;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gw-elicit-'));
+    const pki = await createTestPki(join(dir, 'pki'), ['gateway', 'shard-kitchen']);
+    kitchen = await startKitchenSink({ name: 'kitchen', listen: { host: '127.0.0.1', port: 0, tls: pki.shardTls('shard-kitchen') }, logger });
+    gateway = await startGateway(
+      parseGatewayConfig({
+        GATEWAY_LISTEN: '127.0.0.1:0',
+        GATEWAY_DATA_DIR: join(dir, 'data'),
+        GATEWAY_TLS_CA: pki.caFile,
+        GATEWAY_TLS_CERT: pki.gateway.certFile,
+        GATEWAY_TLS_KEY: pki.gateway.keyFile,
+        SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`,
+      }),
+      logger,
+    );
+    const start = Date.now();
+    while (!gateway.shards().every((s) => s.state === 'serving')) {
+      if (Date.now() - start > 20_000) throw new Error('kitchen shard never served');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await kitchen?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('asks the user with the plan and applies on yes, in one call', async () => {
+    const client = await connect(true);
+    reply = { action: 'accept', content: { apply: true } };
+    const result = await change(client, 'confirmed');
+    expect(questions.at(-1)).toMatch(/change wants to make this change:[\s\S]*set value to confirmed[\s\S]*Apply it\?/);
+    expect(result.isError).toBeFalsy();
+    expect(text(result)).toMatch(/The user confirmed the plan; it was applied/);
+    expect(result.structuredContent).toMatchObject({ applied: true, value: 'confirmed' });
+    expect(kitchen.observations.applied).toContain('confirmed');
+    const audit = readFileSync(join(dir, 'data', 'audit.log'), 'utf8');
+    expect(audit).toMatch(/"tool":"change".*"result":"applied"/);
+    await client.close();
+  });
+
+  it.each([
+    ['declines', { action: 'decline' } as ElicitResult, /declined the change; nothing was applied/],
+    ['accepts without ticking apply', { action: 'accept', content: { apply: false } } as ElicitResult, /declined the change/],
+    ['dismisses the question', { action: 'cancel' } as ElicitResult, /did not confirm/],
+  ])('changes nothing when the user %s, and leaves the plan for an explicit apply', async (_label, answer, message) => {
+    const client = await connect(true);
+    reply = answer;
+    const value = `not-${questions.length}`;
+    const result = await change(client, value);
+    expect(result.isError).toBeFalsy();
+    expect(text(result)).toMatch(message);
+    expect(kitchen.observations.applied).not.toContain(value);
+    const planId = (result.structuredContent as { plan: { id: string } }).plan.id;
+    expect(text(result)).toContain(planId);
+    expect(result._meta).toEqual({ 'homelab-mcp/confirmation': { answer: answer.action === 'cancel' ? 'unconfirmed' : 'declined', planId } });
+    await client.close();
+  });
+
+  it('returns the plan for plan -> apply to a client that cannot be asked', async () => {
+    const client = await connect(false);
+    const asked = questions.length;
+    const result = await change(client, 'manual');
+    expect(questions.length).toBe(asked);
+    expect(text(result)).toMatch(/This is a plan; nothing changed yet/);
+    expect(kitchen.observations.applied).not.toContain('manual');
+    await client.close();
+  });
+});
