@@ -22,11 +22,27 @@ function load(version: AuthentikVersion) {
     // OpenAPI 3.0: `nullable` is understood by ajv; unknown formats and vendor keywords are not errors.
     const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
     (addFormats as unknown as (a: Ajv) => void)(ajv);
-    ajv.addSchema({ $id: 'authentik', components: doc.components }, 'authentik');
+    ajv.addSchema({ $id: 'authentik', components: forAjv(doc.components) }, 'authentik');
     entry = { doc, ajv, validators: new Map() };
     docs.set(version, entry);
   }
   return entry;
+}
+
+/**
+ * OpenAPI 3.0's `nullable` beside `allOf`/`$ref` (no `type`), which ajv
+ * refuses, becomes `anyOf: [schema, null]`; the document itself is untouched.
+ */
+function forAjv(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(forAjv);
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = forAjv(v);
+  if (out.nullable === true && out.type === undefined) {
+    const { nullable: _nullable, description, ...rest } = out;
+    return { ...(description !== undefined ? { description } : {}), anyOf: [rest, { type: 'null' }] };
+  }
+  return out;
 }
 
 export function hasPath(version: AuthentikVersion, path: string): boolean {
@@ -38,6 +54,10 @@ export function hasPath(version: AuthentikVersion, path: string): boolean {
  * "BrandRequest". Returns DRF-style field errors ({field: [msg]}) or undefined.
  */
 export function validateBody(version: AuthentikVersion, schema: string, body: unknown, partial = false): Record<string, string[]> | undefined {
+  return toDrfErrors(schemaErrors(version, schema, body, partial));
+}
+
+function schemaErrors(version: AuthentikVersion, schema: string, body: unknown, partial = false): ErrorObject[] {
   const entry = load(version);
   const key = `${schema}${partial ? ':partial' : ''}`;
   let validate = entry.validators.get(key);
@@ -46,9 +66,13 @@ export function validateBody(version: AuthentikVersion, schema: string, body: un
     validate = entry.ajv.compile(partial ? ref : ref);
     entry.validators.set(key, validate);
   }
-  if (validate(body)) return undefined;
+  return validate(body) ? [] : [...(validate.errors ?? [])];
+}
+
+function toDrfErrors(list: ErrorObject[]): Record<string, string[]> | undefined {
+  if (list.length === 0) return undefined;
   const errors: Record<string, string[]> = {};
-  for (const e of validate.errors ?? []) {
+  for (const e of list) {
     const { field, message } = drfMessage(e);
     (errors[field] ??= []).push(message);
   }
@@ -107,5 +131,28 @@ export function completeResponse<T extends Record<string, unknown>>(version: Aut
   const node = resolve(doc, doc.components.schemas[schema] as SchemaNode);
   const out: Record<string, unknown> = { ...obj };
   for (const key of node?.required ?? []) if (!(key in out)) out[key] = emptyValue(resolve(doc, node?.properties?.[key]));
+  assertResponse(version, schema, out);
   return out as T;
+}
+
+/** The stand-in answering outside the release's schema: a bug in the stand-in, never sent. */
+export class ContractDriftError extends Error {
+  constructor(schema: string, version: AuthentikVersion, problems: Record<string, string[]>) {
+    super(`stand-in response does not match ${schema} of Authentik ${version}: ${JSON.stringify(problems)}`);
+    this.name = 'ContractDriftError';
+  }
+}
+
+/** Validates a response body against the release's schema; throws ContractDriftError when it does not match. */
+export function assertResponse(version: AuthentikVersion, schema: string, body: unknown): void {
+  // Authentik's quirk: an unset URL field (a blank Django field) is answered as "", although the schema says format uri.
+  const errors = schemaErrors(version, schema, body).filter((e) => !(e.keyword === 'format' && valueAt(body, e.instancePath) === ''));
+  const problems = toDrfErrors(errors);
+  if (problems) throw new ContractDriftError(schema, version, problems);
+}
+
+function valueAt(body: unknown, pointer: string): unknown {
+  let v = body;
+  for (const part of pointer.split('/').slice(1)) v = (v as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  return v;
 }
