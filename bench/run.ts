@@ -1,5 +1,6 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -26,6 +27,10 @@ interface Section {
 }
 
 const quiet = pino({ level: 'error' });
+
+// The SDK's HTTP client transport adds an abort listener to one long-lived signal per
+// request; a soak of thousands of calls would print a listener warning per call.
+setMaxListeners(0);
 
 function devNull(): NodeJS.WritableStream {
   return { write: () => true } as unknown as NodeJS.WritableStream;
@@ -68,34 +73,50 @@ async function benchThroughput(gateway: Target, peers: Peers, short: boolean): P
 
 /** 100k calls (short: 2k) through a stateful session and stateless, sampling the gateway's RSS. */
 async function benchSoak(started: Started, gateway: Target, short: boolean): Promise<Section> {
-  const gw = started.components.find((c) => c.spec.name === 'gateway');
-  const pid = gw?.child.pid ?? 0;
+  const stateful = started.components.find((c) => c.spec.name === 'gateway');
+  if (!stateful) return { title: 'soak', table: 'skipped: no gateway', json: null };
+  // A second gateway on the same shards, stateless (one server per request), for the other mode.
+  const stateless = await startComponent(
+    {
+      ...stateful.spec,
+      name: 'gateway-stateless',
+      env: { ...stateful.spec.env, GATEWAY_STATELESS: '1', GATEWAY_LISTEN: '127.0.0.1:0', GATEWAY_DATA_DIR: `${stateful.spec.env.GATEWAY_DATA_DIR ?? ''}-stateless` },
+    },
+    quiet,
+  );
   const calls = short ? 2000 : 100_000;
   const rows: (string | number)[][] = [];
   const json: unknown[] = [];
-  const client = await connect(gateway.url, gateway.headers?.authorization?.slice(7));
+  const token = gateway.headers?.authorization?.slice(7);
   try {
-    for (const mode of ['stateful session']) {
-      const sampler = sampleRss(pid, 500);
-      const before = rssMiB(pid);
-      const t0 = performance.now();
-      const warm = Math.floor(calls / 10);
-      let afterWarm = before;
-      for (let i = 0; i < calls; i++) {
-        await client.callTool({ name: gateway.tool, arguments: gateway.args });
-        if (i === warm) afterWarm = rssMiB(pid);
+    for (const [mode, component] of [['stateful session', stateful], ['stateless', stateless]] as const) {
+      const pid = component.child.pid ?? 0;
+      const client = await connect(component.endpoints.mcp ?? gateway.url, token);
+      try {
+        const sampler = sampleRss(pid, 500);
+        const before = rssMiB(pid);
+        const t0 = performance.now();
+        const warm = Math.floor(calls / 10);
+        let afterWarm = before;
+        for (let i = 0; i < calls; i++) {
+          await client.callTool({ name: gateway.tool, arguments: gateway.args });
+          if (i === warm) afterWarm = rssMiB(pid);
+        }
+        const samples = sampler.stop();
+        const after = rssMiB(pid);
+        const seconds = (performance.now() - t0) / 1000;
+        rows.push([mode, calls, calls / seconds, before, afterWarm, after, after - afterWarm, Math.max(...samples)]);
+        json.push({ mode, calls, callsPerSecond: calls / seconds, rssBeforeMiB: before, rssAfterWarmupMiB: afterWarm, rssAfterMiB: after, growthAfterWarmupMiB: after - afterWarm, samples });
+      } finally {
+        await client.close();
       }
-      const samples = sampler.stop();
-      const after = rssMiB(pid);
-      const seconds = (performance.now() - t0) / 1000;
-      rows.push([mode, calls, calls / seconds, before, afterWarm, after, after - afterWarm, Math.max(...samples)]);
-      json.push({ mode, calls, callsPerSecond: calls / seconds, rssBeforeMiB: before, rssAfterWarmupMiB: afterWarm, rssAfterMiB: after, growthAfterWarmupMiB: after - afterWarm, samples });
     }
   } finally {
-    await client.close();
+    stateless.child.kill('SIGTERM');
+    await stateless.exited;
   }
   return {
-    title: `soak: ${calls} calls, gateway RSS`,
+    title: `soak: ${calls} calls, gateway RSS (target: no growth beyond warm-up)`,
     table: formatTable(['mode', 'calls', 'calls/s', 'RSS start MiB', 'after warm-up', 'end', 'growth', 'peak'], rows),
     json,
   };

@@ -114,7 +114,7 @@ const EXAMPLES: Record<string, string> = {
   GATEWAY_STREAM_MAX_ITEMS: '1000',
   GATEWAY_PLAN_TTL_SECONDS: '600',
   GATEWAY_RECONNECT_INITIAL_MS: '250',
-  GATEWAY_RECONNECT_MAX_MS: '10000',
+  GATEWAY_RECONNECT_MAX_MS: '1000',
 };
 
 const boolFlag = z
@@ -158,7 +158,7 @@ const envSchema = z.object({
   GATEWAY_STREAM_MAX_ITEMS: positiveInt(1000),
   GATEWAY_PLAN_TTL_SECONDS: positiveInt(600),
   GATEWAY_RECONNECT_INITIAL_MS: positiveInt(250),
-  GATEWAY_RECONNECT_MAX_MS: positiveInt(10_000),
+  GATEWAY_RECONNECT_MAX_MS: positiveInt(1000),
 });
 
 const fileSchema = z.object({

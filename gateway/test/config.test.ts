@@ -12,8 +12,8 @@ describe('parseGatewayConfig', () => {
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 8765 });
     expect(config.auth.mode).toBe('token');
     expect(config.shards).toEqual([
-      { name: 'dozzle', address: 'shard-dozzle:50051', identity: 'watchman', plaintext: false },
-      { name: 'traefik', address: 'shard-traefik:50051', identity: 'shard-traefik', plaintext: false },
+      { name: 'dozzle', address: 'shard-dozzle:50051', identity: 'watchman', plaintext: false, services: { reserved: ['homelab.traefik.*'] } },
+      { name: 'traefik', address: 'shard-traefik:50051', identity: 'shard-traefik', plaintext: false, services: { reserved: ['homelab.dozzle.*'] } },
     ]);
     expect(Object.isFrozen(config) && Object.isFrozen(config.shards[0])).toBe(true);
   });
@@ -21,9 +21,12 @@ describe('parseGatewayConfig', () => {
   it('reads a YAML shard list from GATEWAY_CONFIG', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
     const file = join(dir, 'gateway.yaml');
-    writeFileSync(file, 'shards:\n  - name: authentik\n    url: 10.0.0.5:50051\n');
-    const config = parseGatewayConfig({ ...tls, GATEWAY_CONFIG: file });
-    expect(config.shards).toEqual([{ name: 'authentik', address: '10.0.0.5:50051', identity: 'shard-authentik', plaintext: false }]);
+    writeFileSync(file, 'shards:\n  - name: authentik\n    url: 10.0.0.5:50051\n    services: [homelab.authentik.v1.GatekeeperService]\n');
+    const config = parseGatewayConfig({ ...tls, GATEWAY_CONFIG: file, SHARD_MY_SHARD_URL: 'my-shard:50051', SHARD_MY_SHARD_SERVICES: 'acme.v1.*, acme.v2.Thing' });
+    expect(config.shards).toEqual([
+      { name: 'authentik', address: '10.0.0.5:50051', identity: 'shard-authentik', plaintext: false, services: { allow: ['homelab.authentik.v1.GatekeeperService'], reserved: ['homelab.my_shard.*'] } },
+      { name: 'my-shard', address: 'my-shard:50051', identity: 'shard-my-shard', plaintext: false, services: { allow: ['acme.v1.*', 'acme.v2.Thing'], reserved: ['homelab.authentik.*'] } },
+    ]);
   });
 
   it('names the variable and shows an example in every error', () => {

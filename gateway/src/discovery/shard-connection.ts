@@ -37,6 +37,7 @@ export interface ShardConnectionOptions {
 }
 
 const REFLECTION_TIMEOUT_MS = 10_000;
+const OWNERSHIP_RECHECK_MS = 30_000;
 
 /**
  * One shard: one long-lived HTTP/2 channel, reflection on every (re)connect,
@@ -70,9 +71,9 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
     } else throw new Error(`shard ${target.name}: mTLS files are missing`);
     this.client = new grpc.Client(target.address, credentials, {
       // Notice a silently vanished peer (host down, cable pulled) without waiting for TCP:
-      // a ping every 250 ms unanswered for 500 ms hides the shard's tools within 1 s.
-      'grpc.keepalive_time_ms': 250,
-      'grpc.keepalive_timeout_ms': 500,
+      // a ping every 200 ms unanswered for 400 ms hides the shard's tools within 1 s.
+      'grpc.keepalive_time_ms': 200,
+      'grpc.keepalive_timeout_ms': 400,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.initial_reconnect_backoff_ms': options.reconnect.initialMs,
       'grpc.max_reconnect_backoff_ms': options.reconnect.maxMs,
@@ -139,6 +140,7 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
   private async run(): Promise<void> {
     let attempt = 0;
     while (!this.closed) {
+      let refused = false;
       try {
         const reflected = await reflectShard(this.client, new Date(Date.now() + REFLECTION_TIMEOUT_MS));
         if (this.closed) break;
@@ -167,7 +169,7 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
       } catch (err) {
         if (this.closed) break;
         if (err instanceof OwnershipRefused) {
-          attempt = 20; // checked again at the slowest reconnect pace
+          refused = true;
         } else {
           const e = err as grpc.ServiceError;
           const unreachable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED || e.code === grpc.status.CANCELLED;
@@ -175,10 +177,11 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
         }
       }
       if (this.closed) break;
-      const delay = Math.min(this.options.reconnect.maxMs, this.options.reconnect.initialMs * 2 ** attempt);
+      // A refused contract only changes when someone redeploys the shard: look again now and then, not every second.
+      const delay = refused ? Math.max(this.options.reconnect.maxMs, OWNERSHIP_RECHECK_MS) : Math.min(this.options.reconnect.maxMs, this.options.reconnect.initialMs * 2 ** attempt);
       attempt = Math.min(attempt + 1, 20);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay * (0.8 + Math.random() * 0.4));
+        const timer = setTimeout(resolve, delay * (0.5 + Math.random() * 0.5));
         this.wake = () => {
           clearTimeout(timer);
           resolve();
