@@ -136,6 +136,12 @@ async function confirmAndApply(
   };
 }
 
+/** The JSON-RPC answer to arguments that do not fit a tool's schema: every violation, by path. */
+export function invalidParams(tool: string, err: InvalidArgumentsError): McpError {
+  const list = err.violations.map((v) => `${v.path || '(arguments)'}: ${v.message}`).join('; ');
+  return new McpError(ErrorCode.InvalidParams, `Invalid arguments for ${tool}: ${list}`, { violations: err.violations });
+}
+
 /** tools/call for a shard tool: validate, forward with a deadline, render the result or the failure. */
 export async function callShardTool(deps: CallDeps, name: string, args: unknown, ctx: CallContext): Promise<CallToolResult> {
   const entry = deps.table.find(name);
@@ -144,17 +150,6 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
   }
   const shardName = entry.shard.target.name;
   const labels = { tool: name, shard: shardName };
-  if (!entry.shard.isServing()) {
-    const status = entry.shard.status();
-    deps.metrics.calls.inc({ ...labels, outcome: 'error' });
-    deps.metrics.errors.inc({ ...labels, code: 'SHARD_OFFLINE' });
-    return errorResult(
-      `${name} is unavailable: the ${shardName} shard is ${status.state.replace('_', ' ')} since ${status.since.toISOString()}` +
-        `${status.lastError ? ` (${status.lastError})` : ''}.\nWhat to do: check shard-${shardName} and the service behind it; the tool returns as soon as the shard reports SERVING. homelab_status shows every shard.`,
-      { code: 'UNAVAILABLE', reason: 'SHARD_OFFLINE', shard: shardName, state: status.state },
-    );
-  }
-
   const spec = entry.spec;
   if (!mayUse(ctx.scopes, spec.annotations)) {
     const needed = scopeFor(spec.annotations);
@@ -167,17 +162,28 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
       { code: 'PERMISSION_DENIED', reason: 'MISSING_SCOPE', scope: needed },
     );
   }
+  // Arguments are checked first: a wrong call gets the same answer whether or not the shard is up.
   let request: Uint8Array;
   try {
     request = encodeRequest(spec, args ?? {});
   } catch (err) {
     if (err instanceof InvalidArgumentsError) {
       deps.metrics.calls.inc({ ...labels, outcome: 'invalid' });
-      const list = err.violations.map((v) => `${v.path || '(arguments)'}: ${v.message}`).join('; ');
-      throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for ${name}: ${list}`, { violations: err.violations });
+      throw invalidParams(name, err);
     }
     throw err;
   }
+  if (!entry.shard.isServing()) {
+    const status = entry.shard.status();
+    deps.metrics.calls.inc({ ...labels, outcome: 'error' });
+    deps.metrics.errors.inc({ ...labels, code: 'SHARD_OFFLINE' });
+    return errorResult(
+      `${name} is unavailable: the ${shardName} shard is ${status.state.replace('_', ' ')} since ${status.since.toISOString()}` +
+        `${status.lastError ? ` (${status.lastError})` : ''}.\nWhat to do: check shard-${shardName} and the service behind it; the tool returns as soon as the shard reports SERVING. homelab_status shows every shard.`,
+      { code: 'UNAVAILABLE', reason: 'SHARD_OFFLINE', shard: shardName, state: status.state },
+    );
+  }
+
 
   let argsHash: string | undefined;
   if (needsPlan(spec)) {

@@ -93,6 +93,18 @@ function rpcError(code: number, message: string): unknown {
 
 class BodyTooLargeError extends Error {}
 
+/** A tools/call whose `arguments` is not an object of named arguments, with the answer it deserves. */
+function malformedToolCall(body: unknown): { id: unknown; message: string } | undefined {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const { method, params, id } = body as { method?: unknown; params?: { name?: unknown; arguments?: unknown }; id?: unknown };
+  if (method !== 'tools/call' || id === undefined || !params || typeof params !== 'object') return undefined;
+  const args = params.arguments;
+  if (args === undefined || (args !== null && typeof args === 'object' && !Array.isArray(args))) return undefined;
+  const got = args === null ? 'null' : Array.isArray(args) ? 'an array' : `a ${typeof args}`;
+  const tool = typeof params.name === 'string' ? ` for ${params.name}` : '';
+  return { id, message: `Invalid arguments${tool}: (arguments): must be an object of named arguments, such as {"service": "gitea"}, not ${got}` };
+}
+
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -315,6 +327,12 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
         body = JSON.parse(text);
       } catch {
         sendJson(res, 400, rpcError(-32700, 'Parse error: the body is not JSON'));
+        return;
+      }
+      const malformed = malformedToolCall(body);
+      if (malformed) {
+        // The SDK would answer this with an internal error and a schema dump; say what is wrong instead.
+        sendJson(res, 200, { jsonrpc: '2.0', id: malformed.id, error: { code: -32602, message: malformed.message, data: { violations: [{ path: '(arguments)', message: malformed.message }] } } });
         return;
       }
     }

@@ -2,9 +2,16 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import type { ShardConnection } from '../discovery/shard-connection.js';
-import { callShardTool, type CallDeps } from './call-tool.js';
-import { STATUS_TOOL_NAME, callStatusTool } from './status-tool.js';
-import { DIAGNOSE_TOOL_NAME, diagnoseService } from '../composite/diagnose.js';
+import { callShardTool, invalidParams, type CallDeps } from './call-tool.js';
+import { STATUS_TOOL_NAME, callStatusTool, statusTool } from './status-tool.js';
+import { DIAGNOSE_TOOL_NAME, diagnoseService, diagnoseTool } from '../composite/diagnose.js';
+import { InvalidArgumentsError, createArgumentsValidator } from '../schema/index.js';
+
+/** The gateway's own tools, validated by their schemas like every shard tool. */
+const OWN_TOOLS = new Map([
+  [STATUS_TOOL_NAME, createArgumentsValidator(statusTool.inputSchema)],
+  [DIAGNOSE_TOOL_NAME, createArgumentsValidator(diagnoseTool.inputSchema)],
+]);
 import { ALL_SCOPES, SCOPE_READ, mayUse } from '../trust/principal.js';
 
 export const SERVER_INFO = { name: 'homelab-mcp-gateway', title: 'homelab-mcp', version: '0.1.0' };
@@ -48,17 +55,20 @@ export function createMcpServer(core: McpCore): Server {
     if ((name === STATUS_TOOL_NAME || name === DIAGNOSE_TOOL_NAME) && !scopes.includes(SCOPE_READ)) {
       return { isError: true, content: [{ type: 'text', text: `Refused: ${name} needs the ${SCOPE_READ} scope; use a token that grants it.` }] };
     }
-    if (name === STATUS_TOOL_NAME) {
-      if (args && Object.keys(args).length > 0) throw new McpError(ErrorCode.InvalidParams, `${STATUS_TOOL_NAME} takes no arguments`);
-      return callStatusTool(core.shards, core.listTools().length);
+    const own = OWN_TOOLS.get(name);
+    if (own) {
+      try {
+        own(args);
+      } catch (err) {
+        if (err instanceof InvalidArgumentsError) throw invalidParams(name, err);
+        throw err;
+      }
     }
+    if (name === STATUS_TOOL_NAME) return callStatusTool(core.shards, core.listTools().length);
     if (name === DIAGNOSE_TOOL_NAME) {
-      const a = (args ?? {}) as Record<string, unknown>;
-      const extraKeys = Object.keys(a).filter((k) => k !== 'service' && k !== 'path');
-      if (typeof a.service !== 'string' || !a.service.trim() || a.service.length > 253) throw new McpError(ErrorCode.InvalidParams, 'service: required, a service or host name such as "gitea" or "gitea.home.lan"');
-      if (a.path !== undefined && (typeof a.path !== 'string' || !a.path.startsWith('/'))) throw new McpError(ErrorCode.InvalidParams, 'path: must start with "/"');
-      if (extraKeys.length) throw new McpError(ErrorCode.InvalidParams, `${extraKeys[0]}: unknown field`);
-      return diagnoseService(core.shards, { service: a.service, ...(typeof a.path === 'string' ? { path: a.path } : {}) }, extra.signal);
+      const a = (args ?? {}) as { service: string; path?: string };
+      if (!a.service.trim()) throw new McpError(ErrorCode.InvalidParams, 'Invalid arguments for diagnose_service: service: must name a service or host, such as "gitea" or "gitea.home.lan"');
+      return diagnoseService(core.shards, { service: a.service, ...(a.path !== undefined ? { path: a.path } : {}) }, extra.signal);
     }
     const progressToken = meta?.progressToken;
     const canAsk = server.getClientCapabilities()?.elicitation !== undefined && core.elicitation;

@@ -129,6 +129,17 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
   return specs;
 }
 
+/**
+ * A validator for a tool schema written by hand (the gateway's own tools):
+ * the same strict Ajv and the same worded violations as the shard tools.
+ */
+export function createArgumentsValidator(schema: object): (args: unknown) => void {
+  const validate = compileSchema(schema);
+  return (args) => {
+    if (!validate(args ?? {})) throw new InvalidArgumentsError(describeErrors(validate.errors ?? []));
+  };
+}
+
 /** Validates the arguments against the tool's input schema and encodes them as the request message. */
 export function encodeRequest(spec: ToolSpec, args: unknown): Uint8Array {
   const { validate, registry } = preparedOf(spec);
