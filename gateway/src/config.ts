@@ -75,6 +75,8 @@ export interface GatewayConfig {
   };
   readonly planTtlMs: number;
   readonly reconnect: { readonly initialMs: number; readonly maxMs: number };
+  /** HTTP/2 pings on every shard link: how often, and how long an answer may take before the link counts as lost. */
+  readonly keepalive: { readonly timeMs: number; readonly timeoutMs: number };
 }
 
 export class ConfigError extends Error {
@@ -115,6 +117,8 @@ const EXAMPLES: Record<string, string> = {
   GATEWAY_PLAN_TTL_SECONDS: '600',
   GATEWAY_RECONNECT_INITIAL_MS: '250',
   GATEWAY_RECONNECT_MAX_MS: '1000',
+  GATEWAY_SHARD_KEEPALIVE_MS: '250',
+  GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: '750',
 };
 
 const boolFlag = z
@@ -159,6 +163,8 @@ const envSchema = z.object({
   GATEWAY_PLAN_TTL_SECONDS: positiveInt(600),
   GATEWAY_RECONNECT_INITIAL_MS: positiveInt(250),
   GATEWAY_RECONNECT_MAX_MS: positiveInt(1000),
+  GATEWAY_SHARD_KEEPALIVE_MS: z.coerce.number().int().min(100).default(250),
+  GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(750),
 });
 
 const fileSchema = z.object({
@@ -330,6 +336,7 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     },
     planTtlMs: e.GATEWAY_PLAN_TTL_SECONDS * 1000,
     reconnect: { initialMs: e.GATEWAY_RECONNECT_INITIAL_MS, maxMs: e.GATEWAY_RECONNECT_MAX_MS },
+    keepalive: { timeMs: e.GATEWAY_SHARD_KEEPALIVE_MS, timeoutMs: e.GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS },
   };
   return deepFreeze(config);
 }

@@ -53,7 +53,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   if (config.auth.mode === 'none') logger.warn('authentication is off: only loopback clients can reach the gateway');
 
   const metrics = createMetrics();
-  const shards = config.shards.map((target) => new ShardConnection(target, { tls: config.tls, reconnect: config.reconnect, logger }));
+  const shards = config.shards.map((target) => new ShardConnection(target, { tls: config.tls, reconnect: config.reconnect, keepalive: config.keepalive, logger }));
   const table = new ToolTable(shards, new Set([STATUS_TOOL_NAME, DIAGNOSE_TOOL_NAME]));
   const plans = new PlanRegistry(config.planTtlMs);
 

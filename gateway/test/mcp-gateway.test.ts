@@ -57,6 +57,9 @@ describe('gateway over real shards and the real MCP client', () => {
         GATEWAY_BODY_LIMIT_BYTES: '65536',
         GATEWAY_RECONNECT_INITIAL_MS: '100',
         GATEWAY_RECONNECT_MAX_MS: '500',
+        // This process runs the gateway, every shard and the load on two shared cores; its event loop can
+        // stall for longer than the default ping timeout, which would read as a lost link.
+        GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: '5000',
       }),
       logger,
     );
