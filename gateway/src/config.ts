@@ -117,8 +117,8 @@ const EXAMPLES: Record<string, string> = {
   GATEWAY_PLAN_TTL_SECONDS: '600',
   GATEWAY_RECONNECT_INITIAL_MS: '250',
   GATEWAY_RECONNECT_MAX_MS: '1000',
-  GATEWAY_SHARD_KEEPALIVE_MS: '250',
-  GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: '750',
+  GATEWAY_SHARD_KEEPALIVE_MS: '100',
+  GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: '500',
 };
 
 const boolFlag = z
@@ -163,8 +163,8 @@ const envSchema = z.object({
   GATEWAY_PLAN_TTL_SECONDS: positiveInt(600),
   GATEWAY_RECONNECT_INITIAL_MS: positiveInt(250),
   GATEWAY_RECONNECT_MAX_MS: positiveInt(1000),
-  GATEWAY_SHARD_KEEPALIVE_MS: z.coerce.number().int().min(100).default(250),
-  GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(750),
+  GATEWAY_SHARD_KEEPALIVE_MS: z.coerce.number().int().min(50).default(100),
+  GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(500),
 });
 
 const fileSchema = z.object({

@@ -46,6 +46,8 @@ describe('MCP conformance suite', () => {
     const config = parseGatewayConfig({
       GATEWAY_LISTEN: '127.0.0.1:0',
       GATEWAY_AUTH: 'none',
+      // The suite fires its scenarios back to back from one address; per-subject limits are not what it checks.
+      GATEWAY_RATE_LIMIT_PER_MINUTE: '0',
       GATEWAY_DATA_DIR: dir,
       SHARD_CONFORMANCE_URL: `127.0.0.1:${shard.port}`,
       GATEWAY_PLAINTEXT_SHARDS: '1',

@@ -73,7 +73,7 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
     this.client = new grpc.Client(target.address, credentials, {
       // Notice a silently vanished peer (host down, cable pulled) without waiting for TCP: an
       // HTTP/2 ping every keepalive.timeMs, unanswered for keepalive.timeoutMs, drops the link
-      // (defaults 250 + 750 ms: the shard's tools are hidden within a second).
+      // (defaults 100 + 500 ms: the shard's tools are hidden within a second).
       'grpc.keepalive_time_ms': options.keepalive.timeMs,
       'grpc.keepalive_timeout_ms': options.keepalive.timeoutMs,
       'grpc.keepalive_permit_without_calls': 1,
