@@ -119,11 +119,7 @@ suite('gateway and Traefik shard on two network namespaces joined by a veth pair
 
     gateway = await startGateway(
       parseGatewayConfig({
-        GATEWAY_LISTEN: '127.0.0.1:0',
-        GATEWAY_DATA_DIR: join(dir, 'data'),
-        GATEWAY_TLS_CA: pki.caFile,
-        GATEWAY_TLS_CERT: pki.gateway.certFile,
-        GATEWAY_TLS_KEY: pki.gateway.keyFile,
+        ...pki.gatewayEnv(join(dir, 'data')),
         SHARD_TRAEFIK_URL: traefik.endpoints.grpc,
         // Both rogues sit where the gateway expects shard-traefik.
         SHARD_ROGUE_URL: rogueCa.endpoints.grpc,

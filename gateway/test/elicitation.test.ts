@@ -8,7 +8,7 @@ import { ElicitRequestSchema, type CallToolResult, type ElicitResult } from '@mo
 import { pino } from 'pino';
 import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
 import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
-import { createTestPki } from './support/test-pki.js';
+import { createTestPki, waitServing } from './support/test-pki.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
@@ -39,20 +39,12 @@ describe('confirmation by elicitation when the client supports it', () => {
     kitchen = await startKitchenSink({ name: 'kitchen', listen: { host: '127.0.0.1', port: 0, tls: pki.shardTls('shard-kitchen') }, logger });
     gateway = await startGateway(
       parseGatewayConfig({
-        GATEWAY_LISTEN: '127.0.0.1:0',
-        GATEWAY_DATA_DIR: join(dir, 'data'),
-        GATEWAY_TLS_CA: pki.caFile,
-        GATEWAY_TLS_CERT: pki.gateway.certFile,
-        GATEWAY_TLS_KEY: pki.gateway.keyFile,
+        ...pki.gatewayEnv(join(dir, 'data')),
         SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`,
       }),
       logger,
     );
-    const start = Date.now();
-    while (!gateway.shards().every((s) => s.state === 'serving')) {
-      if (Date.now() - start > 20_000) throw new Error('kitchen shard never served');
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await waitServing(gateway);
   });
 
   afterAll(async () => {

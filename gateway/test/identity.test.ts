@@ -51,11 +51,7 @@ describe('shard identity: ownership of services, refused identities, certificate
   const startGw = async (shards: Record<string, string>) => {
     const gw = await startGateway(
       parseGatewayConfig({
-        GATEWAY_LISTEN: '127.0.0.1:0',
-        GATEWAY_DATA_DIR: join(dir, `data-${gateways.length}`),
-        GATEWAY_TLS_CA: pki.caFile,
-        GATEWAY_TLS_CERT: pki.gateway.certFile,
-        GATEWAY_TLS_KEY: pki.gateway.keyFile,
+        ...pki.gatewayEnv(join(dir, `data-${gateways.length}`)),
         GATEWAY_RECONNECT_INITIAL_MS: '100',
         GATEWAY_RECONNECT_MAX_MS: '500',
         ...shards,

@@ -47,11 +47,7 @@ describe('gateway over real shards and the real MCP client', () => {
     sparePort = spare.port;
     gateway = await startGateway(
       parseGatewayConfig({
-        GATEWAY_LISTEN: '127.0.0.1:0',
-        GATEWAY_DATA_DIR: join(dir, 'data'),
-        GATEWAY_TLS_CA: pki.caFile,
-        GATEWAY_TLS_CERT: pki.gateway.certFile,
-        GATEWAY_TLS_KEY: pki.gateway.keyFile,
+        ...pki.gatewayEnv(join(dir, 'data')),
         SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`,
         SHARD_SPARE_URL: `127.0.0.1:${sparePort}`,
         GATEWAY_BODY_LIMIT_BYTES: '65536',

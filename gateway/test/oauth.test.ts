@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { startAuthentikSim, type AccessTokenRequest, type AuthentikSim } from '@homelab-mcp/homelab-sim/authentik/index.js';
 import { ConfigError, parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
 import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
-import { createTestPki, type TestPki } from './support/test-pki.js';
+import { createTestPki, type TestPki, waitServing } from './support/test-pki.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const SLUG = 'homelab-mcp';
@@ -43,11 +43,7 @@ describe('OAuth 2.1 resource server with Authentik as the authorization server',
     kitchen = await startKitchenSink({ name: 'kitchen', listen: { host: '127.0.0.1', port: 0, tls: pki.shardTls('shard-kitchen') }, logger });
     gateway = await startGateway(
       parseGatewayConfig({
-        GATEWAY_LISTEN: '127.0.0.1:0',
-        GATEWAY_DATA_DIR: join(dir, 'data'),
-        GATEWAY_TLS_CA: pki.caFile,
-        GATEWAY_TLS_CERT: pki.gateway.certFile,
-        GATEWAY_TLS_KEY: pki.gateway.keyFile,
+        ...pki.gatewayEnv(join(dir, 'data')),
         SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`,
         GATEWAY_AUTH: 'oauth',
         GATEWAY_OAUTH_ISSUER: authentik.oauthIssuer(SLUG),
@@ -58,11 +54,7 @@ describe('OAuth 2.1 resource server with Authentik as the authorization server',
       }),
       logger,
     );
-    const start = Date.now();
-    while (!gateway.shards().every((s) => s.state === 'serving')) {
-      if (Date.now() - start > 20_000) throw new Error('kitchen shard never served');
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await waitServing(gateway);
   });
 
   afterAll(async () => {
