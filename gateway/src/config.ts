@@ -237,7 +237,9 @@ function readShardFile(path: string): z.infer<typeof fileSchema> {
  * shows an example value. The result is deeply frozen.
  */
 export function parseGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
-  const parsed = envSchema.safeParse(env);
+  // An empty GATEWAY_* value means "not set" (compose passes `${VAR:-}` through as "").
+  const given = Object.fromEntries(Object.entries(env).filter(([k, v]) => !(k.startsWith('GATEWAY_') && v === '')));
+  const parsed = envSchema.safeParse(given);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     fail(String(issue.path[0] ?? 'GATEWAY_*'), issue.message);

@@ -29,6 +29,13 @@ describe('parseGatewayConfig', () => {
     ]);
   });
 
+  it('reads an empty GATEWAY_* value as unset, as compose passes them', () => {
+    const config = parseGatewayConfig({ ...tls, SHARD_TRAEFIK_URL: 'shard-traefik:50051', GATEWAY_AUTH: 'token', GATEWAY_OAUTH_ISSUER: '', GATEWAY_OAUTH_AUDIENCE: '', GATEWAY_PUBLIC_URL: '' });
+    expect(config.auth).toEqual({ mode: 'token', tokenFile: expect.stringMatching(/token$/) });
+    expect(config.publicUrl).toBeUndefined();
+    expect(() => parseGatewayConfig({ ...tls, GATEWAY_AUTH: 'oauth', GATEWAY_OAUTH_ISSUER: '', GATEWAY_OAUTH_AUDIENCE: 'x' })).toThrow(/GATEWAY_OAUTH_ISSUER: required/);
+  });
+
   it('names the variable and shows an example in every error', () => {
     expect(() => parseGatewayConfig({ GATEWAY_LISTEN: 'nope' })).toThrow(/GATEWAY_LISTEN: .*example: GATEWAY_LISTEN=127\.0\.0\.1:8765/);
     expect(() => parseGatewayConfig({ SHARD_TRAEFIK_URL: 'shard-traefik:50051' })).toThrow(/GATEWAY_TLS_CA: .*example/);
