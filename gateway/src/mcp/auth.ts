@@ -23,14 +23,19 @@ export function loadOrCreateToken(path: string): TokenFile {
   return { token, created: true };
 }
 
+/** The credential of an `Authorization: Bearer …` header value, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+}
+
 /** Constant-time check of an `Authorization: Bearer …` header value. */
 export function createTokenChecker(token: string): (header: string | undefined) => boolean {
   const expected = createHash('sha256').update(token).digest();
   return (header) => {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    const presented = bearerToken(header);
     // Hashing both sides makes the comparison length-independent.
-    const given = createHash('sha256').update(m?.[1] ?? '').digest();
-    return timingSafeEqual(given, expected) && m !== null;
+    const given = createHash('sha256').update(presented ?? '').digest();
+    return timingSafeEqual(given, expected) && presented !== undefined;
   };
 }
 

@@ -184,7 +184,6 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
     );
   }
 
-
   let argsHash: string | undefined;
   if (needsPlan(spec)) {
     const inspected = deps.plans.inspect(spec, request);

@@ -10,7 +10,7 @@ import type { GatewayConfig } from '../config.js';
 import { SubjectLimits } from '../trust/limits.js';
 import { createJwtVerifier, TokenRejectedError } from '../trust/oauth.js';
 import { ALL_SCOPES, SCOPE_READ, type Principal } from '../trust/principal.js';
-import { createTokenChecker, subjectOfToken } from './auth.js';
+import { bearerToken, createTokenChecker, subjectOfToken } from './auth.js';
 import type { GatewayMetrics } from './metrics.js';
 
 interface Session {
@@ -60,9 +60,9 @@ function createAuthenticator(config: GatewayConfig, token: string | undefined): 
     if (!oauth) throw new Error('GATEWAY_AUTH=oauth needs GATEWAY_OAUTH_ISSUER and GATEWAY_OAUTH_AUDIENCE');
     const verify = createJwtVerifier(oauth);
     return async (header) => {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-      if (!m) throw new TokenRejectedError(`send Authorization: Bearer <access token from ${oauth.issuer}>`);
-      return verify(m[1]!);
+      const presented = bearerToken(header);
+      if (presented === undefined) throw new TokenRejectedError(`send Authorization: Bearer <access token from ${oauth.issuer}>`);
+      return verify(presented);
     };
   }
   if (!token) throw new Error('GATEWAY_AUTH=token needs a token');

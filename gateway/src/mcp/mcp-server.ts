@@ -6,13 +6,12 @@ import { callShardTool, invalidParams, type CallDeps } from './call-tool.js';
 import { STATUS_TOOL_NAME, callStatusTool, statusTool } from './status-tool.js';
 import { DIAGNOSE_TOOL_NAME, diagnoseService, diagnoseTool } from '../composite/diagnose.js';
 import { InvalidArgumentsError, createArgumentsValidator } from '../schema/index.js';
+import { ALL_SCOPES, mayUse, scopeFor } from '../trust/principal.js';
 
-/** The gateway's own tools, validated by their schemas like every shard tool. */
-const OWN_TOOLS = new Map([
-  [STATUS_TOOL_NAME, createArgumentsValidator(statusTool.inputSchema)],
-  [DIAGNOSE_TOOL_NAME, createArgumentsValidator(diagnoseTool.inputSchema)],
-]);
-import { ALL_SCOPES, SCOPE_READ, mayUse } from '../trust/principal.js';
+/** The gateway's own tools: validated by their schemas and guarded by their scopes like every shard tool. */
+const OWN_TOOLS = new Map(
+  [statusTool, diagnoseTool].map((tool) => [tool.name, { validate: createArgumentsValidator(tool.inputSchema), annotations: tool.annotations }] as const),
+);
 
 export const SERVER_INFO = { name: 'homelab-mcp-gateway', title: 'homelab-mcp', version: '0.1.0' };
 
@@ -52,13 +51,13 @@ export function createMcpServer(core: McpCore): Server {
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args, _meta: meta } = request.params;
     const scopes = extra.authInfo?.scopes ?? [];
-    if ((name === STATUS_TOOL_NAME || name === DIAGNOSE_TOOL_NAME) && !scopes.includes(SCOPE_READ)) {
-      return { isError: true, content: [{ type: 'text', text: `Refused: ${name} needs the ${SCOPE_READ} scope; use a token that grants it.` }] };
-    }
     const own = OWN_TOOLS.get(name);
+    if (own && !mayUse(scopes, own.annotations)) {
+      return { isError: true, content: [{ type: 'text', text: `Refused: ${name} needs the ${scopeFor(own.annotations)} scope; use a token that grants it.` }] };
+    }
     if (own) {
       try {
-        own(args);
+        own.validate(args);
       } catch (err) {
         if (err instanceof InvalidArgumentsError) throw invalidParams(name, err);
         throw err;
