@@ -76,12 +76,15 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
       const ring: LogLine[] = [];
       let redactions = 0;
       let seen = 0;
-      for await (const raw of backend.logs(c, { ...q, ...(q.since || q.until ? {} : { tail: n }) }, ctx.signal)) {
-        const { line, redactions: r } = toLogLine(raw);
-        redactions += r;
-        seen++;
-        ring.push(line);
-        if (ring.length > n) ring.shift();
+      for await (const batch of backend.logs(c, { ...q, ...(q.since || q.until ? {} : { tail: n }) }, ctx.signal)) {
+        // Only the last n lines are cleaned; the rest are counted.
+        seen += batch.length;
+        for (const raw of batch.slice(-n)) {
+          const { line, redactions: r } = toLogLine(raw);
+          redactions += r;
+          ring.push(line);
+          if (ring.length > n) ring.shift();
+        }
       }
       yield TailLogsResponse.fromPartial({ container: toContainer(c), lines: ring, redactions, truncated: seen > ring.length });
       if (!req.follow) return;
@@ -90,10 +93,12 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
       let batch: LogLine[] = [];
       let batchRedactions = 0;
       let flushAt = Date.now() + 250;
-      for await (const raw of backend.follow(c, q, stop)) {
-        const { line, redactions: r } = toLogLine(raw);
-        batch.push(line);
-        batchRedactions += r;
+      for await (const raws of backend.follow(c, q, stop)) {
+        for (const raw of raws) {
+          const { line, redactions: r } = toLogLine(raw);
+          batch.push(line);
+          batchRedactions += r;
+        }
         if (Date.now() >= flushAt || batch.length >= 200) {
           yield TailLogsResponse.fromPartial({ lines: batch, redactions: batchRedactions });
           batch = [];
@@ -125,34 +130,36 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
         const open: { m: LogMatch; left: number }[] = [];
         let count = 0;
         let scanned = 0;
-        for await (const raw of backend.logs(c, q, ctx.signal)) {
-          scanned++;
-          if ((scanned & 4095) === 0 && Date.now() > budgetEnd) {
+        scan: for await (const batch of backend.logs(c, q, ctx.signal)) {
+          if (Date.now() > budgetEnd) {
             stopped = `stopped after the time budget while searching ${c.name}; narrow the time range or the containers`;
             break;
           }
-          const hit = re.test(raw.text);
-          if (!hit && !context && !open.length) continue;
-          const { line } = toLogLine(raw);
-          for (const o of open) {
-            o.m.after.push(line);
-            o.left--;
-          }
-          while (open.length && (open[0]?.left ?? 0) <= 0) open.shift();
-          if (hit && (!levels.size || levels.has(line.level))) {
-            count++;
-            total++;
-            const m: LogMatch = { container: c.name, line, before: [...before], after: [] };
-            matches.push(m);
-            if (context) open.push({ m, left: context });
-            if (total >= max) {
-              stopped = `stopped at ${max} matches (max_matches); raise it or narrow the search`;
-              break;
+          for (const raw of batch) {
+            scanned++;
+            const hit = re.test(raw.text);
+            if (!hit && !context && !open.length) continue;
+            const { line } = toLogLine(raw);
+            for (const o of open) {
+              o.m.after.push(line);
+              o.left--;
             }
-          }
-          if (context) {
-            before.push(line);
-            if (before.length > context) before.shift();
+            while (open.length && (open[0]?.left ?? 0) <= 0) open.shift();
+            if (hit && (!levels.size || levels.has(line.level))) {
+              count++;
+              total++;
+              const m: LogMatch = { container: c.name, line, before: [...before], after: [] };
+              matches.push(m);
+              if (context) open.push({ m, left: context });
+              if (total >= max) {
+                stopped = `stopped at ${max} matches (max_matches); raise it or narrow the search`;
+                break scan;
+              }
+            }
+            if (context) {
+              before.push(line);
+              if (before.length > context) before.shift();
+            }
           }
         }
         searched++;

@@ -47,9 +47,13 @@ export interface LogBackend {
   readonly description: string;
   ping(signal: AbortSignal): Promise<void>;
   containers(all: boolean, signal: AbortSignal): Promise<ContainerInfo[]>;
-  /** Log lines, oldest first, streamed (never the whole log in memory). */
-  logs(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine>;
+  /**
+   * Log lines, oldest first, streamed in batches as they arrive (a batch per
+   * network read): never the whole log in memory, and the next read only
+   * once the caller took the last batch.
+   */
+  logs(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine[]>;
   /** New lines as they are written, until the signal aborts. */
-  follow(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine>;
+  follow(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine[]>;
   stats(c: ContainerInfo, signal: AbortSignal): Promise<StatsSample>;
 }

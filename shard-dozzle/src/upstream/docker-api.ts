@@ -1,8 +1,8 @@
-import { PassThrough, Writable } from 'node:stream';
 import Docker from 'dockerode';
 import type { ShardError} from '@homelab-mcp/shard-kit';
 import { HttpStatusError, upstreamError } from '@homelab-mcp/shard-kit';
 import type { ContainerInfo, LogBackend, LogQuery, RawLine, StatsSample } from './backend.js';
+import { dockerLogLines } from './line-streams.js';
 
 const WHAT = 'Docker API (socket proxy)';
 
@@ -18,27 +18,11 @@ function date(s: string | undefined): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
-/** Splits a byte stream into lines of `stream`, parsing Docker's RFC 3339 timestamp prefix. */
-function lineSink(stream: RawLine['stream'], push: (l: RawLine) => void): Writable {
-  let rest = '';
-  const emit = (line: string) => {
-    const sp = line.indexOf(' ');
-    const t = sp > 0 ? new Date(line.slice(0, sp)) : new Date(NaN);
-    if (Number.isNaN(t.getTime())) push({ time: new Date(), stream, text: line });
-    else push({ time: t, stream, text: line.slice(sp + 1) });
-  };
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      const parts = (rest + chunk.toString('utf8')).split('\n');
-      rest = parts.pop() ?? '';
-      for (const p of parts) emit(p.replace(/\r$/, ''));
-      cb();
-    },
-    final(cb) {
-      if (rest) emit(rest);
-      cb();
-    },
-  });
+/** A line with Docker's RFC 3339 timestamp prefix (timestamps=1). */
+function parseLine(stream: RawLine['stream'], line: string): RawLine {
+  const sp = line.indexOf(' ');
+  const t = sp > 0 ? new Date(line.slice(0, sp)) : new Date(NaN);
+  return Number.isNaN(t.getTime()) ? { time: new Date(), stream, text: line } : { time: t, stream, text: line.slice(sp + 1) };
 }
 
 /**
@@ -95,7 +79,7 @@ export class DockerApi implements LogBackend {
     };
   }
 
-  private async *stream(c: ContainerInfo, q: LogQuery, follow: boolean, signal: AbortSignal): AsyncIterable<RawLine> {
+  private async *stream(c: ContainerInfo, q: LogQuery, follow: boolean, signal: AbortSignal): AsyncIterable<RawLine[]> {
     const options = {
       follow: follow,
       stdout: q.stdout,
@@ -105,60 +89,36 @@ export class DockerApi implements LogBackend {
       ...(q.until ? { until: Math.ceil(q.until.getTime() / 1000) + 1 } : {}),
       ...(q.tail !== undefined ? { tail: q.tail } : {}),
     };
-    // The modem's raw stream (dockerode's logs() would buffer a whole non-follow log in memory).
+    // The modem's raw stream (dockerode's logs() would buffer a whole non-follow log in memory,
+    // and the modem's demuxStream ignores backpressure): read it one chunk at a time instead.
     const raw = await new Promise<NodeJS.ReadableStream>((resolve, reject) => {
       this.docker.modem.dial(
         { path: `/containers/${encodeURIComponent(c.id)}/logs?`, method: 'GET', options, isStream: true, abortSignal: signal, statusCodes: { 200: true, 404: 'no such container', 500: 'server error' } } as never,
         (err: unknown, stream: unknown) => (err ? reject(wrap(err)) : resolve(stream as NodeJS.ReadableStream)),
       );
     });
-    const queue: RawLine[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    let failure: unknown;
-    const push = (l: RawLine) => {
-      queue.push(l);
-      wake?.();
-    };
-    const out = lineSink(c.tty ? 'unknown' : 'stdout', push);
-    const err = lineSink('stderr', push);
-    if (c.tty) raw.pipe(out);
-    else {
-      const mux = new PassThrough();
-      raw.pipe(mux);
-      this.docker.modem.demuxStream(mux, out, err);
-      mux.on('end', () => { out.end(); err.end(); });
-    }
-    const finish = (e?: unknown) => {
-      failure ??= e;
-      done = true;
-      wake?.();
-    };
-    out.on('finish', () => (c.tty ? finish() : err.writableFinished && finish()));
-    err.on('finish', () => out.writableFinished && finish());
-    raw.on('error', (e) => finish(signal.aborted ? undefined : e));
-    signal.addEventListener('abort', () => finish(), { once: true });
+    // A follow waits on the socket; an abort (caller gone, follow_for over) closes it.
+    const close = () => (raw as unknown as { destroy?: () => void }).destroy?.();
+    signal.addEventListener('abort', close, { once: true });
     try {
-      for (;;) {
-        while (queue.length) {
-          const l = queue.shift() as RawLine;
-          if (!q.until || l.time < q.until) yield l;
-        }
-        if (done) break;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
+      for await (const batch of dockerLogLines(raw as AsyncIterable<Buffer>, c.tty)) {
+        const lines = batch.map(([stream, text]) => parseLine(stream, text));
+        const until = q.until;
+        yield until ? lines.filter((l) => l.time < until) : lines;
       }
-      if (failure) throw wrap(failure);
+    } catch (e) {
+      if (!signal.aborted) throw wrap(e);
     } finally {
-      (raw as unknown as { destroy?: () => void }).destroy?.();
+      signal.removeEventListener('abort', close);
+      close();
     }
   }
 
-  logs(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine> {
+  logs(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine[]> {
     return this.stream(c, q, false, signal);
   }
 
-  follow(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine> {
+  follow(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine[]> {
     return this.stream(c, { ...q, tail: 0, since: new Date() }, true, signal);
   }
 

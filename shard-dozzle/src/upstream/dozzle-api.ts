@@ -1,8 +1,7 @@
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { HttpStatusError, upstreamError } from '@homelab-mcp/shard-kit';
 import type { ContainerInfo, LogBackend, LogQuery, RawLine, StatsSample } from './backend.js';
+import { textLines } from './line-streams.js';
 
 interface DozzleContainer {
   id: string;
@@ -161,20 +160,21 @@ export class DozzleApi implements LogBackend {
     }
   }
 
-  async *logs(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine> {
+  async *logs(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine[]> {
     const res = await this.get(this.logPath(c, q, false), signal, 'application/x-jsonl');
-    const rl = createInterface({ input: Readable.fromWeb(res.body as never), crlfDelay: Infinity });
-    for await (const line of rl) {
-      const l = this.toLine(line);
-      if (l && (!q.since || l.time >= q.since) && (!q.until || l.time < q.until)) yield l;
+    const keep = (l: RawLine | undefined): l is RawLine => Boolean(l && (!q.since || l.time >= q.since) && (!q.until || l.time < q.until));
+    try {
+      for await (const batch of textLines(res.body as unknown as AsyncIterable<Uint8Array>)) yield batch.map((json) => this.toLine(json)).filter(keep);
+    } catch (err) {
+      if (!signal.aborted) throw upstreamError(err, WHAT);
     }
   }
 
-  async *follow(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine> {
+  async *follow(c: ContainerInfo, q: LogQuery, signal: AbortSignal): AsyncIterable<RawLine[]> {
     for await (const e of this.events(this.logPath(c, q, true), signal)) {
       if (e.event) continue; // container-event, logs-backfill, search-status
       const l = this.toLine(e.data);
-      if (l) yield l;
+      if (l) yield [l];
     }
   }
 
