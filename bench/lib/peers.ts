@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { buildComponents, distDir } from '../../cli/src/build.js';
+import { nodeFlagsFor } from '../../cli/src/supervisor.js';
 import type { Target } from './load.js';
 import { startDirectServer, type DirectServer } from './direct-server.js';
 import { getRoutesTool } from './work.js';
@@ -44,8 +46,11 @@ async function waitForHttp(url: string, ms: number): Promise<void> {
 export async function startPeers(upstreams: Record<string, string>, _logger: Logger): Promise<Peers> {
   const children: ChildProcess[] = [];
   const env = { ...process.env, ...upstreams };
+  // Built like the gateway and shards they are compared with (no TypeScript loader in the process).
+  const sources = { 'direct-main': fileURLToPath(new URL('../servers/direct-main.ts', import.meta.url)), 'stdio-main': fileURLToPath(new URL('../servers/stdio-main.ts', import.meta.url)) };
+  const { bundles } = await buildComponents(sources, `${distDir}/bench`).catch(() => ({ bundles: sources }));
   const directPort = await freePort();
-  const direct = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../servers/direct-main.ts', import.meta.url))], {
+  const direct = spawn(process.execPath, [...nodeFlagsFor(bundles['direct-main']), bundles['direct-main']], {
     env: { ...env, BENCH_PORT: String(directPort) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -54,7 +59,7 @@ export async function startPeers(upstreams: Record<string, string>, _logger: Log
   const proxy = spawn(process.execPath, [
     fileURLToPath(new URL('../../node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs', import.meta.url)),
     '--port', String(proxyPort), '--host', '127.0.0.1', '--server', 'stream', '--no-eventStore',
-    '--', process.execPath, '--import', 'tsx', fileURLToPath(new URL('../servers/stdio-main.ts', import.meta.url)),
+    '--', process.execPath, ...nodeFlagsFor(bundles['stdio-main']), bundles['stdio-main'],
   ], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(proxy);
   await Promise.all([waitForHttp(`http://127.0.0.1:${directPort}/mcp`, 20_000), waitForHttp(`http://127.0.0.1:${proxyPort}/mcp`, 20_000)]);

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { ensurePki } from '@homelab-mcp/pki';
 import { dockerUnavailable, startDockerEngine, startSocketProxy } from '@homelab-mcp/homelab-sim/docker/index.js';
 import { SearchLogsRequest, WatchmanServiceClient, type SearchLogsResponse } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
-import { entryOf } from '../../cli/src/paths.js';
+import { componentEntries } from '../../cli/src/build.js';
 import { startComponent, stopComponents } from '../../cli/src/supervisor.js';
 import { formatTable } from './load.js';
 import { peakRssMiB } from './rss.js';
@@ -44,9 +44,10 @@ export async function benchSearchLogs(short: boolean, logger: Logger): Promise<S
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.byteLength;
     const rawSeconds = (performance.now() - t0) / 1000;
 
+    const entries = await componentEntries((msg) => logger.warn(msg));
     const pki = await ensurePki(join(dir, 'pki'), ['gateway', 'shard-dozzle']);
     const sid = pki.identities['shard-dozzle']!;
-    const shard = await startComponent({ name: 'shard-dozzle', entry: entryOf('shard-dozzle'), env: { LOG_LEVEL: 'error', SHARD_LISTEN: '127.0.0.1:0', SHARD_TLS_CA: pki.caFile, SHARD_TLS_CERT: sid.certFile, SHARD_TLS_KEY: sid.keyFile, DOCKER_HOST: proxy.dockerHost } }, logger);
+    const shard = await startComponent({ name: 'shard-dozzle', entry: entries['shard-dozzle'] ?? '', env: { LOG_LEVEL: 'error', SHARD_LISTEN: '127.0.0.1:0', SHARD_TLS_CA: pki.caFile, SHARD_TLS_CERT: sid.certFile, SHARD_TLS_KEY: sid.keyFile, DOCKER_HOST: proxy.dockerHost } }, logger);
     running.push(shard);
     const gw = pki.identities.gateway!;
     const client = new WatchmanServiceClient(shard.endpoints.grpc ?? '', grpc.credentials.createSsl(await readFile(pki.caFile), await readFile(gw.keyFile), await readFile(gw.certFile), { checkServerIdentity: () => undefined }));

@@ -95,6 +95,16 @@ program
   });
 
 program
+  .command('build')
+  .description('Compile each component into one ES module in dist/ (what `start` runs; `start` builds first on its own).')
+  .action(async () => {
+    const { buildComponents } = await import('./build.js');
+    const { bundles, ms } = await buildComponents();
+    for (const [name, file] of Object.entries(bundles)) process.stdout.write(`${name.padEnd(16)} ${file}\n`);
+    process.stdout.write(`built in ${Math.round(ms)} ms\n`);
+  });
+
+program
   .command('bench')
   .description('Run the benchmark suite and print the results (see bench/README.md).')
   .option('--short', 'a short run (what CI does)')

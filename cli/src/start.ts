@@ -2,7 +2,7 @@ import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CliConfig } from './config.js';
-import { entryOf } from './paths.js';
+import { componentEntries } from './build.js';
 import { startComponent, stopComponents, type RunningComponent } from './supervisor.js';
 import { ensureComponentCerts, type ComponentCerts } from './certs.js';
 
@@ -59,6 +59,8 @@ export async function startAll(cfg: CliConfig, logger: Logger, opts: StartOption
   say('[1/4] certificates');
   const certs = await ensureComponentCerts(cfg, join(cfg.home, 'pki'), (msg) => say(`      ${msg}`));
 
+  const entries = await componentEntries((msg) => say(`      ${msg}`));
+  const entryOf = (component: string): string => entries[component] ?? '';
   const running: RunningComponent[] = [];
   const stop = () => stopComponents(running);
   try {

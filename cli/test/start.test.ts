@@ -1,13 +1,20 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { pino } from 'pino';
 import { loadCliConfig } from '../src/config.js';
 import { runDoctor } from '../src/doctor.js';
+import { repoRoot } from '../src/paths.js';
 import { startAll, type Started } from '../src/start.js';
+import { RUNTIME_FLAGS } from '../src/supervisor.js';
+
+const run = promisify(execFile);
 
 const BRIEF_TOOLS = ['get_routes', 'add_dynamic_config', 'check_ssl_status', 'tail_logs', 'search_logs', 'get_container_stats', 'sync_brand', 'create_application', 'manage_flows'];
 
@@ -87,6 +94,30 @@ describe('homelab-mcp start, as a new user runs it', () => {
     expect(entries.map((e) => `${e.tool}:${e.result}`)).toEqual(expect.arrayContaining(['add_dynamic_config:planned', 'sync_brand:planned', 'create_application:planned']));
     expect(entries.some((e) => e.tool === 'get_routes' || e.tool === 'tail_logs')).toBe(false);
     expect(entries.every((e) => e.subject && !Number.isNaN(Date.parse(e.time)))).toBe(true);
+  });
+
+  it('runs every component from its compiled bundle, without a TypeScript loader, with its V8 settings', async () => {
+    const argv = (pid: number | undefined) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    for (const c of started.components) {
+      const args = argv(c.child.pid);
+      const component = c.spec.name.startsWith('sim-') ? 'homelab-sim' : c.spec.name;
+      expect({ component, entry: args.at(-1), tsx: args.includes('tsx') }).toEqual({ component, entry: join(repoRoot, 'dist', `${component}.mjs`), tsx: false });
+      expect({ component, flags: args.slice(1, -1) }).toEqual({ component, flags: [...(RUNTIME_FLAGS[component] ?? [])] });
+    }
+    expect(argv(started.components.find((c) => c.spec.name === 'shard-dozzle')?.child.pid)).toContain('--no-allocation-site-pretenuring');
+  });
+
+  it('the built CLI (what the images run) answers the container healthcheck', async () => {
+    const healthz = new URL('/healthz', started.state.mcpUrl ?? '').href;
+    const { stdout } = await run(process.execPath, [join(repoRoot, 'dist', 'cli.mjs'), 'healthcheck', '--http', healthz]);
+    expect(stdout).toBe('');
+    const traefik = started.state.components['shard-traefik']?.grpc ?? '';
+    const id = join(home, 'pki', 'shard-traefik');
+    const shard = await run(process.execPath, [join(repoRoot, 'dist', 'cli.mjs'), 'healthcheck', '--grpc', traefik, '--identity', 'shard-traefik'], {
+      env: { ...process.env, SHARD_TLS_CA: join(home, 'pki', 'ca.pem'), SHARD_TLS_CERT: join(id, 'cert.pem'), SHARD_TLS_KEY: join(id, 'key.pem') },
+    });
+    expect(shard.stdout.trim()).toBe('SERVING');
+    await expect(run(process.execPath, [join(repoRoot, 'dist', 'cli.mjs'), 'healthcheck', '--http', new URL('/nowhere', healthz).href])).rejects.toMatchObject({ code: 1 });
   });
 
   it('doctor passes, then names a stopped stand-in and fails', async () => {

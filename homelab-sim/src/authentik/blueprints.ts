@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as yaml from 'js-yaml';
+import { upstreamFixture } from '../fixtures.js';
 
 /** Blueprint YAML tags (!Find, !KeyOf, ...) kept as { tag: value } so the files parse as data. */
 const tags = ['!Find', '!KeyOf', '!Condition', '!Env', '!Context', '!Format', '!If', '!Enumerate', '!Value', '!Index', '!AtIndex', '!ParseJSON', '!File'];
@@ -35,7 +36,7 @@ export function parseBlueprint(text: string): { metadata?: { name?: string }; en
 }
 
 export function readFixtureBlueprint(name: string): string {
-  return readFileSync(new URL(`../../fixtures/upstream/authentik/${name}`, import.meta.url), 'utf8');
+  return readFileSync(upstreamFixture(`authentik/${name}`), 'utf8');
 }
 
 export const FLOW_BLUEPRINTS = [

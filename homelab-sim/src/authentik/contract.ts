@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import * as yaml from 'js-yaml';
+import { upstreamFixture } from '../fixtures.js';
 
 export type AuthentikVersion = '2026.8.3' | '2026.2.6';
 
@@ -17,7 +18,7 @@ const addFormats = (addFormatsModule as unknown as { default?: typeof addFormats
 function load(version: AuthentikVersion) {
   let entry = docs.get(version);
   if (!entry) {
-    const file = new URL(`../../fixtures/upstream/authentik/authentik-schema-${version}.yml`, import.meta.url);
+    const file = upstreamFixture(`authentik/authentik-schema-${version}.yml`);
     const doc = yaml.load(readFileSync(file, 'utf8')) as OpenApi;
     // OpenAPI 3.0: `nullable` is understood by ajv; unknown formats and vendor keywords are not errors.
     const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });

@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { upstreamFixture } from '../fixtures.js';
 
 const run = promisify(execFile);
 export const BUSYBOX_IMAGE = 'homelab-busybox:latest';
@@ -127,7 +128,7 @@ export interface SocketProxy {
 export async function startSocketProxy(socketPath: string, env: Record<string, string> = {}): Promise<SocketProxy> {
   const dir = await mkdtemp('/tmp/hmp-');
   const port = await freePort();
-  const upstream = await readFile(new URL('../../fixtures/upstream/docker-socket-proxy/haproxy.cfg', import.meta.url), 'utf8');
+  const upstream = await readFile(upstreamFixture('docker-socket-proxy/haproxy.cfg'), 'utf8');
   const cfg = upstream
     .replaceAll('/usr/local/etc/haproxy/errors/', '/etc/haproxy/errors/')
     .replace('pidfile /run/haproxy.pid', `pidfile ${join(dir, 'haproxy.pid')}`)

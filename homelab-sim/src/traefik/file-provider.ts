@@ -4,13 +4,14 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import * as yaml from 'js-yaml';
 import { parse as parseToml } from 'smol-toml';
 import type { DynamicConfig } from './runtime.js';
+import { upstreamFixture } from '../fixtures.js';
 
 const SUPPORTED = /\.(ya?ml|toml)$/i;
 
 let validator: ValidateFunction | undefined;
 async function schemaValidator(): Promise<ValidateFunction> {
   if (!validator) {
-    const schema = JSON.parse(await readFile(new URL('../../fixtures/upstream/traefik/schemas/traefik-v3-file-provider.json', import.meta.url), 'utf8')) as object;
+    const schema = JSON.parse(await readFile(upstreamFixture('traefik/schemas/traefik-v3-file-provider.json'), 'utf8')) as object;
     validator = new Ajv({ strict: false, allErrors: false, validateFormats: false }).compile(schema);
   }
   return validator;

@@ -1,0 +1,97 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { entryOf, repoRoot } from './paths.js';
+
+/** What runs as its own process, each built into dist/<name>.mjs. */
+export const BUILT_COMPONENTS = ['gateway', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'homelab-sim', 'cli'] as const;
+export type BuiltComponent = (typeof BUILT_COMPONENTS)[number];
+
+export const distDir = join(repoRoot, 'dist');
+
+/** Where `build` puts a component's bundle. */
+export function bundleOf(component: string, dir = distDir): string {
+  return join(dir, `${component}.mjs`);
+}
+
+/**
+ * Node packages bundled into the output instead of imported from node_modules:
+ * the workspace packages (they export TypeScript) and the Docker client, whose
+ * modem loads an SSH transport (ssh2, with 18 MB of WebAssembly memory) that the
+ * Watchman never uses: its DOCKER_HOST must be tcp:// of a socket proxy.
+ */
+const BUNDLED = /^(@homelab-mcp\/|dockerode$|docker-modem$)/;
+
+const NO_SSH = `export class Client {
+  constructor() {
+    throw new Error('ssh:// Docker hosts are not supported: set DOCKER_HOST to tcp://host:port of a GET-only socket proxy');
+  }
+}`;
+
+/** The benchmark needs a checkout (its peers, the stand-ins, Docker); a built CLI says so. */
+const NO_BENCH = `export async function runBench() {
+  throw new Error('the benchmark runs from a checkout of homelab-mcp: npm run bench');
+}`;
+
+export interface BuildResult {
+  /** Component name -> bundle path. */
+  bundles: Record<string, string>;
+  ms: number;
+}
+
+/**
+ * Compiles each component's TypeScript entry point (with the workspace code it
+ * imports) into one ES module with a source map, so components start without a
+ * TypeScript loader in the process: less memory, faster start. Third-party
+ * packages stay in node_modules. Files are replaced atomically, so a running
+ * component or a concurrent build never sees half a bundle.
+ */
+export async function buildComponents(entries: Record<string, string> = Object.fromEntries(BUILT_COMPONENTS.map((c) => [c, entryOf(c)])), outDir = distDir): Promise<BuildResult> {
+  const t0 = performance.now();
+  // Loaded on demand: running a built component never needs the compiler.
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    entryPoints: entries,
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'linked',
+    write: false,
+    logLevel: 'silent',
+    // CommonJS code bundled into an ES module still calls require() for Node's own modules.
+    banner: { js: "import { createRequire as __homelabRequire } from 'node:module';\nconst require = __homelabRequire(import.meta.url);" },
+    plugins: [
+      {
+        name: 'homelab-externals',
+        setup(b) {
+          b.onResolve({ filter: /^ssh2$/ }, () => ({ path: 'ssh2', namespace: 'homelab-stub' }));
+          b.onResolve({ filter: /\/bench\/run\.js$/ }, () => ({ path: 'bench', namespace: 'homelab-stub' }));
+          b.onLoad({ filter: /.*/, namespace: 'homelab-stub' }, (a) => ({ contents: a.path === 'ssh2' ? NO_SSH : NO_BENCH, loader: 'js' }));
+          b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('node:') || BUNDLED.test(a.path) ? undefined : { path: a.path, external: true }));
+        },
+      },
+    ],
+  });
+  await mkdir(outDir, { recursive: true });
+  await Promise.all(
+    result.outputFiles.map(async (f) => {
+      const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}.${Math.random().toString(36).slice(2)}`);
+      await writeFile(tmp, f.contents);
+      await rename(tmp, f.path);
+    }),
+  );
+  const bundles = Object.fromEntries(Object.keys(entries).map((name) => [name, bundleOf(name, outDir)]));
+  return { bundles, ms: performance.now() - t0 };
+}
+
+/** The bundles for `start` and the bench, built now; TypeScript entries through tsx when the build cannot run. */
+export async function componentEntries(warn: (msg: string) => void): Promise<Record<string, string>> {
+  try {
+    return (await buildComponents()).bundles;
+  } catch (err) {
+    warn(`could not build the components into ${relative(process.cwd(), distDir) || resolve(distDir)} (${(err as Error).message.split('\n')[0]}); running their TypeScript through tsx`);
+    return Object.fromEntries(BUILT_COMPONENTS.map((c) => [c, entryOf(c)]));
+  }
+}
