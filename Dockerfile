@@ -49,13 +49,13 @@ EXPOSE 8765
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["node", "dist/cli.mjs", "healthcheck", "--http", "http://127.0.0.1:8765/healthz"]
 CMD ["dist/gateway.mjs"]
 
-# V8 settings as in RUNTIME_FLAGS (cli/src/supervisor.ts): shards keep a small young generation (see bench/README.md).
 FROM base AS shard-traefik
 COPY --from=build /app/dist/shard-traefik.mjs ./dist/
 EXPOSE 50051
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["node", "dist/cli.mjs", "healthcheck", "--grpc", "127.0.0.1:50051"]
-CMD ["--max-semi-space-size=2", "dist/shard-traefik.mjs"]
+CMD ["dist/shard-traefik.mjs"]
 
+# V8 settings as in RUNTIME_FLAGS (cli/src/supervisor.ts): a small young generation for the log streams (bench/README.md).
 FROM base AS shard-dozzle
 COPY --from=build /app/dist/shard-dozzle.mjs ./dist/
 EXPOSE 50051
@@ -66,7 +66,7 @@ FROM base AS shard-authentik
 COPY --from=build /app/dist/shard-authentik.mjs ./dist/
 EXPOSE 50051
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["node", "dist/cli.mjs", "healthcheck", "--grpc", "127.0.0.1:50051"]
-CMD ["--max-semi-space-size=2", "dist/shard-authentik.mjs"]
+CMD ["dist/shard-authentik.mjs"]
 
 FROM base AS certs-init
 CMD ["dist/cli.mjs", "certs", "init"]

@@ -32,18 +32,17 @@ function isReady(msg: unknown): msg is ReadyMessage {
 }
 
 /**
- * V8 settings per component (the images use the same, see the Dockerfile). A
- * shard holds little more than the call at hand, so a small young generation
- * (2 MB semi-spaces instead of up to 16) keeps its memory down. The Watchman
- * also turns off allocation-site pretenuring: on a long search V8 may start
- * allocating the per-line objects straight into the old generation, which then
- * grows by about 50 MB between collections. Measured on search_logs over a
- * million lines (bench/README.md): peak RSS about 76 MiB instead of 110-135.
+ * V8 settings per component (the images use the same, see the Dockerfile). The
+ * Watchman streams long logs: a small young generation (2 MB semi-spaces
+ * instead of up to 16) and no allocation-site pretenuring (on a long search V8
+ * may otherwise start allocating the per-line objects straight into the old
+ * generation, which then grows by about 50 MB between collections) keep it
+ * small. Measured on search_logs over a million lines (bench/README.md): peak
+ * RSS about 76 MiB instead of 110-135. The other shards keep V8's defaults: on
+ * their busy request path a small young generation doubled the time spent in GC.
  */
 export const RUNTIME_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  'shard-traefik': ['--max-semi-space-size=2'],
   'shard-dozzle': ['--max-semi-space-size=2', '--no-allocation-site-pretenuring'],
-  'shard-authentik': ['--max-semi-space-size=2'],
 };
 
 /** The component an entry point belongs to: dist/<component>.mjs or <component>/src/main.ts. */
