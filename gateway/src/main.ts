@@ -32,6 +32,8 @@ try {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Forked by the launcher: when it goes away (even killed outright), stop rather than linger.
+  process.once('disconnect', () => stop('launcher gone'));
 } catch (err) {
   if (err instanceof ConfigError) {
     logger.fatal(err.message);

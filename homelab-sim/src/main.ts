@@ -40,3 +40,5 @@ process.send?.({ type: 'ready', endpoints });
 const stop = () => void Promise.all(closers.map((c) => c())).then(() => process.exit(0));
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
+// Forked by the launcher: when it goes away (even killed outright), stop rather than linger.
+process.once('disconnect', stop);

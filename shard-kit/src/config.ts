@@ -72,7 +72,13 @@ export function toListenConfig(e: ShardListenEnv): ListenConfig {
   };
 }
 
-/** Tells a launcher that forked this process (homelab-mcp start) where the shard listens. */
+/**
+ * Tells a launcher that forked this process (homelab-mcp start) where the shard
+ * listens; if the launcher goes away, even killed outright, the shard shuts
+ * down the usual way instead of lingering on its port.
+ */
 export function reportReady(endpoints: Record<string, string>): void {
-  process.send?.({ type: 'ready', endpoints });
+  if (!process.send) return;
+  process.send({ type: 'ready', endpoints });
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }
