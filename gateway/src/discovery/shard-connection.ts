@@ -81,6 +81,11 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
       'grpc.max_reconnect_backoff_ms': options.reconnect.maxMs,
       // SNI is the shard's identity (a DNS SAN of its certificate), never an IP address.
       ...(target.plaintext ? {} : { 'grpc.ssl_target_name_override': target.identity }),
+      // The gateway retries nothing behind the caller's back (a write must run once, or visibly
+      // not at all) and exposes no channelz; both cost time on every call (measured: about 1 ms
+      // of a loopback call's p50).
+      'grpc.enable_retries': 0,
+      'grpc.enable_channelz': 0,
     });
   }
 
