@@ -9,7 +9,7 @@ import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import { loadCliConfig } from '../cli/src/config.js';
 import { startAll, type Started } from '../cli/src/start.js';
 import { startComponent } from '../cli/src/supervisor.js';
-import { formatTable, runLoad, type LoadResult, type Target } from './lib/load.js';
+import { formatTable, runInterleaved, type LoadResult, type Target } from './lib/load.js';
 import { peakRssMiB, rssMiB, sampleRss } from './lib/rss.js';
 import { startPeers, type Peers } from './lib/peers.js';
 import { benchSearchLogs } from './lib/search-logs.js';
@@ -49,7 +49,8 @@ async function benchThroughput(gateway: Target, peers: Peers, short: boolean): P
     const opts = short
       ? { clients, callsPerClient: clients === 1 ? 100 : 10, warmupCalls: 5, maxMs: 10_000 }
       : { clients, callsPerClient: clients === 1 ? 3000 : 200, warmupCalls: 50, maxMs: 60_000 };
-    for (const t of [gateway, peers.direct, peers.proxy]) results.push(await runLoad(t, opts));
+    // Interleaved turns: on a noisy machine a slow spell then hits every server alike.
+    results.push(...(await runInterleaved([gateway, peers.direct, peers.proxy], opts, short ? 2 : 5)));
   }
   const rows = results.map((r) => {
     const direct = results.find((x) => x.clients === r.clients && x.label === peers.direct.label);

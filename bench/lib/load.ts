@@ -47,11 +47,14 @@ async function connect(target: Target): Promise<Client> {
   return client;
 }
 
-/**
- * Runs `clients` MCP clients in parallel, each calling the tool in a loop, and
- * reports throughput and latency percentiles of the measured (post warm-up) calls.
- */
-export async function runLoad(target: Target, opts: LoadOptions): Promise<LoadResult> {
+interface RawLoad {
+  latencies: number[];
+  errors: number;
+  seconds: number;
+}
+
+/** `clients` MCP clients in parallel, each calling the tool in a loop; the latencies of the calls after warm-up. */
+async function measure(target: Target, opts: LoadOptions): Promise<RawLoad> {
   const clients = await Promise.all(Array.from({ length: opts.clients }, () => connect(target)));
   const call = async (c: Client): Promise<boolean> => {
     const res = await c.callTool({ name: target.tool, arguments: target.args });
@@ -74,23 +77,45 @@ export async function runLoad(target: Target, opts: LoadOptions): Promise<LoadRe
         if (!ok) errors++;
       }
     }));
-    const seconds = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
-    return {
-      label: target.label,
-      clients: opts.clients,
-      calls: latencies.length,
-      errors,
-      seconds,
-      callsPerSecond: latencies.length / seconds,
-      p50Ms: percentile(latencies, 50),
-      p90Ms: percentile(latencies, 90),
-      p99Ms: percentile(latencies, 99),
-      maxMs: latencies[latencies.length - 1] ?? Number.NaN,
-    };
+    return { latencies, errors, seconds: (performance.now() - started) / 1000 };
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   }
+}
+
+function summarize(label: string, clients: number, runs: RawLoad[]): LoadResult {
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const seconds = runs.reduce((n, r) => n + r.seconds, 0);
+  return {
+    label,
+    clients,
+    calls: latencies.length,
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    seconds,
+    callsPerSecond: latencies.length / seconds,
+    p50Ms: percentile(latencies, 50),
+    p90Ms: percentile(latencies, 90),
+    p99Ms: percentile(latencies, 99),
+    maxMs: latencies[latencies.length - 1] ?? Number.NaN,
+  };
+}
+
+/**
+ * The same load on several targets, taken in `rounds` turns that rotate their
+ * order (A B C, B C A, ...), so a machine that is slower for a while (noisy
+ * neighbours, a GC storm elsewhere) weighs on every target alike rather than
+ * on whichever ran then. Each round makes `callsPerClient / rounds` calls per client.
+ */
+export async function runInterleaved(targets: Target[], opts: LoadOptions, rounds: number): Promise<LoadResult[]> {
+  const raw = new Map<string, RawLoad[]>(targets.map((t) => [t.label, []]));
+  const perRound = { ...opts, callsPerClient: Math.max(1, Math.ceil(opts.callsPerClient / rounds)), maxMs: opts.maxMs / rounds };
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[(i + r) % targets.length] as Target;
+      raw.get(t.label)?.push(await measure(t, perRound));
+    }
+  }
+  return targets.map((t) => summarize(t.label, opts.clients, raw.get(t.label) ?? []));
 }
 
 export function formatTable(headers: string[], rows: (string | number)[][]): string {
