@@ -65,10 +65,12 @@ async function benchThroughput(gateway: Target, peers: Peers, short: boolean): P
     ratioToDirectAt50: (at(gateway.label, 50)?.callsPerSecond ?? NaN) / (at(peers.direct.label, 50)?.callsPerSecond ?? NaN),
     ratioToProxyAt50: (at(gateway.label, 50)?.callsPerSecond ?? NaN) / (at(peers.proxy.label, 50)?.callsPerSecond ?? NaN),
     addedP99MsAt1: (g1?.p99Ms ?? NaN) - (d1?.p99Ms ?? NaN),
+    // For context: on a noisy machine p99 is mostly scheduling; p50 shows the hop itself.
+    addedP50MsAt1: (g1?.p50Ms ?? NaN) - (d1?.p50Ms ?? NaN),
     targets: { ratioToDirectAt50: '>= 0.8', ratioToProxyAt50: '>= 1.2', addedP99MsAt1: '<= 2' },
   };
   const table = formatTable(['server', 'clients', 'calls', 'errors', 'calls/s', 'p50 ms', 'p99 ms', 'vs direct', 'vs mcp-proxy'], rows) +
-    `\n\ngateway/direct at 50 clients: ${summary.ratioToDirectAt50.toFixed(2)} (target >= 0.8); gateway/mcp-proxy at 50: ${summary.ratioToProxyAt50.toFixed(2)} (target >= 1.2); added p99 at 1 client: ${summary.addedP99MsAt1.toFixed(2)} ms (target <= 2)`;
+    `\n\ngateway/direct at 50 clients: ${summary.ratioToDirectAt50.toFixed(2)} (target >= 0.8); gateway/mcp-proxy at 50: ${summary.ratioToProxyAt50.toFixed(2)} (target >= 1.2); added p99 at 1 client: ${summary.addedP99MsAt1.toFixed(2)} ms (target <= 2; added p50 ${summary.addedP50MsAt1.toFixed(2)} ms)`;
   return { title: `tools/call ${gateway.tool}`, table, json: { results, summary } };
 }
 
