@@ -50,7 +50,7 @@ export async function benchSearchLogs(short: boolean, logger: Logger): Promise<S
     const shard = await startComponent({ name: 'shard-dozzle', entry: entries['shard-dozzle'] ?? '', env: { LOG_LEVEL: 'error', SHARD_LISTEN: '127.0.0.1:0', SHARD_TLS_CA: pki.caFile, SHARD_TLS_CERT: sid.certFile, SHARD_TLS_KEY: sid.keyFile, DOCKER_HOST: proxy.dockerHost } }, logger);
     running.push(shard);
     const gw = pki.identities.gateway!;
-    const client = new WatchmanServiceClient(shard.endpoints.grpc ?? '', grpc.credentials.createSsl(await readFile(pki.caFile), await readFile(gw.keyFile), await readFile(gw.certFile), { checkServerIdentity: () => undefined }));
+    const client = new WatchmanServiceClient(shard.endpoints.grpc ?? '', grpc.credentials.createSsl(await readFile(pki.caFile), await readFile(gw.keyFile), await readFile(gw.certFile), { checkServerIdentity: () => undefined }), { 'grpc.ssl_target_name_override': 'shard-dozzle' });
     const t1 = performance.now();
     const msgs = await new Promise<SearchLogsResponse[]>((resolve, reject) => {
       const out: SearchLogsResponse[] = [];

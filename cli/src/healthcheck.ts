@@ -50,7 +50,8 @@ export async function runHealthcheck(opts: { grpc?: string; identity?: string; h
   const creds = ca && cert && key && opts.identity
     ? mtlsCredentials(ca, cert, key, opts.identity)
     : grpc.credentials.createInsecure();
-  const client = createHealthClient(opts.grpc, creds);
+  // SNI is the expected identity (a DNS name of the shard's certificate), never an IP address.
+  const client = createHealthClient(opts.grpc, creds, opts.identity ? { 'grpc.ssl_target_name_override': opts.identity } : {});
   try {
     const status = await new Promise<string>((resolve, reject) =>
       client.check({ service: '' }, { deadline: Date.now() + 4000 }, (err, res) => (err ? reject(err) : resolve(res?.status ?? 'UNKNOWN'))),

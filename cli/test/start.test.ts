@@ -117,6 +117,8 @@ describe('homelab-mcp start, as a new user runs it', () => {
       env: { ...process.env, SHARD_TLS_CA: join(home, 'pki', 'ca.pem'), SHARD_TLS_CERT: join(id, 'cert.pem'), SHARD_TLS_KEY: join(id, 'key.pem') },
     });
     expect(shard.stdout.trim()).toBe('SERVING');
+    // Nothing on stderr: a container healthcheck runs every 30 s and its warnings fill the logs.
+    expect(shard.stderr).toBe('');
     await expect(run(process.execPath, [join(repoRoot, 'dist', 'cli.mjs'), 'healthcheck', '--http', new URL('/nowhere', healthz).href])).rejects.toMatchObject({ code: 1 });
   });
 
