@@ -196,7 +196,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     await run(() => benchThroughput(gateway, peers, opts.short));
     await run(() => benchSoak(started, gateway, opts.short));
     await run(() => benchDiscovery(started, gateway, opts.short));
-    await run(() => benchSearchLogs(opts.short, quiet));
+    await run(() => benchSearchLogs(opts.short, started.components.find((c) => c.spec.name === 'shard-dozzle')?.spec.entry ?? '', quiet));
     const rss = started.components.map((c) => [c.spec.name, c.child.pid ? rssMiB(c.child.pid) : NaN, c.child.pid ? peakRssMiB(c.child.pid) : NaN]);
     await run(async () => ({ title: 'RSS after the run', table: formatTable(['process', 'RSS MiB', 'peak MiB'], rss), json: rss }));
     const dir = join(process.cwd(), 'bench', 'results');

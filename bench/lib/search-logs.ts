@@ -6,7 +6,6 @@ import type { Logger } from 'pino';
 import { ensurePki } from '@homelab-mcp/pki';
 import { dockerUnavailable, startDockerEngine, startSocketProxy } from '@homelab-mcp/homelab-sim/docker/index.js';
 import { SearchLogsRequest, WatchmanServiceClient, type SearchLogsResponse } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
-import { componentEntries } from '../../cli/src/build.js';
 import { startComponent, stopComponents } from '../../cli/src/supervisor.js';
 import { formatTable } from './load.js';
 import { peakRssMiB } from './rss.js';
@@ -20,9 +19,10 @@ export interface SearchBench {
 /**
  * search_logs over a container that wrote N lines (1M; 100k short), through the
  * real GET-only socket proxy, next to a plain HTTP read of the same logs through
- * the same proxy, with the shard's peak RSS.
+ * the same proxy, with the shard's peak RSS. `shardEntry` is the Watchman as
+ * the rest of the run started it (its bundle), so it runs with the same settings.
  */
-export async function benchSearchLogs(short: boolean, logger: Logger): Promise<SearchBench> {
+export async function benchSearchLogs(short: boolean, shardEntry: string, logger: Logger): Promise<SearchBench> {
   const why = dockerUnavailable();
   const title = `search_logs over ${short ? '100k' : '1M'} lines vs a raw read through the socket proxy (targets: ratio >= 0.8, shard peak RSS <= 80 MB)`;
   if (why) return { title, table: `skipped: ${why}`, json: { skipped: why } };
@@ -44,10 +44,9 @@ export async function benchSearchLogs(short: boolean, logger: Logger): Promise<S
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.byteLength;
     const rawSeconds = (performance.now() - t0) / 1000;
 
-    const entries = await componentEntries((msg) => logger.warn(msg));
     const pki = await ensurePki(join(dir, 'pki'), ['gateway', 'shard-dozzle']);
     const sid = pki.identities['shard-dozzle']!;
-    const shard = await startComponent({ name: 'shard-dozzle', entry: entries['shard-dozzle'] ?? '', env: { LOG_LEVEL: 'error', SHARD_LISTEN: '127.0.0.1:0', SHARD_TLS_CA: pki.caFile, SHARD_TLS_CERT: sid.certFile, SHARD_TLS_KEY: sid.keyFile, DOCKER_HOST: proxy.dockerHost } }, logger);
+    const shard = await startComponent({ name: 'shard-dozzle', entry: shardEntry, env: { LOG_LEVEL: 'error', SHARD_LISTEN: '127.0.0.1:0', SHARD_TLS_CA: pki.caFile, SHARD_TLS_CERT: sid.certFile, SHARD_TLS_KEY: sid.keyFile, DOCKER_HOST: proxy.dockerHost } }, logger);
     running.push(shard);
     const gw = pki.identities.gateway!;
     const client = new WatchmanServiceClient(shard.endpoints.grpc ?? '', grpc.credentials.createSsl(await readFile(pki.caFile), await readFile(gw.keyFile), await readFile(gw.certFile), { checkServerIdentity: () => undefined }), { 'grpc.ssl_target_name_override': 'shard-dozzle' });

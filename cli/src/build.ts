@@ -1,10 +1,9 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { entryOf, repoRoot } from './paths.js';
 
 /** What runs as its own process, each built into dist/<name>.mjs. */
 export const BUILT_COMPONENTS = ['gateway', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'homelab-sim', 'cli'] as const;
-export type BuiltComponent = (typeof BUILT_COMPONENTS)[number];
 
 export const distDir = join(repoRoot, 'dist');
 
@@ -91,7 +90,7 @@ export async function componentEntries(warn: (msg: string) => void): Promise<Rec
   try {
     return (await buildComponents()).bundles;
   } catch (err) {
-    warn(`could not build the components into ${relative(process.cwd(), distDir) || resolve(distDir)} (${(err as Error).message.split('\n')[0]}); running their TypeScript through tsx`);
+    warn(`could not build the components into ${distDir} (${(err as Error).message.split('\n')[0]}); running their TypeScript through tsx`);
     return Object.fromEntries(BUILT_COMPONENTS.map((c) => [c, entryOf(c)]));
   }
 }
