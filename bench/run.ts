@@ -1,5 +1,5 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -11,6 +11,7 @@ import { startAll, type Started } from '../cli/src/start.js';
 import { startComponent } from '../cli/src/supervisor.js';
 import { formatTable, runInterleaved, type LoadResult, type Target } from './lib/load.js';
 import { peakRssMiB, rssMiB, sampleRss } from './lib/rss.js';
+import type { PathProcess } from './lib/cpu.js';
 import { startPeers, type Peers } from './lib/peers.js';
 import { benchSearchLogs } from './lib/search-logs.js';
 
@@ -42,6 +43,30 @@ async function connect(url: string, token: string | undefined): Promise<Client> 
   return client;
 }
 
+const sumValues = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+/**
+ * Where the CPU goes, per call, on each path: on a machine where all the
+ * processes share the cores, calls/s cannot exceed cores / (CPU per call), so
+ * this shows what any ratio between the paths can be at best.
+ */
+function cpuBreakdown(at50: LoadResult[], gatewayLabel: string, proxyLabel: string): string {
+  const cores = availableParallelism();
+  const lines = at50.map((r) => {
+    const parts = Object.entries(r.cpuMsPerCall).map(([role, ms]) => `${role} ${ms.toFixed(2)}`).join(' + ');
+    const total = sumValues(r.cpuMsPerCall);
+    return `  ${r.label.padEnd(18)} ${parts} = ${total.toFixed(2)} ms (at most ${((cores * 1000) / total).toFixed(0)} calls/s on ${cores} cores)`;
+  });
+  const g = at50.find((r) => r.label === gatewayLabel);
+  const p = at50.find((r) => r.label === proxyLabel);
+  if (g && p) {
+    const budget = sumValues(p.cpuMsPerCall) / 1.2;
+    const { gateway: own = 0, ...rest } = g.cpuMsPerCall;
+    lines.push(`  1.2x mcp-proxy leaves the gateway's path ${budget.toFixed(2)} ms per call; without the gateway process it uses ${sumValues(rest).toFixed(2)} ms, the gateway ${own.toFixed(2)} ms`);
+  }
+  return `CPU per call at 50 clients (client, servers and stand-ins share the machine):\n${lines.join('\n')}`;
+}
+
 /** tools/call throughput and latency: gateway -> shard next to a direct server and mcp-proxy. */
 async function benchThroughput(gateway: Target, peers: Peers, short: boolean): Promise<Section> {
   const results: LoadResult[] = [];
@@ -70,7 +95,8 @@ async function benchThroughput(gateway: Target, peers: Peers, short: boolean): P
     targets: { ratioToDirectAt50: '>= 0.8', ratioToProxyAt50: '>= 1.2', addedP99MsAt1: '<= 2' },
   };
   const table = formatTable(['server', 'clients', 'calls', 'errors', 'calls/s', 'p50 ms', 'p99 ms', 'vs direct', 'vs mcp-proxy'], rows) +
-    `\n\ngateway/direct at 50 clients: ${summary.ratioToDirectAt50.toFixed(2)} (target >= 0.8); gateway/mcp-proxy at 50: ${summary.ratioToProxyAt50.toFixed(2)} (target >= 1.2); added p99 at 1 client: ${summary.addedP99MsAt1.toFixed(2)} ms (target <= 2; added p50 ${summary.addedP50MsAt1.toFixed(2)} ms)`;
+    `\n\ngateway/direct at 50 clients: ${summary.ratioToDirectAt50.toFixed(2)} (target >= 0.8); gateway/mcp-proxy at 50: ${summary.ratioToProxyAt50.toFixed(2)} (target >= 1.2); added p99 at 1 client: ${summary.addedP99MsAt1.toFixed(2)} ms (target <= 2; added p50 ${summary.addedP50MsAt1.toFixed(2)} ms)` +
+    `\n\n${cpuBreakdown(results.filter((r) => r.clients === 50), gateway.label, peers.proxy.label)}`;
   return { title: `tools/call ${gateway.tool}`, table, json: { results, summary } };
 }
 
@@ -177,7 +203,9 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   const out = opts.out ?? process.stdout;
   out.write(`homelab-mcp bench (${opts.short ? 'short' : 'full'} run), node ${process.version}; per-subject request limits off\n`);
   const started = await startAll(cfg, quiet, { only: new Set(['sim', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'gateway']), env: BENCH_GATEWAY_ENV, out: devNull() });
-  const peers = await startPeers(started.state.upstreams, quiet);
+  const pidOf = (name: string) => started.components.find((c) => c.spec.name === name)?.child.pid ?? 0;
+  const standIns = (): PathProcess[] => started.components.filter((c) => c.spec.name.startsWith('sim-')).map((c) => ({ role: 'stand-ins', pid: c.child.pid ?? 0 }));
+  const peers = await startPeers(started.state.upstreams, quiet, standIns());
   const sections: Section[] = [];
   try {
     const token = (await import('node:fs')).readFileSync(started.state.tokenFile ?? '', 'utf8').trim();
@@ -187,6 +215,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
       headers: { authorization: `Bearer ${token}` },
       tool: 'get_routes',
       args: { host: 'whoami.home.lan' },
+      processes: () => [{ role: 'gateway', pid: pidOf('gateway') }, { role: 'shard', pid: pidOf('shard-traefik') }, ...standIns()],
     };
     const run = async (fn: () => Promise<Section>) => {
       const s = await fn();

@@ -1,5 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { cpuMeter, type PathProcess } from './cpu.js';
 
 export interface Target {
   /** Row label, e.g. "gateway -> shard". */
@@ -8,6 +9,8 @@ export interface Target {
   headers?: Record<string, string>;
   tool: string;
   args: Record<string, unknown>;
+  /** The processes that serve its calls, whose CPU time is measured per call (the client's always is). */
+  processes?: () => PathProcess[];
 }
 
 export interface LoadOptions {
@@ -30,6 +33,8 @@ export interface LoadResult {
   p90Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** CPU time per call, in ms, by the role of the process (client, gateway, shard, ...). */
+  cpuMsPerCall: Record<string, number>;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -51,6 +56,7 @@ interface RawLoad {
   latencies: number[];
   errors: number;
   seconds: number;
+  cpuMs: Record<string, number>;
 }
 
 /** `clients` MCP clients in parallel, each calling the tool in a loop; the latencies of the calls after warm-up. */
@@ -66,6 +72,7 @@ async function measure(target: Target, opts: LoadOptions): Promise<RawLoad> {
     }));
     const latencies: number[] = [];
     let errors = 0;
+    const meter = cpuMeter(target.processes?.() ?? []);
     const started = performance.now();
     const deadline = started + opts.maxMs;
     await Promise.all(clients.map(async (c) => {
@@ -77,7 +84,8 @@ async function measure(target: Target, opts: LoadOptions): Promise<RawLoad> {
         if (!ok) errors++;
       }
     }));
-    return { latencies, errors, seconds: (performance.now() - started) / 1000 };
+    const seconds = (performance.now() - started) / 1000;
+    return { latencies, errors, seconds, cpuMs: meter.stop() };
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   }
@@ -86,6 +94,8 @@ async function measure(target: Target, opts: LoadOptions): Promise<RawLoad> {
 function summarize(label: string, clients: number, runs: RawLoad[]): LoadResult {
   const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const seconds = runs.reduce((n, r) => n + r.seconds, 0);
+  const cpuMsPerCall: Record<string, number> = {};
+  for (const r of runs) for (const [role, ms] of Object.entries(r.cpuMs)) cpuMsPerCall[role] = (cpuMsPerCall[role] ?? 0) + ms / latencies.length;
   return {
     label,
     clients,
@@ -97,6 +107,7 @@ function summarize(label: string, clients: number, runs: RawLoad[]): LoadResult 
     p90Ms: percentile(latencies, 90),
     p99Ms: percentile(latencies, 99),
     maxMs: latencies[latencies.length - 1] ?? Number.NaN,
+    cpuMsPerCall,
   };
 }
 

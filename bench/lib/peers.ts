@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { buildComponents, distDir } from '../../cli/src/build.js';
 import { nodeFlagsFor } from '../../cli/src/supervisor.js';
 import type { Target } from './load.js';
+import { childPids, type PathProcess } from './cpu.js';
 import { startDirectServer, type DirectServer } from './direct-server.js';
 import { getRoutesTool } from './work.js';
 
@@ -43,7 +44,7 @@ async function waitForHttp(url: string, ms: number): Promise<void> {
  * a direct MCP SDK server (in a child process, like the gateway) and the proxy
  * a user would pick instead, `mcp-proxy`, in front of a stdio MCP server.
  */
-export async function startPeers(upstreams: Record<string, string>, _logger: Logger): Promise<Peers> {
+export async function startPeers(upstreams: Record<string, string>, _logger: Logger, standIns: PathProcess[] = []): Promise<Peers> {
   const children: ChildProcess[] = [];
   const env = { ...process.env, ...upstreams };
   // Built like the gateway and shards they are compared with (no TypeScript loader in the process).
@@ -65,8 +66,15 @@ export async function startPeers(upstreams: Record<string, string>, _logger: Log
   await Promise.all([waitForHttp(`http://127.0.0.1:${directPort}/mcp`, 20_000), waitForHttp(`http://127.0.0.1:${proxyPort}/mcp`, 20_000)]);
   const { name, args } = getRoutesTool.sample;
   return {
-    direct: { label: 'direct MCP server', url: `http://127.0.0.1:${directPort}/mcp`, tool: name, args },
-    proxy: { label: 'mcp-proxy + stdio', url: `http://127.0.0.1:${proxyPort}/mcp`, tool: name, args },
+    direct: {
+      label: 'direct MCP server', url: `http://127.0.0.1:${directPort}/mcp`, tool: name, args,
+      processes: () => [{ role: 'server', pid: direct.pid ?? 0 }, ...standIns],
+    },
+    proxy: {
+      label: 'mcp-proxy + stdio', url: `http://127.0.0.1:${proxyPort}/mcp`, tool: name, args,
+      // mcp-proxy starts the stdio server itself.
+      processes: () => [{ role: 'mcp-proxy', pid: proxy.pid ?? 0 }, ...childPids(proxy.pid ?? 0).map((pid) => ({ role: 'stdio server', pid })), ...standIns],
+    },
     close: async () => {
       for (const c of children) c.kill('SIGTERM');
     },

@@ -12,6 +12,9 @@ describe('npm run bench -- --short', () => {
     const text = lines.join('');
     for (const section of ['tools/call get_routes', 'soak', 'discovery', 'search_logs over', 'RSS after the run']) expect(text).toContain(section);
     expect(text).toMatch(/gateway -> shard\s+1\s+\d+\s+0\s/);
+    // CPU per call on each path, every process on it found (a missing one would print NaN or be left out).
+    expect(text).toMatch(/gateway -> shard\s+client \d+\.\d+ \+ gateway \d+\.\d+ \+ shard \d+\.\d+ \+ stand-ins \d+\.\d+ = \d+\.\d+ ms/);
+    expect(text).toMatch(/mcp-proxy \+ stdio\s+client \d+\.\d+ \+ mcp-proxy \d+\.\d+ \+ stdio server \d+\.\d+ \+ stand-ins \d+\.\d+ = /);
     const added = (await readdir(join(process.cwd(), 'bench', 'results'))).filter((f) => !before.has(f));
     expect(added).toHaveLength(1);
     const json = JSON.parse(await readFile(join(process.cwd(), 'bench', 'results', added[0] ?? ''), 'utf8')) as { sections: unknown[] };
