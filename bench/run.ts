@@ -100,6 +100,28 @@ async function benchThroughput(gateway: Target, peers: Peers, short: boolean): P
   return { title: `tools/call ${gateway.tool}`, table, json: { results, summary } };
 }
 
+/**
+ * diagnose_service latency: a healthy service (every check runs to the end)
+ * and two broken ones, at one client and at ten.
+ */
+async function benchDiagnose(gateway: Target, short: boolean): Promise<Section> {
+  const results: LoadResult[] = [];
+  for (const clients of [1, 10]) {
+    const opts = short
+      ? { clients, callsPerClient: clients === 1 ? 20 : 4, warmupCalls: 2, maxMs: 10_000 }
+      : { clients, callsPerClient: clients === 1 ? 300 : 60, warmupCalls: 10, maxMs: 60_000 };
+    const targets = DIAGNOSED.map((service) => ({ ...gateway, label: service, tool: 'diagnose_service', args: { service } }));
+    results.push(...(await runInterleaved(targets, opts, short ? 1 : 3)));
+  }
+  const rows = results.map((r) => [r.label, r.clients, r.calls, r.errors, r.callsPerSecond, r.p50Ms, r.p99Ms, sumValues(r.cpuMsPerCall)]);
+  const table = formatTable(['service', 'clients', 'calls', 'errors', 'calls/s', 'p50 ms', 'p99 ms', 'CPU ms/call'], rows) +
+    '\n\nCPU per call: the client, the gateway, the three shards and the stand-ins together.';
+  return { title: 'diagnose_service', table, json: { results } };
+}
+
+/** What diagnose_service is timed on: healthy; no router for the host; forwardAuth to a missing Authentik application. */
+const DIAGNOSED = ['whoami', 'nothing.home.lan', 'jellyfin'];
+
 /** 100k calls (short: 2k) through a stateful session and stateless, sampling the gateway's RSS. */
 async function benchSoak(started: Started, gateway: Target, short: boolean): Promise<Section> {
   const stateful = started.components.find((c) => c.spec.name === 'gateway');
@@ -223,6 +245,8 @@ export async function runBench(opts: BenchOptions): Promise<number> {
       out.write(`\n## ${s.title}\n${s.table}\n`);
     };
     await run(() => benchThroughput(gateway, peers, opts.short));
+    const allShards = (): PathProcess[] => ['shard-traefik', 'shard-dozzle', 'shard-authentik'].map((name) => ({ role: name, pid: pidOf(name) }));
+    await run(() => benchDiagnose({ ...gateway, processes: () => [{ role: 'gateway', pid: pidOf('gateway') }, ...allShards(), ...standIns()] }, opts.short));
     await run(() => benchSoak(started, gateway, opts.short));
     await run(() => benchDiscovery(started, gateway, opts.short));
     await run(() => benchSearchLogs(opts.short, started.components.find((c) => c.spec.name === 'shard-dozzle')?.spec.entry ?? '', quiet));

@@ -10,14 +10,19 @@ describe('npm run bench -- --short', () => {
     const code = await runBench({ short: true, out: { write: (s: string) => (lines.push(s), true) } as unknown as NodeJS.WritableStream });
     expect(code).toBe(0);
     const text = lines.join('');
-    for (const section of ['tools/call get_routes', 'soak', 'discovery', 'search_logs over', 'RSS after the run']) expect(text).toContain(section);
+    for (const section of ['tools/call get_routes', 'diagnose_service', 'soak', 'discovery', 'search_logs over', 'RSS after the run']) expect(text).toContain(section);
     expect(text).toMatch(/gateway -> shard\s+1\s+\d+\s+0\s/);
     // CPU per call on each path, every process on it found (a missing one would print NaN or be left out).
     expect(text).toMatch(/gateway -> shard\s+client \d+\.\d+ \+ gateway \d+\.\d+ \+ shard \d+\.\d+ \+ stand-ins \d+\.\d+ = \d+\.\d+ ms/);
+    // diagnose_service answers without error for the healthy and the broken services, at 1 and 10 clients.
+    for (const service of ['whoami', 'nothing.home.lan', 'jellyfin']) {
+      expect(text).toMatch(new RegExp(`${service.replace(/\./g, '\\.')}\\s+1\\s+\\d+\\s+0\\s`));
+      expect(text).toMatch(new RegExp(`${service.replace(/\./g, '\\.')}\\s+10\\s+\\d+\\s+0\\s`));
+    }
     expect(text).toMatch(/mcp-proxy \+ stdio\s+client \d+\.\d+ \+ mcp-proxy \d+\.\d+ \+ stdio server \d+\.\d+ \+ stand-ins \d+\.\d+ = /);
     const added = (await readdir(join(process.cwd(), 'bench', 'results'))).filter((f) => !before.has(f));
     expect(added).toHaveLength(1);
     const json = JSON.parse(await readFile(join(process.cwd(), 'bench', 'results', added[0] ?? ''), 'utf8')) as { sections: unknown[] };
-    expect(json.sections).toHaveLength(5);
+    expect(json.sections).toHaveLength(6);
   }, 240_000);
 });
