@@ -87,7 +87,11 @@ async function measure(target: Target, opts: LoadOptions): Promise<RawLoad> {
     const seconds = (performance.now() - started) / 1000;
     return { latencies, errors, seconds, cpuMs: meter.stop() };
   } finally {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    // Like a well-behaved client, end the session (DELETE) so no server keeps it until it evicts idle ones.
+    await Promise.all(clients.map(async (c) => {
+      await (c.transport as StreamableHTTPClientTransport | undefined)?.terminateSession().catch(() => undefined);
+      await c.close().catch(() => undefined);
+    }));
   }
 }
 

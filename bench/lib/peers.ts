@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -53,15 +54,21 @@ export async function startPeers(upstreams: Record<string, string>, _logger: Log
   const directPort = await freePort();
   const direct = spawn(process.execPath, [...nodeFlagsFor(bundles['direct-main']), bundles['direct-main']], {
     env: { ...env, BENCH_PORT: String(directPort) },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // The IPC channel closes when the bench ends, however it ends; the server then exits.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   children.push(direct);
   const proxyPort = await freePort();
-  const proxy = spawn(process.execPath, [
+  const proxyArgs = [
+    process.execPath,
     fileURLToPath(new URL('../../node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs', import.meta.url)),
     '--port', String(proxyPort), '--host', '127.0.0.1', '--server', 'stream', '--no-eventStore',
     '--', process.execPath, ...nodeFlagsFor(bundles['stdio-main']), bundles['stdio-main'],
-  ], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  ];
+  // mcp-proxy does not notice its parent going away: where setpriv exists, the kernel sends it SIGTERM then
+  // (setpriv execs it, so the pid stays mcp-proxy's); its stdio server exits when its stdin closes.
+  const withDeathSignal = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'TERM', ...proxyArgs] : proxyArgs;
+  const proxy = spawn(withDeathSignal[0] ?? '', withDeathSignal.slice(1), { env, stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(proxy);
   await Promise.all([waitForHttp(`http://127.0.0.1:${directPort}/mcp`, 20_000), waitForHttp(`http://127.0.0.1:${proxyPort}/mcp`, 20_000)]);
   const { name, args } = getRoutesTool.sample;

@@ -5,3 +5,5 @@ import { getRoutesTool } from '../lib/work.js';
 const port = Number(process.env.BENCH_PORT ?? 0);
 const server = await startDirectServer([getRoutesTool.tool(process.env)], port);
 process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
+// Started by the bench over an IPC channel: when the bench goes away, however it ended, so does this server.
+process.on('disconnect', () => void server.close().finally(() => process.exit(0)));

@@ -13,3 +13,5 @@ server.setRequestHandler(CallToolRequestSchema, async (req) => {
   return { structuredContent: out, content: [{ type: 'text', text: JSON.stringify(out) }] };
 });
 await server.connect(new StdioServerTransport());
+// Its client (mcp-proxy) is gone when stdin ends.
+process.stdin.on('end', () => process.exit(0));
