@@ -37,6 +37,8 @@ export interface ShardConnectionOptions {
   logger: Logger;
 }
 
+type ShardChannel = ReturnType<grpc.Client['getChannel']>;
+
 const REFLECTION_TIMEOUT_MS = 10_000;
 const OWNERSHIP_RECHECK_MS = 30_000;
 
@@ -187,15 +189,38 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
       // A refused contract only changes when someone redeploys the shard: look again now and then, not every second.
       const delay = refused ? Math.max(this.options.reconnect.maxMs, OWNERSHIP_RECHECK_MS) : Math.min(this.options.reconnect.maxMs, this.options.reconnect.initialMs * 2 ** attempt);
       attempt = Math.min(attempt + 1, 20);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay * (0.5 + Math.random() * 0.5));
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      const channel = this.client.getChannel();
+      if (this.state === 'unreachable' && channel.getConnectivityState(false) !== grpc.connectivityState.READY) {
+        // The channel reconnects on its own backoff: look again as soon as it has a connection, so a
+        // returning shard is listed after one backoff step, not after that and a second wait of ours.
+        await this.pause(delay, channel);
+      } else {
+        await this.pause(delay * (0.5 + Math.random() * 0.5));
+      }
       this.wake = undefined;
     }
+  }
+
+  /** Waits `ms`, or less when `channel` gets a connection (READY) first, or until woken or closed. */
+  private pause(ms: number, channel?: ShardChannel): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      this.wake = finish;
+      const follow = (state: grpc.connectivityState): void => {
+        if (done) return;
+        if (state === grpc.connectivityState.READY || state === grpc.connectivityState.SHUTDOWN) return finish();
+        // Asking for the state with `true` makes an idle channel connect.
+        channel?.watchConnectivityState(state, Date.now() + ms, () => follow(channel.getConnectivityState(true)));
+      };
+      if (channel) follow(channel.getConnectivityState(true));
+    });
   }
 
   /** Why the shard is not serving, from homelab.mcp.v1.ShardStatusService (empty when it has none). */
