@@ -181,6 +181,7 @@ async function benchDiscovery(started: Started, gateway: Target, short: boolean)
   const client = await connect(gateway.url, gateway.headers?.authorization?.slice(7));
   const downMs: number[] = [];
   const upMs: number[] = [];
+  const servingToListedMs: number[] = [];
   let current = shard;
   try {
     for (let i = 0; i < rounds; i++) {
@@ -193,7 +194,11 @@ async function benchDiscovery(started: Started, gateway: Target, short: boolean)
       wait = changed();
       const t1 = performance.now();
       current = await startComponent({ ...current.spec, env: { ...current.spec.env, SHARD_LISTEN: current.endpoints.grpc ?? '' } }, quiet);
-      upMs.push((await wait) - t1);
+      // The shard reports ready once it serves; from then on the time is the gateway's.
+      const serving = performance.now();
+      const listed = await wait;
+      upMs.push(listed - t1);
+      servingToListedMs.push(Math.max(0, listed - serving));
     }
   } finally {
     const idx = started.components.indexOf(shard);
@@ -203,8 +208,12 @@ async function benchDiscovery(started: Started, gateway: Target, short: boolean)
   const stats = (xs: number[]) => [Math.min(...xs), xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN, Math.max(...xs)];
   return {
     title: 'discovery: shard killed / back -> tools/list_changed at the client (target <= 1000 ms)',
-    table: formatTable(['event', 'rounds', 'min ms', 'median ms', 'max ms'], [['shard killed', rounds, ...stats(downMs)], ['shard back (incl. process start)', rounds, ...stats(upMs)]]),
-    json: { downMs, upMs },
+    table: formatTable(['event', 'rounds', 'min ms', 'median ms', 'max ms'], [
+      ['shard killed', rounds, ...stats(downMs)],
+      ['shard back, from serving', rounds, ...stats(servingToListedMs)],
+      ['shard back, from process start', rounds, ...stats(upMs)],
+    ]) + '\n\n"From serving": from the moment the restarted shard reports it serves (what the target is about); "from process start" adds the time Node takes to start the shard.',
+    json: { downMs, upMs, servingToListedMs },
   };
 }
 
