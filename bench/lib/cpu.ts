@@ -39,7 +39,7 @@ export interface PathProcess {
 
 /**
  * CPU used by the processes on a call path (and by this process, the client)
- * between `start()` and `stop()`, in ms by role.
+ * from this call until `stop()`, in ms by role.
  */
 export function cpuMeter(processes: PathProcess[]): { stop(): Record<string, number> } {
   const before = processes.map((p) => cpuMs(p.pid));
