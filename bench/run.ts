@@ -43,6 +43,9 @@ async function connect(url: string, token: string | undefined): Promise<Client> 
   return client;
 }
 
+/** A running component by name (after a restart in the discovery section, the new process). */
+const componentNamed = (started: Started, name: string) => started.components.find((c) => c.spec.name === name);
+
 const sumValues = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
 /**
@@ -124,7 +127,7 @@ const DIAGNOSED = ['whoami', 'nothing.home.lan', 'jellyfin'];
 
 /** 100k calls (short: 2k) through a stateful session and stateless, sampling the gateway's RSS. */
 async function benchSoak(started: Started, gateway: Target, short: boolean): Promise<Section> {
-  const stateful = started.components.find((c) => c.spec.name === 'gateway');
+  const stateful = componentNamed(started, 'gateway');
   if (!stateful) return { title: 'soak', table: 'skipped: no gateway', json: null };
   // A second gateway on the same shards, stateless (one server per request), for the other mode.
   const stateless = await startComponent(
@@ -176,7 +179,7 @@ async function benchSoak(started: Started, gateway: Target, short: boolean): Pro
 /** Time from a shard's death (and return) to tools/list_changed at a client. */
 async function benchDiscovery(started: Started, gateway: Target, short: boolean): Promise<Section> {
   const rounds = short ? 1 : 5;
-  const shard = started.components.find((c) => c.spec.name === 'shard-dozzle');
+  const shard = componentNamed(started, 'shard-dozzle');
   if (!shard) return { title: 'discovery', table: 'skipped: no shard-dozzle', json: null };
   const client = await connect(gateway.url, gateway.headers?.authorization?.slice(7));
   const downMs: number[] = [];
@@ -234,7 +237,8 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   const out = opts.out ?? process.stdout;
   out.write(`homelab-mcp bench (${opts.short ? 'short' : 'full'} run), node ${process.version}; per-subject request limits off\n`);
   const started = await startAll(cfg, quiet, { only: new Set(['sim', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'gateway']), env: BENCH_GATEWAY_ENV, out: devNull() });
-  const pidOf = (name: string) => started.components.find((c) => c.spec.name === name)?.child.pid ?? 0;
+  const pidOf = (name: string) => componentNamed(started, name)?.child.pid ?? 0;
+  const gatewayProcess = (): PathProcess => ({ role: 'gateway', pid: pidOf('gateway') });
   const standIns = (): PathProcess[] => started.components.filter((c) => c.spec.name.startsWith('sim-')).map((c) => ({ role: 'stand-ins', pid: c.child.pid ?? 0 }));
   const peers = await startPeers(started.state.upstreams, quiet, standIns());
   const sections: Section[] = [];
@@ -246,7 +250,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
       headers: { authorization: `Bearer ${token}` },
       tool: 'get_routes',
       args: { host: 'whoami.home.lan' },
-      processes: () => [{ role: 'gateway', pid: pidOf('gateway') }, { role: 'shard', pid: pidOf('shard-traefik') }, ...standIns()],
+      processes: () => [gatewayProcess(), { role: 'shard', pid: pidOf('shard-traefik') }, ...standIns()],
     };
     const run = async (fn: () => Promise<Section>) => {
       const s = await fn();
@@ -255,10 +259,10 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     };
     await run(() => benchThroughput(gateway, peers, opts.short));
     const allShards = (): PathProcess[] => ['shard-traefik', 'shard-dozzle', 'shard-authentik'].map((name) => ({ role: name, pid: pidOf(name) }));
-    await run(() => benchDiagnose({ ...gateway, processes: () => [{ role: 'gateway', pid: pidOf('gateway') }, ...allShards(), ...standIns()] }, opts.short));
+    await run(() => benchDiagnose({ ...gateway, processes: () => [gatewayProcess(), ...allShards(), ...standIns()] }, opts.short));
     await run(() => benchSoak(started, gateway, opts.short));
     await run(() => benchDiscovery(started, gateway, opts.short));
-    await run(() => benchSearchLogs(opts.short, started.components.find((c) => c.spec.name === 'shard-dozzle')?.spec.entry ?? '', quiet));
+    await run(() => benchSearchLogs(opts.short, componentNamed(started, 'shard-dozzle')?.spec.entry ?? '', quiet));
     const rss = started.components.map((c) => [c.spec.name, c.child.pid ? rssMiB(c.child.pid) : NaN, c.child.pid ? peakRssMiB(c.child.pid) : NaN]);
     await run(async () => ({ title: 'RSS after the run', table: formatTable(['process', 'RSS MiB', 'peak MiB'], rss), json: rss }));
     const dir = join(process.cwd(), 'bench', 'results');
