@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { build } from 'esbuild';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -24,8 +25,8 @@ let sim: TraefikSim;
 let shard: RunningShard;
 let client: NavigatorServiceClient;
 
-function call<Req, Res>(method: (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req): Promise<Res> {
-  return new Promise((resolve, reject) => method.call(client, req, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r))));
+function call<Req, Res>(method: (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req, deadlineMs = 20_000): Promise<Res> {
+  return new Promise((resolve, reject) => method.call(client, req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (e, r) => (e ? reject(e) : resolve(r))));
 }
 
 beforeAll(async () => {
@@ -55,6 +56,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const until = async (what: string, check: () => Promise<boolean>) => {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+
 const pinchflat = (extra: Partial<AddDynamicConfigRequest> = {}) =>
   AddDynamicConfigRequest.fromPartial({ name: 'media', hosts: ['media.home.lan'], tls: { certResolver: 'letsencrypt' }, service: { urls: ['http://10.0.0.5:8945'] }, ...extra });
 
@@ -79,6 +88,23 @@ describe('get_routes', () => {
     const down = await call(client.getRoutes, GetRoutesRequest.fromPartial({ service: 'gitea' }));
     expect(down.routes[0]?.servers[0]?.status).toBe('DOWN');
     sim.setServerHealth('http://172.20.0.5:3000', 'UP');
+  });
+  it('reads hosts out of an 800 KB rule with no ")" in linear time, answering within the deadline', async () => {
+    // Before: /Host\(([^)]*)\)/ rescanned the rest of the rule from every "Host(" (quadratic: tens of seconds).
+    const rule = 'Host(`a`'.repeat(100_000);
+    const file = join(sim.dynamicDir, 'hand-long-rule.yml');
+    await writeFile(file, yaml.dump({ http: { routers: { long: { rule, service: 'long' } }, services: { long: { loadBalancer: { servers: [{ url: 'http://10.0.0.7' }] } } } } }, { lineWidth: -1 }));
+    try {
+      await until('Traefik to load the long rule', async () => (await fetch(`${sim.apiUrl}/http/routers/long@file`)).ok);
+      const [res, list] = await Promise.all([
+        call(client.getRoutes, GetRoutesRequest.fromPartial({ name: 'long' }), 10_000),
+        call(client.listDynamicConfigs, {}, 10_000),
+      ]);
+      expect(res.routes[0]).toMatchObject({ name: 'long@file', hosts: [] });
+      expect(list.writable).toBe(true);
+    } finally {
+      await rm(file);
+    }
   });
 });
 
@@ -132,6 +158,7 @@ describe('add_dynamic_config', () => {
     expect((err as grpc.ServiceError).details).toContain('{{');
     await expect(call(client.addDynamicConfig, pinchflat({ name: 'evil', middlewares: ['api@internal'] }))).rejects.toMatchObject({ details: expect.stringContaining('middlewares[0]') });
     await expect(call(client.addDynamicConfig, pinchflat({ name: 'evil', hosts: ['not a host'] }))).rejects.toMatchObject({ details: expect.stringContaining('hosts[0]') });
+    await expect(call(client.addDynamicConfig, pinchflat({ name: 'evil', hosts: [], rule: `Host(\`${'a'.repeat(1100)}\`)` }))).rejects.toMatchObject({ details: expect.stringContaining('rule: is 1108 characters long; at most 1024') });
   });
 
   it('never touches a file it did not write', async () => {
