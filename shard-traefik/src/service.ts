@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ShardError, toTimestamp, type ShardHandlers } from '@homelab-mcp/shard-kit';
-import { AddDynamicConfigResponse, type NavigatorServiceService, RemoveDynamicConfigResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import { AddDynamicConfigResponse, RemoveDynamicConfigResponse, type NavigatorServiceService } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import { buildRouteFile } from './dynamic/model.js';
 import type { DynamicStore } from './dynamic/store.js';
 import { getRoutes, toRoute } from './routes.js';
@@ -26,8 +26,9 @@ export function createHandlers(deps: NavigatorDeps): ShardHandlers<typeof Naviga
       if (!req.planId) {
         const problem = await store.problem();
         if (problem) throw new ShardError('FAILED_PRECONDITION', problem, { reason: 'DYNAMIC_DIR_UNAVAILABLE', hint: 'Mount Traefik\'s file-provider directory read-write into shard-traefik (TRAEFIK_DYNAMIC_DIR).' });
-        const plan = await store.planAdd(req.name, route, req);
-        return AddDynamicConfigResponse.fromPartial({ plan, file, message: plan.noOp ? plan.summary : `Plan ready: ${plan.summary}. Call add_dynamic_config again with the same arguments and plan_id "${plan.id}" to apply it.` });
+        const { plan, skipped } = await store.planAdd(req.name, route, req);
+        const unchecked = skipped.length ? ` Not checked for names other files define: ${skipped.map((e) => `${e.path} (${e.reason})`).join('; ')}.` : '';
+        return AddDynamicConfigResponse.fromPartial({ plan, file, skipped, message: (plan.noOp ? plan.summary : `Plan ready: ${plan.summary}. Call add_dynamic_config again with the same arguments and plan_id "${plan.id}" to apply it.`) + unchecked });
       }
       const { router } = await store.apply(req.planId, req, ctx.signal);
       return AddDynamicConfigResponse.fromPartial({

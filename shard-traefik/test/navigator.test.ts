@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +177,60 @@ describe('add_dynamic_config', () => {
     expect(removed.applied).toBe(true);
     const routes = await call(client.getRoutes, GetRoutesRequest.fromPartial({ host: 'media.home.lan' }));
     expect(routes.routes).toHaveLength(0);
+  });
+});
+
+describe('a hostile dynamic directory', () => {
+  it('plans past link cycles, links out of the directory, FIFOs and huge files, names what it skipped, and keeps answering', async () => {
+    // Before: readdir(dir, { recursive: true }) followed "loop" and "up" forever (100% CPU, 1 GB, never answered).
+    const d = sim.dynamicDir;
+    const outside = await mkdtemp(join(tmpdir(), 'outside-'));
+    await writeFile(join(outside, 'secret.yml'), 'http:\n  routers:\n    cycle:\n      rule: Host(`x.lan`)\n      service: x\n');
+    const deep = join(d, 'deep', ...'12345678'.split(''));
+    const made = ['loop', 'up', 'outside.yml', 'pipe.yml', 'huge.yml', 'deep', 'store', 'linked.yml', 'mcp-fifo.yml', 'mcp-zero.yml'];
+    await symlink('.', join(d, 'loop'));
+    await symlink('..', join(d, 'up'));
+    await symlink(join(outside, 'secret.yml'), join(d, 'outside.yml'));
+    execFileSync('mkfifo', [join(d, 'pipe.yml'), join(d, 'mcp-fifo.yml')]);
+    await writeFile(join(d, 'huge.yml'), `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    await mkdir(deep, { recursive: true });
+    await writeFile(join(deep, 'a.yml'), 'http:\n  routers:\n    cycle:\n      rule: Host(`x.lan`)\n      service: x\n');
+    // A link to a file inside the directory (as a Kubernetes ConfigMap mounts them) is read like Traefik reads it.
+    await mkdir(join(d, 'store'));
+    await writeFile(join(d, 'store', 'real.txt'), 'http:\n  routers:\n    taken:\n      rule: Host(`taken.lan`)\n      service: taken\n');
+    await symlink('store/real.txt', join(d, 'linked.yml'));
+    await symlink('/dev/zero', join(d, 'mcp-zero.yml'));
+    try {
+      const [planned, routes, list] = await Promise.all([
+        call(client.addDynamicConfig, pinchflat({ name: 'cycle', hosts: ['cycle.home.lan'] }), 10_000),
+        call(client.getRoutes, GetRoutesRequest.fromPartial({ host: 'gitea.home.lan' }), 10_000),
+        call(client.listDynamicConfigs, {}, 10_000),
+      ]);
+      // "cycle" is defined only outside the directory and below the depth limit: neither read, so no clash.
+      expect(planned.plan?.id).toBeTruthy();
+      expect(Object.fromEntries(planned.skipped.map((e) => [e.path, e.reason]))).toEqual({
+        loop: 'a symbolic link to a directory: not followed (Traefik does not follow it either)',
+        up: 'a symbolic link to a directory outside the dynamic directory: not followed (Traefik does not follow it either)',
+        'outside.yml': 'a symbolic link to a file outside the dynamic directory: not read',
+        'pipe.yml': 'a FIFO (reading it could block forever)',
+        'mcp-fifo.yml': 'a FIFO (reading it could block forever)',
+        'mcp-zero.yml': 'a symbolic link to a file outside the dynamic directory: not read',
+        'huge.yml': `${2 * 1024 * 1024 + 3} bytes, over the 1048576-byte limit for one file`,
+        'deep/1/2/3/4/5/6/7/8': 'deeper than 8 directory levels: not looked into',
+      });
+      expect(planned.message).toContain('Not checked for names other files define: ');
+      expect(planned.message).toContain('loop (a symbolic link to a directory: not followed');
+      expect(routes.routes).toHaveLength(1);
+      expect(list.files.map((f) => f.file)).not.toContain('mcp-fifo.yml');
+
+      await expect(call(client.addDynamicConfig, pinchflat({ name: 'taken', hosts: ['taken.home.lan'] }))).rejects.toMatchObject({ code: grpc.status.ALREADY_EXISTS });
+      // Its own names: a FIFO or a link there is refused, never opened for reading.
+      await expect(call(client.addDynamicConfig, pinchflat({ name: 'fifo', hosts: ['fifo.home.lan'] }), 10_000)).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: expect.stringContaining('mcp-fifo.yml is a FIFO') });
+      await expect(call(client.addDynamicConfig, pinchflat({ name: 'zero', hosts: ['zero.home.lan'] }), 10_000)).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: expect.stringContaining('mcp-zero.yml is a symbolic link') });
+    } finally {
+      await Promise.all(made.map((m) => rm(join(d, m), { recursive: true, force: true })));
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 });
 

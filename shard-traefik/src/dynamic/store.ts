@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { access, opendir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import * as yaml from 'js-yaml';
@@ -9,12 +8,23 @@ import { PlanBook, ShardError, toTimestamp } from '@homelab-mcp/shard-kit';
 import type { Plan } from '@homelab-mcp/proto/ts/homelab/mcp/v1/plan.js';
 import { ChangeKind } from '@homelab-mcp/proto/ts/homelab/mcp/v1/plan.js';
 import type { ApiRouter, TraefikApi } from '../upstream/traefik-api.js';
+import { readRegularFile, scanDirectory, TEMP_FILE, writeFileAtomic, type ScanLimits, type Skipped } from './files.js';
 import { NAME, type RouteFile } from './model.js';
 
 /** The first line of every file this shard writes; files without it are never touched. */
 export const MANAGED_MARK = '# managed-by: homelab-mcp shard-traefik';
 const HEADER = `${MANAGED_MARK}\n# Written by homelab-mcp; edit through add_dynamic_config / remove_dynamic_config.\n`;
 const PREFIX = 'mcp-';
+
+/**
+ * Bounds of the look at the other files of the directory before a route is
+ * planned (names they define would make Traefik skip ours). A homelab's
+ * directory is a few files of a few KiB; these keep a hostile one from
+ * costing more than a fraction of a second.
+ */
+export const SCAN_LIMITS: ScanLimits = { maxDepth: 8, maxEntries: 10_000, maxFileBytes: 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 };
+/** The shard's own files are small; anything larger was not written by it. */
+const MAX_OWN_FILE_BYTES = 1024 * 1024;
 
 interface Change {
   name: string;
@@ -34,40 +44,12 @@ export interface ManagedFile {
   size: number;
 }
 
-/**
- * Replaces (or removes) a file so that Traefik sees either the old or the new
- * version, never a partial one: temp file without a .yml extension (Traefik
- * ignores it) -> fsync -> rename -> fsync of the directory.
- */
-export async function writeFileAtomic(dir: string, file: string, content: string | undefined): Promise<void> {
-  const target = join(dir, file);
-  if (content === undefined) {
-    await unlink(target).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
-  } else {
-    const tmp = join(dir, `.${file}.tmp-${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(content);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, target);
-  }
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
-}
-
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
   const t = setTimeout(resolve, ms);
   signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
 });
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
  * The shard's own files in Traefik's file-provider directory: planned, written
@@ -108,32 +90,39 @@ export class DynamicStore {
 
   /** Removes temporary files a crash may have left (they never carry a .yml extension). */
   async cleanup(): Promise<void> {
-    const names = await readdir(this.dir).catch(() => []);
-    await Promise.all(names.filter((n) => /^\.mcp-.*\.tmp-[0-9a-f]+$/.test(n)).map((n) => unlink(join(this.dir, n)).catch(() => undefined)));
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.startsWith(`.${PREFIX}`) && TEMP_FILE.test(n)).map((n) => unlink(join(this.dir, n)).catch(() => undefined)));
   }
 
-  private async read(file: string): Promise<string | undefined> {
-    return readFile(join(this.dir, file), 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
+  /**
+   * One of this shard's files: a regular file (never followed through a link,
+   * never a FIFO or device) of a bounded size, or undefined when it is absent.
+   */
+  private async readOwn(file: string): Promise<string | undefined> {
+    const res = await readRegularFile(join(this.dir, file), MAX_OWN_FILE_BYTES);
+    if (res && 'skipped' in res) throw new ShardError('FAILED_PRECONDITION', `${file} is ${res.skipped}, not a file homelab-mcp wrote; it is left alone`, { reason: 'NOT_MANAGED', hint: 'Pick another name, or remove that entry from the dynamic directory.' });
+    return res?.text;
   }
 
-  /** Names defined by files this shard does not own, to refuse collisions (Traefik would skip ours). */
-  private async foreignNames(): Promise<Set<string>> {
+  /**
+   * Names defined by the other files of the directory, to refuse collisions
+   * (Traefik would skip ours), and the entries that were not looked at.
+   */
+  private async foreignNames(ownFile: string): Promise<{ names: Set<string>; skipped: Skipped[] }> {
     const names = new Set<string>();
-    const entries = await readdir(this.dir, { recursive: true }).catch(() => [] as string[]);
-    for (const rel of entries) {
-      if (!/\.ya?ml$/i.test(rel) || rel.startsWith(PREFIX)) continue;
-      const text = await readFile(join(this.dir, rel), 'utf8').catch(() => '');
+    const skipped = await scanDirectory(this.dir, {
+      limits: SCAN_LIMITS,
+      wanted: (rel) => /\.ya?ml$/i.test(rel),
+      ignore: (rel) => rel === ownFile || TEMP_FILE.test(rel),
+    }, (_rel, text) => {
       try {
-        const doc = yaml.load(text) as { http?: Record<string, Record<string, unknown>> } | undefined;
+        const doc = yaml.load(text, { maxAliases: 100 }) as { http?: Record<string, Record<string, unknown>> } | undefined;
         for (const section of ['routers', 'services', 'middlewares']) for (const k of Object.keys(doc?.http?.[section] ?? {})) names.add(k);
       } catch {
         // not ours, not parseable: Traefik will complain about it, not us
       }
-    }
-    return names;
+    });
+    return { names, skipped };
   }
 
   private plan(change: Change, request: object, summary: string): Plan {
@@ -151,22 +140,23 @@ export class DynamicStore {
     };
   }
 
-  async planAdd(name: string, route: RouteFile, request: object): Promise<Plan> {
+  async planAdd(name: string, route: RouteFile, request: object): Promise<{ plan: Plan; skipped: Skipped[] }> {
     const file = this.fileName(name);
-    const before = await this.read(file);
+    const before = await this.readOwn(file);
     if (before !== undefined && !before.startsWith(MANAGED_MARK)) {
       throw new ShardError('FAILED_PRECONDITION', `${file} exists and was not written by homelab-mcp; it is left alone`, { reason: 'NOT_MANAGED', hint: 'Pick another name.' });
     }
-    const foreign = await this.foreignNames();
+    const { names: foreign, skipped } = await this.foreignNames(file);
     const clash = [...Object.keys(route.http.routers), ...Object.keys(route.http.services), ...Object.keys(route.http.middlewares ?? {})].filter((n) => foreign.has(n));
     if (clash.length) throw new ShardError('ALREADY_EXISTS', `another file in ${this.dir} already defines ${clash.join(', ')}; Traefik would ignore this route`, { reason: 'NAME_TAKEN', hint: 'Pick another name.' });
     const content = HEADER + yaml.dump(route, { lineWidth: -1, noRefs: true, sortKeys: false });
-    return this.plan({ name, file, content, before }, request, before === undefined ? `create ${file}: route ${Object.values(route.http.routers)[0]?.rule as string} to ${name}` : `update ${file}`);
+    const plan = this.plan({ name, file, content, before }, request, before === undefined ? `create ${file}: route ${Object.values(route.http.routers)[0]?.rule as string} to ${name}` : `update ${file}`);
+    return { plan, skipped };
   }
 
   async planRemove(name: string, request: object): Promise<Plan> {
     const file = this.fileName(name);
-    const before = await this.read(file);
+    const before = await this.readOwn(file);
     if (before === undefined) throw new ShardError('NOT_FOUND', `there is no managed route "${name}" (${file})`, { hint: 'list_dynamic_configs shows the routes this gateway manages.' });
     if (!before.startsWith(MANAGED_MARK)) throw new ShardError('FAILED_PRECONDITION', `${file} was not written by homelab-mcp; it is left alone`, { reason: 'NOT_MANAGED' });
     return this.plan({ name, file, content: undefined, before }, request, `remove ${file} (router ${name}@file)`);
@@ -177,7 +167,7 @@ export class DynamicStore {
     const change = this.plans.take(planId, request);
     const run = async () => {
       await this.requireWritable();
-      const current = await this.read(change.file);
+      const current = await this.readOwn(change.file);
       if (current !== change.before) {
         throw new ShardError('ABORTED', `${change.file} changed since the plan was made`, { reason: 'PLAN_STALE', hint: 'Plan again.' });
       }
@@ -187,7 +177,7 @@ export class DynamicStore {
         return { change, ...(router ? { router } : {}) };
       } catch (err) {
         await this.write(change.file, change.before).catch((e: unknown) => this.logger.error({ err: e, file: change.file }, 'rollback failed'));
-        this.logger.warn({ file: change.file, err: (err as Error).message }, 'Traefik did not accept the change: rolled back');
+        this.logger.warn({ file: change.file, err: errorText(err) }, 'Traefik did not accept the change: rolled back');
         throw err;
       }
     };
@@ -202,12 +192,13 @@ export class DynamicStore {
 
   private async confirm(change: Change, signal: AbortSignal): Promise<ApiRouter | undefined> {
     const name = `${change.name}@file`;
+    const rule = change.content === undefined ? undefined : (yaml.load(change.content) as RouteFile).http.routers[change.name]?.rule;
     const deadline = Date.now() + this.confirmTimeoutMs;
     let last: ApiRouter | undefined;
     while (Date.now() < deadline && !signal.aborted) {
       last = await this.api.find<ApiRouter>('http/routers', name, signal);
-      if (change.content === undefined ? !last : last?.status === 'enabled' && last.rule === (yaml.load(change.content) as RouteFile).http.routers[change.name]?.rule) return last;
-      if (last?.status === 'disabled' && last.rule === (change.content ? (yaml.load(change.content) as RouteFile).http.routers[change.name]?.rule : undefined)) {
+      if (change.content === undefined ? !last : last?.status === 'enabled' && last.rule === rule) return last;
+      if (last?.status === 'disabled' && last.rule === rule) {
         throw new ShardError('FAILED_PRECONDITION', `Traefik loaded ${name} but disabled it: ${(last.error ?? []).join('; ')}`, { reason: 'TRAEFIK_REJECTED', hint: 'Fix what Traefik names (e.g. create the middleware first) and plan again. The previous state was restored.' });
       }
       await sleep(250, signal);
@@ -220,14 +211,26 @@ export class DynamicStore {
     });
   }
 
+  /** The shard's files at the top of the directory (links, FIFOs and oversized entries are not its files). */
   async list(): Promise<ManagedFile[]> {
-    const names = (await readdir(this.dir).catch(() => [])).filter((n) => n.startsWith(PREFIX) && n.endsWith('.yml')).sort();
+    const names: string[] = [];
+    let seen = 0;
+    for await (const e of await opendir(this.dir).catch(() => [] as never[])) {
+      if (++seen > SCAN_LIMITS.maxEntries) break;
+      if (e.isFile() && e.name.startsWith(PREFIX) && e.name.endsWith('.yml')) names.push(e.name);
+    }
     const out: ManagedFile[] = [];
-    for (const file of names) {
-      const text = await this.read(file);
+    for (const file of names.sort()) {
+      const text = await this.readOwn(file).catch(() => undefined);
       if (!text?.startsWith(MANAGED_MARK)) continue;
-      const doc = (yaml.load(text) ?? {}) as RouteFile;
-      const st = await stat(join(this.dir, file));
+      let doc: RouteFile;
+      try {
+        doc = (yaml.load(text) ?? {}) as RouteFile;
+      } catch {
+        continue;
+      }
+      const st = await stat(join(this.dir, file)).catch(() => undefined);
+      if (!st) continue;
       out.push({
         name: file.slice(PREFIX.length, -'.yml'.length),
         file,

@@ -357,6 +357,24 @@ export interface AddDynamicConfigResponse {
     | undefined;
   /** What happened, in a sentence. */
   message: string;
+  /**
+   * Entries of the dynamic directory the plan did not look at when it checked
+   * for names other files already define, and why. The check enters real
+   * subdirectories (as Traefik does) up to 8 levels deep, looks at up to
+   * 10000 entries and reads YAML files of up to 1 MiB each and 4 MiB in all.
+   * It never follows a link to a directory (Traefik does not either), never
+   * reads through a link that leads outside the directory, and never opens a
+   * FIFO, socket or device.
+   */
+  skipped: SkippedEntry[];
+}
+
+/** An entry of the dynamic directory that was not looked at. */
+export interface SkippedEntry {
+  /** Path relative to the dynamic directory, e.g. "loop" or "extra/big.yml". */
+  path: string;
+  /** Why, e.g. "a symbolic link to a directory: not followed (Traefik does not follow it either)". */
+  reason: string;
 }
 
 /** Which managed route to remove. */
@@ -2711,7 +2729,7 @@ export const RateLimitSpec: MessageFns<RateLimitSpec> = {
 };
 
 function createBaseAddDynamicConfigResponse(): AddDynamicConfigResponse {
-  return { plan: undefined, applied: false, file: "", route: undefined, message: "" };
+  return { plan: undefined, applied: false, file: "", route: undefined, message: "", skipped: [] };
 }
 
 export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
@@ -2730,6 +2748,9 @@ export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
     }
     if (message.message !== "") {
       writer.uint32(42).string(message.message);
+    }
+    for (const v of message.skipped) {
+      SkippedEntry.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2787,6 +2808,14 @@ export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
             message.message = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.skipped.push(SkippedEntry.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2806,6 +2835,9 @@ export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
       file: isSet(object.file) ? globalThis.String(object.file) : "",
       route: isSet(object.route) ? Route.fromJSON(object.route) : undefined,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      skipped: globalThis.Array.isArray(object?.skipped)
+        ? object.skipped.map((e: any) => SkippedEntry.fromJSON(e))
+        : [],
     };
   },
 
@@ -2826,6 +2858,9 @@ export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.skipped?.length) {
+      obj.skipped = message.skipped.map((e) => SkippedEntry.toJSON(e));
+    }
     return obj;
   },
 
@@ -2839,6 +2874,92 @@ export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
     message.file = object.file ?? "";
     message.route = (object.route !== undefined && object.route !== null) ? Route.fromPartial(object.route) : undefined;
     message.message = object.message ?? "";
+    message.skipped = object.skipped?.map((e) => SkippedEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSkippedEntry(): SkippedEntry {
+  return { path: "", reason: "" };
+}
+
+export const SkippedEntry: MessageFns<SkippedEntry> = {
+  encode(message: SkippedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SkippedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSkippedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SkippedEntry {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: SkippedEntry): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SkippedEntry>, I>>(base?: I): SkippedEntry {
+    return SkippedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SkippedEntry>, I>>(object: I): SkippedEntry {
+    const message = createBaseSkippedEntry();
+    message.path = object.path ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };
