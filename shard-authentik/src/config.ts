@@ -21,6 +21,13 @@ export interface GatekeeperConfig extends ShardListenEnv {
   outpostUrl: string;
 }
 
+/** Drops trailing slashes; a loop, because /\/+$/ backtracks quadratically over a long run of slashes. */
+function trimSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url[end - 1] === '/') end--;
+  return url.slice(0, end);
+}
+
 /** The Gatekeeper's environment; the token comes from a file (preferred) or the variable. */
 export function parseConfig(env: Record<string, string | undefined>): Readonly<GatekeeperConfig> {
   const c = loadConfig(schema, env, { AUTHENTIK_URL: 'http://authentik-server:9000', AUTHENTIK_TOKEN_FILE: '/run/secrets/authentik_token' });
@@ -33,6 +40,6 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<G
     }
   }
   if (!token) throw new ConfigError('AUTHENTIK_TOKEN_FILE', 'an Authentik API token is required (AUTHENTIK_TOKEN_FILE, or AUTHENTIK_TOKEN)', '/run/secrets/authentik_token');
-  const origin = c.AUTHENTIK_URL.replace(/\/+$/, '').replace(/\/api\/v3$/, '');
-  return Object.freeze({ ...c, AUTHENTIK_TOKEN: undefined, authentikOrigin: origin, token, outpostUrl: (c.AUTHENTIK_OUTPOST_URL ?? origin).replace(/\/+$/, '') });
+  const origin = trimSlashes(c.AUTHENTIK_URL).replace(/\/api\/v3$/, '');
+  return Object.freeze({ ...c, AUTHENTIK_TOKEN: undefined, authentikOrigin: origin, token, outpostUrl: trimSlashes(c.AUTHENTIK_OUTPOST_URL ?? origin) });
 }

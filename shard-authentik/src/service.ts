@@ -16,6 +16,7 @@ import {
   type Flow,
   type GatekeeperServiceService,
 } from '@homelab-mcp/proto/ts/homelab/authentik/v1/gatekeeper.js';
+import { parseFlowBlueprint } from './blueprint.js';
 import { call, type Authentik } from './upstream/authentik.js';
 
 const FLOW_KEYS = ['authentication', 'invalidation', 'recovery', 'unenrollment', 'user_settings', 'device_code'] as const;
@@ -262,12 +263,10 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
       }
       if (req.import) {
         const text = req.import.yaml;
-        const slugs = [...text.matchAll(/^\s*slug:\s*["']?([-a-zA-Z0-9_]+)/gm)].map((m) => m[1] ?? '');
-        if (!/^\s*entries:/m.test(text) || !/authentik_flows\.flow\b/.test(text)) {
-          throw new ShardError('INVALID_ARGUMENT', 'import.yaml is not a flow blueprint (it needs entries with model authentik_flows.flow)', { fieldViolations: [{ field: 'import.yaml', description: 'not a flow blueprint' }], hint: 'Export a flow with manage_flows export to see the format.' });
-        }
+        const blueprint = parseFlowBlueprint(text);
+        const slugs = blueprint.flows.map((f) => f.slug);
         if (!req.planId) {
-          const plan = planOf(plans, req, null, `import flow blueprint (${slugs.join(', ') || 'flows'})`, slugs.map((s) => change(`flow ${s}`, undefined, 'imported')), text);
+          const plan = planOf(plans, req, null, `import flow blueprint${blueprint.name ? ` "${blueprint.name}"` : ''} (${slugs.join(', ')}; ${blueprint.entryCount} entr${blueprint.entryCount === 1 ? 'y' : 'ies'})`, slugs.map((s) => change(`flow ${s}`, undefined, 'imported')), text);
           return ManageFlowsResponse.fromPartial({ plan, message: `Plan ready. Call manage_flows again with the same import and plan_id "${plan.id}" to apply it.` });
         }
         plans.take(req.planId, req);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { ensurePki } from '@homelab-mcp/pki';
+import { FLOW_BLUEPRINTS, readFixtureBlueprint } from '@homelab-mcp/homelab-sim/authentik/blueprints.js';
 import { startAuthentikSim } from '@homelab-mcp/homelab-sim/authentik/index.js';
 import {
   CreateApplicationRequest,
@@ -30,7 +31,8 @@ async function startPair(simOpts: Parameters<typeof startAuthentikSim>[0] = {}) 
   const client = new GatekeeperServiceClient(`127.0.0.1:${shard.port}`, grpc.credentials.createSsl(await readFile(pki.caFile), await readFile(gw.keyFile), await readFile(gw.certFile), { checkServerIdentity: () => undefined }));
   const call = <Req, Res>(method: (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req): Promise<Res> =>
     new Promise((resolve, reject) => method.call(client, req, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r))));
-  return { sim, shard, client, call, close: async () => { client.close(); await shard.close(0); await sim.close(); } };
+  return { sim, shard, client, call, callWithin: <Req, Res>(ms: number, method: (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req): Promise<Res> =>
+    new Promise((resolve, reject) => method.call(client, req, new grpc.Metadata(), { deadline: Date.now() + ms }, (e, r) => (e ? reject(e) : resolve(r)))), close: async () => { client.close(); await shard.close(0); await sim.close(); } };
 }
 
 let main: Awaited<ReturnType<typeof startPair>>;
@@ -133,6 +135,92 @@ describe('manage_flows', () => {
     } finally {
       if (pair !== main) await pair.close();
     }
+  });
+});
+
+describe('manage_flows import reads the blueprint as YAML, within stated limits', () => {
+  const plan = (yaml: string) => main.call(main.client.manageFlows, ManageFlowsRequest.fromPartial({ import: { yaml } }));
+  const refusal = (yaml: string) => plan(yaml).then(() => undefined, (e: grpc.ServiceError) => e);
+
+  it('refuses 200,000 blank lines at once, naming the field and the limit, while other calls are answered within their deadline', async () => {
+    // Before: two multi-line regexes backtracked over every blank line (quadratic) and blocked the shard for tens of seconds.
+    const attack = `version: 1\n${'\n'.repeat(200_000)}entries:\n  - model: authentik_flows.flow\n    identifiers:\n      slug: x\n`;
+    const [err, brands, flows] = await Promise.all([
+      refusal(attack),
+      main.callWithin(10_000, main.client.listBrands, { search: '' }),
+      main.callWithin(10_000, main.client.manageFlows, ManageFlowsRequest.fromPartial({ get: { slug: 'default-authentication-flow' } })),
+    ]);
+    expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err?.details).toContain('import.yaml');
+    expect(err?.details).toContain('at most 10000 lines');
+    expect(brands.brands.length).toBeGreaterThan(0);
+    expect(flows.flow?.slug).toBe('default-authentication-flow');
+  }, 120_000);
+
+  it('plans the largest blueprint the limits allow while other calls are answered', async () => {
+    // 256 KiB on one line: a flow sequence of 87,000 items, the costliest shape found for the parser.
+    const head = 'version: 1\nentries:\n  - model: authentik_flows.flow\n    identifiers:\n      slug: big\n    attrs:\n      x: [';
+    const yaml = `${head}${'a, '.repeat(Math.floor((262_144 - head.length - 2) / 3))}]\n`;
+    const [planned, brands] = await Promise.all([plan(yaml), main.callWithin(10_000, main.client.listBrands, { search: '' })]);
+    expect(planned.plan?.summary).toContain('big');
+    expect(brands.brands.length).toBeGreaterThan(0);
+    expect(await refusal(`${yaml}#${'x'.repeat(10)}\n`)).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringContaining('at most 262144 bytes') });
+  });
+
+  it('accepts Authentik\'s own exports and every Authentik tag, in any node kind', async () => {
+    for (const file of FLOW_BLUEPRINTS) {
+      const planned = await plan(readFixtureBlueprint(file));
+      expect(planned.plan?.summary).toMatch(/^import flow blueprint "Default - /);
+    }
+    const tagged = [
+      'version: 1',
+      'metadata: { name: Tagged }',
+      'context: { slug: from-context }',
+      'entries:',
+      '  flows:',
+      '    - model: authentik_flows.flow',
+      '      id: flow',
+      '      identifiers: { slug: !Context slug }',
+      '      attrs:',
+      '        name: !Format [\'%s login\', !Env [HOMELAB, home]]',
+      '        title: !If [!Condition [AND, !Context a, true], yes, no]',
+      '        background: !File /dev/null',
+      '        designation: authentication',
+      '    - model: authentik_flows.flow',
+      '      identifiers: { slug: plain-slug }',
+      '  stages:',
+      '    - model: authentik_flows.flowstagebinding',
+      '      identifiers:',
+      '        target: !KeyOf flow',
+      '        stage: !Find [authentik_stages_password.passwordstage, [name, pw]]',
+      '        order: !Index 0',
+      '      attrs:',
+      '        policy: !FindObject { model: authentik_policies.policy, query: { name: x } }',
+      '        evaluate_on_plan: !AtIndex [!ParseJSON \'[true]\', 0]',
+      '        items: !Enumerate [!Context items, SEQ, !Value 0]',
+      '    - model: authentik_blueprints.metaapplyblueprint',
+      '      attrs: !Env [BLUEPRINT_ATTRS, {}]',
+    ].join('\n');
+    const planned = await plan(tagged);
+    expect(planned.plan?.summary).toBe('import flow blueprint "Tagged" (!Context slug, plain-slug; 4 entries)');
+    expect(planned.plan?.changes.map((c) => c.path)).toEqual(['flow !Context slug', 'flow plain-slug']);
+  });
+
+  it.each([
+    ['bad YAML, with the line', 'version: 1\nentries:\n  - model: authentik_flows.flow\n   identifiers: {slug: x}\n', 'import.yaml: is not valid YAML at line 4'],
+    ['an unknown tag', 'version: 1\nentries:\n  - model: authentik_flows.flow\n    identifiers: { slug: !Nope x }\n', 'unknown scalar tag !<!Nope> (Authentik\'s tags are !KeyOf, !Find'],
+    ['no entries', 'version: 1\nmetadata: { name: x }\n', 'it has no "entries" list'],
+    ['a list instead of a mapping', '- model: authentik_flows.flow\n', 'the document must be a mapping'],
+    ['an entry without a model', 'version: 1\nentries:\n  - identifiers: { slug: x }\n', 'entries[0].model must be a model name'],
+    ['no flow entry', 'version: 1\nentries:\n  - model: authentik_stages_dummy.dummystage\n    identifiers: { name: x }\n', 'no entry has model authentik_flows.flow'],
+    ['the model only in a comment', 'version: 1\n# model: authentik_flows.flow\nentries:\n  - model: authentik_core.group\n', 'no entry has model authentik_flows.flow'],
+    ['nesting deeper than 64', `version: 1\nentries:\n  - model: authentik_flows.flow\n    attrs: { x: ${'['.repeat(80)}${']'.repeat(80)} }\n`, 'maxDepth (64)'],
+    ['more than 100 aliases', `version: 1\nentries:\n  - model: authentik_flows.flow\n    attrs: { a: &a [x], b: [${'*a, '.repeat(101)}] }\n`, 'import.yaml: is not valid YAML'],
+  ])('refuses %s with an error naming import.yaml', async (_what, yaml, message) => {
+    const err = await refusal(yaml);
+    expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err?.details).toContain(message);
+    expect(err?.details).toContain('import.yaml');
   });
 });
 

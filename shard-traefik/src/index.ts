@@ -12,9 +12,10 @@ export { parseConfig, type NavigatorConfig } from './config.js';
 export async function startNavigator(config: NavigatorConfig, logger: Logger): Promise<RunningShard> {
   const api = new TraefikApi(config.TRAEFIK_API);
   const store = new DynamicStore(config.TRAEFIK_DYNAMIC_DIR, api, config.TRAEFIK_CONFIRM_TIMEOUT_MS, logger);
-  await store.cleanup();
   const problem = await store.problem();
   if (problem) logger.warn({ problem }, 'add_dynamic_config will fail until this is fixed');
+  // Not awaited: an interrupted apply may wait for Traefik; reads are served meanwhile, writes queue behind it.
+  void store.start();
   return serve({
     name: 'traefik',
     serviceName: 'homelab.traefik.v1.NavigatorService',

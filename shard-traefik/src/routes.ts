@@ -1,12 +1,19 @@
 import { ObjectStatus, Protocol, Route, type GetRoutesRequest, type GetRoutesResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import type { ApiRouter, ApiService, TraefikApi } from './upstream/traefik-api.js';
 
-/** Values of matcher calls in a rule, e.g. Host(`a`, `b`) -> [a, b]. */
+/**
+ * Values of matcher calls in a rule, e.g. Host(`a`, `b`) -> [a, b]. Linear in
+ * the rule: the argument list is found with indexOf, not with a [^)]* that
+ * would rescan the rest of the rule from every matcher without a ")".
+ */
 export function ruleValues(rule: string, matchers: string[]): string[] {
   const out: string[] = [];
-  const re = new RegExp(`\\b(?:${matchers.join('|')})\\(([^)]*)\\)`, 'g');
-  for (const m of rule.matchAll(re)) {
-    for (const v of (m[1] ?? '').matchAll(/[`"]([^`"]*)[`"]/g)) if (v[1]) out.push(v[1]);
+  const call = new RegExp(`\\b(?:${matchers.join('|')})\\(`, 'g');
+  for (let m = call.exec(rule); m; m = call.exec(rule)) {
+    const close = rule.indexOf(')', call.lastIndex);
+    if (close === -1) break;
+    for (const v of rule.slice(call.lastIndex, close).matchAll(/[`"]([^`"]*)[`"]/g)) if (v[1]) out.push(v[1]);
+    call.lastIndex = close + 1;
   }
   return out;
 }

@@ -1,11 +1,36 @@
 import type { Logger } from 'pino';
 import { ShardError, toTimestamp, type ShardHandlers } from '@homelab-mcp/shard-kit';
-import { AddDynamicConfigResponse, type NavigatorServiceService, RemoveDynamicConfigResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import { ChangeKind } from '@homelab-mcp/proto/ts/homelab/mcp/v1/plan.js';
+import { AddDynamicConfigResponse, RecoveryOutcome, RemoveDynamicConfigResponse, type InterruptedChange, type NavigatorServiceService } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import { buildRouteFile } from './dynamic/model.js';
+import type { RecoveryRecord } from './dynamic/journal.js';
 import type { DynamicStore } from './dynamic/store.js';
 import { getRoutes, toRoute } from './routes.js';
 import { checkSslStatus } from './ssl.js';
 import type { TraefikApi } from './upstream/traefik-api.js';
+
+const OUTCOME: Record<RecoveryRecord['outcome'], RecoveryOutcome> = {
+  pending: RecoveryOutcome.RECOVERY_OUTCOME_PENDING,
+  completed: RecoveryOutcome.RECOVERY_OUTCOME_COMPLETED,
+  'rolled-back': RecoveryOutcome.RECOVERY_OUTCOME_ROLLED_BACK,
+  unchanged: RecoveryOutcome.RECOVERY_OUTCOME_UNCHANGED,
+  'left-alone': RecoveryOutcome.RECOVERY_OUTCOME_LEFT_ALONE,
+  failed: RecoveryOutcome.RECOVERY_OUTCOME_FAILED,
+};
+const KIND: Record<RecoveryRecord['kind'], ChangeKind> = { create: ChangeKind.CHANGE_KIND_CREATE, update: ChangeKind.CHANGE_KIND_UPDATE, delete: ChangeKind.CHANGE_KIND_DELETE };
+
+function toInterruptedChange(r: RecoveryRecord): InterruptedChange {
+  return {
+    planId: r.planId,
+    name: r.name,
+    file: r.file,
+    kind: KIND[r.kind],
+    startedAt: toTimestamp(new Date(r.startedAt)),
+    ...(r.settledAt ? { settledAt: toTimestamp(new Date(r.settledAt)) } : {}),
+    outcome: OUTCOME[r.outcome],
+    detail: r.detail,
+  };
+}
 
 export interface NavigatorDeps {
   api: TraefikApi;
@@ -26,8 +51,9 @@ export function createHandlers(deps: NavigatorDeps): ShardHandlers<typeof Naviga
       if (!req.planId) {
         const problem = await store.problem();
         if (problem) throw new ShardError('FAILED_PRECONDITION', problem, { reason: 'DYNAMIC_DIR_UNAVAILABLE', hint: 'Mount Traefik\'s file-provider directory read-write into shard-traefik (TRAEFIK_DYNAMIC_DIR).' });
-        const plan = await store.planAdd(req.name, route, req);
-        return AddDynamicConfigResponse.fromPartial({ plan, file, message: plan.noOp ? plan.summary : `Plan ready: ${plan.summary}. Call add_dynamic_config again with the same arguments and plan_id "${plan.id}" to apply it.` });
+        const { plan, skipped } = await store.planAdd(req.name, route, req);
+        const unchecked = skipped.length ? ` Not checked for names other files define: ${skipped.map((e) => `${e.path} (${e.reason})`).join('; ')}.` : '';
+        return AddDynamicConfigResponse.fromPartial({ plan, file, skipped, message: (plan.noOp ? plan.summary : `Plan ready: ${plan.summary}. Call add_dynamic_config again with the same arguments and plan_id "${plan.id}" to apply it.`) + unchecked });
       }
       const { router } = await store.apply(req.planId, req, ctx.signal);
       return AddDynamicConfigResponse.fromPartial({
@@ -55,6 +81,7 @@ export function createHandlers(deps: NavigatorDeps): ShardHandlers<typeof Naviga
         directory: store.dir,
         writable: !problem,
         problem: problem ?? '',
+        interruptedChanges: (await store.recoveries()).map(toInterruptedChange),
       };
     },
 

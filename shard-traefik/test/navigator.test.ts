@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -24,8 +24,8 @@ let sim: TraefikSim;
 let shard: RunningShard;
 let client: NavigatorServiceClient;
 
-function call<Req, Res>(method: (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req): Promise<Res> {
-  return new Promise((resolve, reject) => method.call(client, req, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r))));
+function call<Req, Res>(method: (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req, deadlineMs = 20_000): Promise<Res> {
+  return new Promise((resolve, reject) => method.call(client, req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (e, r) => (e ? reject(e) : resolve(r))));
 }
 
 beforeAll(async () => {
@@ -55,6 +55,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const until = async (what: string, check: () => Promise<boolean>) => {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+
 const pinchflat = (extra: Partial<AddDynamicConfigRequest> = {}) =>
   AddDynamicConfigRequest.fromPartial({ name: 'media', hosts: ['media.home.lan'], tls: { certResolver: 'letsencrypt' }, service: { urls: ['http://10.0.0.5:8945'] }, ...extra });
 
@@ -79,6 +87,23 @@ describe('get_routes', () => {
     const down = await call(client.getRoutes, GetRoutesRequest.fromPartial({ service: 'gitea' }));
     expect(down.routes[0]?.servers[0]?.status).toBe('DOWN');
     sim.setServerHealth('http://172.20.0.5:3000', 'UP');
+  });
+  it('reads hosts out of an 800 KB rule with no ")" in linear time, answering within the deadline', async () => {
+    // Before: /Host\(([^)]*)\)/ rescanned the rest of the rule from every "Host(" (quadratic: tens of seconds).
+    const rule = 'Host(`a`'.repeat(100_000);
+    const file = join(sim.dynamicDir, 'hand-long-rule.yml');
+    await writeFile(file, yaml.dump({ http: { routers: { long: { rule, service: 'long' } }, services: { long: { loadBalancer: { servers: [{ url: 'http://10.0.0.7' }] } } } } }, { lineWidth: -1 }));
+    try {
+      await until('Traefik to load the long rule', async () => (await fetch(`${sim.apiUrl}/http/routers/long@file`)).ok);
+      const [res, list] = await Promise.all([
+        call(client.getRoutes, GetRoutesRequest.fromPartial({ name: 'long' }), 10_000),
+        call(client.listDynamicConfigs, {}, 10_000),
+      ]);
+      expect(res.routes[0]).toMatchObject({ name: 'long@file', hosts: [] });
+      expect(list.writable).toBe(true);
+    } finally {
+      await rm(file);
+    }
   });
 });
 
@@ -132,6 +157,7 @@ describe('add_dynamic_config', () => {
     expect((err as grpc.ServiceError).details).toContain('{{');
     await expect(call(client.addDynamicConfig, pinchflat({ name: 'evil', middlewares: ['api@internal'] }))).rejects.toMatchObject({ details: expect.stringContaining('middlewares[0]') });
     await expect(call(client.addDynamicConfig, pinchflat({ name: 'evil', hosts: ['not a host'] }))).rejects.toMatchObject({ details: expect.stringContaining('hosts[0]') });
+    await expect(call(client.addDynamicConfig, pinchflat({ name: 'evil', hosts: [], rule: `Host(\`${'a'.repeat(1100)}\`)` }))).rejects.toMatchObject({ details: expect.stringContaining('rule: is 1108 characters long; at most 1024') });
   });
 
   it('never touches a file it did not write', async () => {
@@ -153,6 +179,60 @@ describe('add_dynamic_config', () => {
   });
 });
 
+describe('a hostile dynamic directory', () => {
+  it('plans past link cycles, links out of the directory, FIFOs and huge files, names what it skipped, and keeps answering', async () => {
+    // Before: readdir(dir, { recursive: true }) followed "loop" and "up" forever (100% CPU, 1 GB, never answered).
+    const d = sim.dynamicDir;
+    const outside = await mkdtemp(join(tmpdir(), 'outside-'));
+    await writeFile(join(outside, 'secret.yml'), 'http:\n  routers:\n    cycle:\n      rule: Host(`x.lan`)\n      service: x\n');
+    const deep = join(d, 'deep', ...'12345678'.split(''));
+    const made = ['loop', 'up', 'outside.yml', 'pipe.yml', 'huge.yml', 'deep', 'store', 'linked.yml', 'mcp-fifo.yml', 'mcp-zero.yml'];
+    await symlink('.', join(d, 'loop'));
+    await symlink('..', join(d, 'up'));
+    await symlink(join(outside, 'secret.yml'), join(d, 'outside.yml'));
+    execFileSync('mkfifo', [join(d, 'pipe.yml'), join(d, 'mcp-fifo.yml')]);
+    await writeFile(join(d, 'huge.yml'), `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    await mkdir(deep, { recursive: true });
+    await writeFile(join(deep, 'a.yml'), 'http:\n  routers:\n    cycle:\n      rule: Host(`x.lan`)\n      service: x\n');
+    // A link to a file inside the directory (as a Kubernetes ConfigMap mounts them) is read like Traefik reads it.
+    await mkdir(join(d, 'store'));
+    await writeFile(join(d, 'store', 'real.txt'), 'http:\n  routers:\n    taken:\n      rule: Host(`taken.lan`)\n      service: taken\n');
+    await symlink('store/real.txt', join(d, 'linked.yml'));
+    await symlink('/dev/zero', join(d, 'mcp-zero.yml'));
+    try {
+      const [planned, routes, list] = await Promise.all([
+        call(client.addDynamicConfig, pinchflat({ name: 'cycle', hosts: ['cycle.home.lan'] }), 10_000),
+        call(client.getRoutes, GetRoutesRequest.fromPartial({ host: 'gitea.home.lan' }), 10_000),
+        call(client.listDynamicConfigs, {}, 10_000),
+      ]);
+      // "cycle" is defined only outside the directory and below the depth limit: neither read, so no clash.
+      expect(planned.plan?.id).toBeTruthy();
+      expect(Object.fromEntries(planned.skipped.map((e) => [e.path, e.reason]))).toEqual({
+        loop: 'a symbolic link to a directory: not followed (Traefik does not follow it either)',
+        up: 'a symbolic link to a directory outside the dynamic directory: not followed (Traefik does not follow it either)',
+        'outside.yml': 'a symbolic link to a file outside the dynamic directory: not read',
+        'pipe.yml': 'a FIFO (reading it could block forever)',
+        'mcp-fifo.yml': 'a FIFO (reading it could block forever)',
+        'mcp-zero.yml': 'a symbolic link to a file outside the dynamic directory: not read',
+        'huge.yml': `${2 * 1024 * 1024 + 3} bytes, over the 1048576-byte limit for one file`,
+        'deep/1/2/3/4/5/6/7/8': 'deeper than 8 directory levels: not looked into',
+      });
+      expect(planned.message).toContain('Not checked for names other files define: ');
+      expect(planned.message).toContain('loop (a symbolic link to a directory: not followed');
+      expect(routes.routes).toHaveLength(1);
+      expect(list.files.map((f) => f.file)).not.toContain('mcp-fifo.yml');
+
+      await expect(call(client.addDynamicConfig, pinchflat({ name: 'taken', hosts: ['taken.home.lan'] }))).rejects.toMatchObject({ code: grpc.status.ALREADY_EXISTS });
+      // Its own names: a FIFO or a link there is refused, never opened for reading.
+      await expect(call(client.addDynamicConfig, pinchflat({ name: 'fifo', hosts: ['fifo.home.lan'] }), 10_000)).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: expect.stringContaining('mcp-fifo.yml is a FIFO') });
+      await expect(call(client.addDynamicConfig, pinchflat({ name: 'zero', hosts: ['zero.home.lan'] }), 10_000)).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: expect.stringContaining('mcp-zero.yml is a symbolic link') });
+    } finally {
+      await Promise.all(made.map((m) => rm(join(d, m), { recursive: true, force: true })));
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('check_ssl_status', () => {
   it('reports valid, expired, wrong-host and Traefik default certificates as such', async () => {
     const res = await call(client.checkSslStatus, CheckSslStatusRequest.fromPartial({ hosts: ['gitea.home.lan', 'expired.home.lan', 'wrong.home.lan', 'unknown.home.lan'] }));
@@ -165,50 +245,4 @@ describe('check_ssl_status', () => {
     expect(wrong?.problem).toContain('not wrong.home.lan');
     expect(fallback).toMatchObject({ ok: false, traefikDefault: true, selfSigned: true });
   });
-});
-
-describe('atomic writes', () => {
-  it('never leaves a partial or half-renamed .yml when the writer is killed (100 times)', async () => {
-    const crashDir = await mkdtemp(join(tmpdir(), 'crash-'));
-    // The writer is compiled once (next to node_modules, which it imports from), so each of the
-    // hundred processes starts in milliseconds instead of compiling TypeScript again.
-    const writer = join(process.cwd(), '.tmp', `crash-writer-${process.pid}.mjs`);
-    const root = process.cwd();
-    await build({
-      entryPoints: [join(root, 'shard-traefik/test/support/crash-writer.ts')],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      outfile: writer,
-      logLevel: 'silent',
-      plugins: [
-        {
-          // Workspace packages are TypeScript: compile them in; everything from npm stays an import.
-          name: 'workspace',
-          setup(b) {
-            b.onResolve({ filter: /^@homelab-mcp\/proto\/ts\// }, (a) => ({ path: join(root, 'proto/gen/ts', a.path.slice('@homelab-mcp/proto/ts/'.length).replace(/\.js$/, '.ts')) }));
-            b.onResolve({ filter: /^@homelab-mcp\/[a-z-]+$/ }, (a) => ({ path: join(root, a.path.slice('@homelab-mcp/'.length), 'src/index.ts') }));
-            b.onResolve({ filter: /^[^./]/ }, (a) => ({ path: a.path, external: true }));
-          },
-        },
-      ],
-    });
-    const dynamicDir = join(crashDir, 'dynamic');
-    await mkdir(dynamicDir);
-    for (let i = 0; i < 100; i++) {
-      const child = spawn(process.execPath, [writer, dynamicDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-      await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 40)));
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-      for (const f of (await readdir(dynamicDir)).filter((n) => n.endsWith('.yml'))) {
-        const text = await readFile(join(dynamicDir, f), 'utf8');
-        expect(/^# managed-by: homelab-mcp shard-traefik\nversion: (\d)\nx{65536}\nend: \1\n$/.test(text)).toBe(true);
-      }
-    }
-    // The writer did get its file in place between the kills.
-    expect(await readdir(dynamicDir)).toContain('mcp-crash.yml');
-    await rm(crashDir, { recursive: true, force: true });
-    await rm(writer, { force: true });
-  }, 120_000);
 });

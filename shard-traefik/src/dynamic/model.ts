@@ -66,7 +66,8 @@ export function buildRouteFile(req: AddDynamicConfigRequest): RouteFile {
   });
   if (req.rule && req.hosts.length) v.push({ field: 'rule', description: 'give either hosts (with path_prefix) or a rule, not both' });
   if (!req.rule && !req.hosts.length) v.push({ field: 'hosts', description: 'give the host names to route (or a rule)' });
-  if (req.rule && (/[\r\n]/.test(req.rule) || !/\b(Host|HostRegexp|Path|PathPrefix|PathRegexp|Header|Method|Query|ClientIP)\(/.test(req.rule))) {
+  if (req.rule.length > 1024) v.push({ field: 'rule', description: `is ${req.rule.length} characters long; at most 1024 are accepted` });
+  else if (req.rule && (/[\r\n]/.test(req.rule) || !/\b(Host|HostRegexp|Path|PathPrefix|PathRegexp|Header|Method|Query|ClientIP)\(/.test(req.rule))) {
     v.push({ field: 'rule', description: 'must be a single-line Traefik rule such as Host(`a.home.lan`) && PathPrefix(`/api`)' });
   }
   if (req.pathPrefix && req.rule) v.push({ field: 'path_prefix', description: 'path_prefix goes with hosts, not with a rule' });

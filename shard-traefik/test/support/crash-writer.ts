@@ -1,5 +1,5 @@
 // Writes mcp-crash.yml over and over with the shard's atomic writer until killed.
-import { writeFileAtomic } from '../../src/dynamic/store.js';
+import { writeFileAtomic } from '../../src/dynamic/files.js';
 
 const dir = process.argv[2] ?? '';
 const versions = [0, 1, 2].map((v) => `# managed-by: homelab-mcp shard-traefik\nversion: ${v}\n${'x'.repeat(64 * 1024)}\nend: ${v}\n`);

@@ -514,7 +514,14 @@ export interface FlowRef {
 
 /** A flow to import. */
 export interface ImportFlow {
-  /** The blueprint YAML, as exported by Authentik. */
+  /**
+   * The blueprint YAML, as exported by Authentik (manage_flows export): YAML
+   * 1.1 with Authentik's tags (!KeyOf, !Find, !FindObject, !Context, !Format,
+   * !Condition, !If, !Env, !File, !Enumerate, !Value, !Index, !AtIndex,
+   * !ParseJSON), "entries" with at least one entry of model
+   * authentik_flows.flow. Limits: at most 262144 bytes (256 KiB) of UTF-8,
+   * 10000 lines, nesting 64 levels deep and 100 aliases (*name).
+   */
   yaml: string;
   /** Remove the flow's existing stage bindings before importing (Authentik's "clear"). */
   clear: boolean;

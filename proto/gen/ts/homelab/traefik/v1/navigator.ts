@@ -19,7 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
-import { Plan } from "../../mcp/v1/plan.js";
+import { ChangeKind, changeKindFromJSON, changeKindToJSON, Plan } from "../../mcp/v1/plan.js";
 
 export const protobufPackage = "homelab.traefik.v1";
 
@@ -120,6 +120,83 @@ export function objectStatusToJSON(object: ObjectStatus): string {
     case ObjectStatus.OBJECT_STATUS_DISABLED:
       return "OBJECT_STATUS_DISABLED";
     case ObjectStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What the shard did with a change it had not confirmed. */
+export enum RecoveryOutcome {
+  /** RECOVERY_OUTCOME_UNSPECIFIED - Not specified. */
+  RECOVERY_OUTCOME_UNSPECIFIED = 0,
+  /** RECOVERY_OUTCOME_PENDING - Being checked now: the shard is asking Traefik whether it serves the change. */
+  RECOVERY_OUTCOME_PENDING = 1,
+  /**
+   * RECOVERY_OUTCOME_COMPLETED - The new file was in place and Traefik serves it (or the removal took
+   * effect): the change stands, as if it had been confirmed.
+   */
+  RECOVERY_OUTCOME_COMPLETED = 2,
+  /** RECOVERY_OUTCOME_ROLLED_BACK - Traefik did not serve the change: the previous content was restored, or the new file removed. */
+  RECOVERY_OUTCOME_ROLLED_BACK = 3,
+  /**
+   * RECOVERY_OUTCOME_UNCHANGED - The file still had its previous content (the shard stopped before
+   * writing it, or after undoing it): nothing changed.
+   */
+  RECOVERY_OUTCOME_UNCHANGED = 4,
+  /** RECOVERY_OUTCOME_LEFT_ALONE - The file had been changed by someone else, or is not a regular file: left as it is. */
+  RECOVERY_OUTCOME_LEFT_ALONE = 5,
+  /** RECOVERY_OUTCOME_FAILED - The shard could not settle it (e.g. the directory is not writable); it tries again at its next start. */
+  RECOVERY_OUTCOME_FAILED = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function recoveryOutcomeFromJSON(object: any): RecoveryOutcome {
+  switch (object) {
+    case 0:
+    case "RECOVERY_OUTCOME_UNSPECIFIED":
+      return RecoveryOutcome.RECOVERY_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "RECOVERY_OUTCOME_PENDING":
+      return RecoveryOutcome.RECOVERY_OUTCOME_PENDING;
+    case 2:
+    case "RECOVERY_OUTCOME_COMPLETED":
+      return RecoveryOutcome.RECOVERY_OUTCOME_COMPLETED;
+    case 3:
+    case "RECOVERY_OUTCOME_ROLLED_BACK":
+      return RecoveryOutcome.RECOVERY_OUTCOME_ROLLED_BACK;
+    case 4:
+    case "RECOVERY_OUTCOME_UNCHANGED":
+      return RecoveryOutcome.RECOVERY_OUTCOME_UNCHANGED;
+    case 5:
+    case "RECOVERY_OUTCOME_LEFT_ALONE":
+      return RecoveryOutcome.RECOVERY_OUTCOME_LEFT_ALONE;
+    case 6:
+    case "RECOVERY_OUTCOME_FAILED":
+      return RecoveryOutcome.RECOVERY_OUTCOME_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RecoveryOutcome.UNRECOGNIZED;
+  }
+}
+
+export function recoveryOutcomeToJSON(object: RecoveryOutcome): string {
+  switch (object) {
+    case RecoveryOutcome.RECOVERY_OUTCOME_UNSPECIFIED:
+      return "RECOVERY_OUTCOME_UNSPECIFIED";
+    case RecoveryOutcome.RECOVERY_OUTCOME_PENDING:
+      return "RECOVERY_OUTCOME_PENDING";
+    case RecoveryOutcome.RECOVERY_OUTCOME_COMPLETED:
+      return "RECOVERY_OUTCOME_COMPLETED";
+    case RecoveryOutcome.RECOVERY_OUTCOME_ROLLED_BACK:
+      return "RECOVERY_OUTCOME_ROLLED_BACK";
+    case RecoveryOutcome.RECOVERY_OUTCOME_UNCHANGED:
+      return "RECOVERY_OUTCOME_UNCHANGED";
+    case RecoveryOutcome.RECOVERY_OUTCOME_LEFT_ALONE:
+      return "RECOVERY_OUTCOME_LEFT_ALONE";
+    case RecoveryOutcome.RECOVERY_OUTCOME_FAILED:
+      return "RECOVERY_OUTCOME_FAILED";
+    case RecoveryOutcome.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -357,6 +434,24 @@ export interface AddDynamicConfigResponse {
     | undefined;
   /** What happened, in a sentence. */
   message: string;
+  /**
+   * Entries of the dynamic directory the plan did not look at when it checked
+   * for names other files already define, and why. The check enters real
+   * subdirectories (as Traefik does) up to 8 levels deep, looks at up to
+   * 10000 entries and reads YAML files of up to 1 MiB each and 4 MiB in all.
+   * It never follows a link to a directory (Traefik does not either), never
+   * reads through a link that leads outside the directory, and never opens a
+   * FIFO, socket or device.
+   */
+  skipped: SkippedEntry[];
+}
+
+/** An entry of the dynamic directory that was not looked at. */
+export interface SkippedEntry {
+  /** Path relative to the dynamic directory, e.g. "loop" or "extra/big.yml". */
+  path: string;
+  /** Why, e.g. "a symbolic link to a directory: not followed (Traefik does not follow it either)". */
+  reason: string;
 }
 
 /** Which managed route to remove. */
@@ -393,6 +488,41 @@ export interface ListDynamicConfigsResponse {
   writable: boolean;
   /** Why not, when it cannot. */
   problem: string;
+  /**
+   * Changes the shard had started to apply but not confirmed when it stopped
+   * (a crash, a kill): what it found at its next start and what it did. The
+   * most recent first; the last 20 are kept, and one still being checked
+   * shows as pending.
+   */
+  interruptedChanges: InterruptedChange[];
+}
+
+/**
+ * A change whose apply was cut short, and how the shard settled it on start.
+ * Each apply is journaled before the file is written; on start the shard
+ * keeps a change Traefik serves and restores the previous state otherwise.
+ */
+export interface InterruptedChange {
+  /** The plan that was being applied. */
+  planId: string;
+  /** Route name. */
+  name: string;
+  /** File, relative to the dynamic directory. */
+  file: string;
+  /** What the plan did to the file. */
+  kind: ChangeKind;
+  /** When the apply started. */
+  startedAt?:
+    | Timestamp
+    | undefined;
+  /** When the shard settled it; unset while it is pending. */
+  settledAt?:
+    | Timestamp
+    | undefined;
+  /** What became of the change. */
+  outcome: RecoveryOutcome;
+  /** What the shard found and did, in a sentence. */
+  detail: string;
 }
 
 /** A managed dynamic-configuration file. */
@@ -2711,7 +2841,7 @@ export const RateLimitSpec: MessageFns<RateLimitSpec> = {
 };
 
 function createBaseAddDynamicConfigResponse(): AddDynamicConfigResponse {
-  return { plan: undefined, applied: false, file: "", route: undefined, message: "" };
+  return { plan: undefined, applied: false, file: "", route: undefined, message: "", skipped: [] };
 }
 
 export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
@@ -2730,6 +2860,9 @@ export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
     }
     if (message.message !== "") {
       writer.uint32(42).string(message.message);
+    }
+    for (const v of message.skipped) {
+      SkippedEntry.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2787,6 +2920,14 @@ export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
             message.message = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.skipped.push(SkippedEntry.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2806,6 +2947,9 @@ export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
       file: isSet(object.file) ? globalThis.String(object.file) : "",
       route: isSet(object.route) ? Route.fromJSON(object.route) : undefined,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      skipped: globalThis.Array.isArray(object?.skipped)
+        ? object.skipped.map((e: any) => SkippedEntry.fromJSON(e))
+        : [],
     };
   },
 
@@ -2826,6 +2970,9 @@ export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.skipped?.length) {
+      obj.skipped = message.skipped.map((e) => SkippedEntry.toJSON(e));
+    }
     return obj;
   },
 
@@ -2839,6 +2986,92 @@ export const AddDynamicConfigResponse: MessageFns<AddDynamicConfigResponse> = {
     message.file = object.file ?? "";
     message.route = (object.route !== undefined && object.route !== null) ? Route.fromPartial(object.route) : undefined;
     message.message = object.message ?? "";
+    message.skipped = object.skipped?.map((e) => SkippedEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSkippedEntry(): SkippedEntry {
+  return { path: "", reason: "" };
+}
+
+export const SkippedEntry: MessageFns<SkippedEntry> = {
+  encode(message: SkippedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SkippedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSkippedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SkippedEntry {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: SkippedEntry): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SkippedEntry>, I>>(base?: I): SkippedEntry {
+    return SkippedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SkippedEntry>, I>>(object: I): SkippedEntry {
+    const message = createBaseSkippedEntry();
+    message.path = object.path ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -3086,7 +3319,7 @@ export const ListDynamicConfigsRequest: MessageFns<ListDynamicConfigsRequest> = 
 };
 
 function createBaseListDynamicConfigsResponse(): ListDynamicConfigsResponse {
-  return { files: [], directory: "", writable: false, problem: "" };
+  return { files: [], directory: "", writable: false, problem: "", interruptedChanges: [] };
 }
 
 export const ListDynamicConfigsResponse: MessageFns<ListDynamicConfigsResponse> = {
@@ -3102,6 +3335,9 @@ export const ListDynamicConfigsResponse: MessageFns<ListDynamicConfigsResponse> 
     }
     if (message.problem !== "") {
       writer.uint32(34).string(message.problem);
+    }
+    for (const v of message.interruptedChanges) {
+      InterruptedChange.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -3151,6 +3387,14 @@ export const ListDynamicConfigsResponse: MessageFns<ListDynamicConfigsResponse> 
             message.problem = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.interruptedChanges.push(InterruptedChange.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3169,6 +3413,11 @@ export const ListDynamicConfigsResponse: MessageFns<ListDynamicConfigsResponse> 
       directory: isSet(object.directory) ? globalThis.String(object.directory) : "",
       writable: isSet(object.writable) ? globalThis.Boolean(object.writable) : false,
       problem: isSet(object.problem) ? globalThis.String(object.problem) : "",
+      interruptedChanges: globalThis.Array.isArray(object?.interruptedChanges)
+        ? object.interruptedChanges.map((e: any) => InterruptedChange.fromJSON(e))
+        : globalThis.Array.isArray(object?.interrupted_changes)
+        ? object.interrupted_changes.map((e: any) => InterruptedChange.fromJSON(e))
+        : [],
     };
   },
 
@@ -3186,6 +3435,9 @@ export const ListDynamicConfigsResponse: MessageFns<ListDynamicConfigsResponse> 
     if (message.problem !== "") {
       obj.problem = message.problem;
     }
+    if (message.interruptedChanges?.length) {
+      obj.interruptedChanges = message.interruptedChanges.map((e) => InterruptedChange.toJSON(e));
+    }
     return obj;
   },
 
@@ -3198,6 +3450,213 @@ export const ListDynamicConfigsResponse: MessageFns<ListDynamicConfigsResponse> 
     message.directory = object.directory ?? "";
     message.writable = object.writable ?? false;
     message.problem = object.problem ?? "";
+    message.interruptedChanges = object.interruptedChanges?.map((e) => InterruptedChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInterruptedChange(): InterruptedChange {
+  return {
+    planId: "",
+    name: "",
+    file: "",
+    kind: 0,
+    startedAt: undefined,
+    settledAt: undefined,
+    outcome: 0,
+    detail: "",
+  };
+}
+
+export const InterruptedChange: MessageFns<InterruptedChange> = {
+  encode(message: InterruptedChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.planId !== "") {
+      writer.uint32(10).string(message.planId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.file !== "") {
+      writer.uint32(26).string(message.file);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(32).int32(message.kind);
+    }
+    if (message.startedAt !== undefined) {
+      Timestamp.encode(message.startedAt, writer.uint32(42).fork()).join();
+    }
+    if (message.settledAt !== undefined) {
+      Timestamp.encode(message.settledAt, writer.uint32(50).fork()).join();
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(56).int32(message.outcome);
+    }
+    if (message.detail !== "") {
+      writer.uint32(66).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterruptedChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterruptedChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.planId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.file = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.startedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.settledAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InterruptedChange {
+    return {
+      planId: isSet(object.planId)
+        ? globalThis.String(object.planId)
+        : isSet(object.plan_id)
+        ? globalThis.String(object.plan_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      file: isSet(object.file) ? globalThis.String(object.file) : "",
+      kind: isSet(object.kind) ? changeKindFromJSON(object.kind) : 0,
+      startedAt: isSet(object.startedAt)
+        ? fromJsonTimestamp(object.startedAt)
+        : isSet(object.started_at)
+        ? fromJsonTimestamp(object.started_at)
+        : undefined,
+      settledAt: isSet(object.settledAt)
+        ? fromJsonTimestamp(object.settledAt)
+        : isSet(object.settled_at)
+        ? fromJsonTimestamp(object.settled_at)
+        : undefined,
+      outcome: isSet(object.outcome) ? recoveryOutcomeFromJSON(object.outcome) : 0,
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: InterruptedChange): unknown {
+    const obj: any = {};
+    if (message.planId !== "") {
+      obj.planId = message.planId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.file !== "") {
+      obj.file = message.file;
+    }
+    if (message.kind !== 0) {
+      obj.kind = changeKindToJSON(message.kind);
+    }
+    if (message.startedAt !== undefined) {
+      obj.startedAt = fromTimestamp(message.startedAt).toISOString();
+    }
+    if (message.settledAt !== undefined) {
+      obj.settledAt = fromTimestamp(message.settledAt).toISOString();
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = recoveryOutcomeToJSON(message.outcome);
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InterruptedChange>, I>>(base?: I): InterruptedChange {
+    return InterruptedChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InterruptedChange>, I>>(object: I): InterruptedChange {
+    const message = createBaseInterruptedChange();
+    message.planId = object.planId ?? "";
+    message.name = object.name ?? "";
+    message.file = object.file ?? "";
+    message.kind = object.kind ?? 0;
+    message.startedAt = (object.startedAt !== undefined && object.startedAt !== null)
+      ? Timestamp.fromPartial(object.startedAt)
+      : undefined;
+    message.settledAt = (object.settledAt !== undefined && object.settledAt !== null)
+      ? Timestamp.fromPartial(object.settledAt)
+      : undefined;
+    message.outcome = object.outcome ?? 0;
+    message.detail = object.detail ?? "";
     return message;
   },
 };
