@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
-import { loadCliConfig } from './config.js';
+import { loadCliConfig, loadHealthcheckTls } from './config.js';
+import { defineHealthcheck } from './healthcheck-command.js';
 
 // The one file of the CLI with side effects: parse the command line, read the
 // environment once, run the command, set the exit code.
@@ -83,25 +85,23 @@ program
     process.exitCode = await runToken(config());
   });
 
-program
-  .command('healthcheck')
-  .description('Container healthcheck: probe a shard with the gRPC health protocol or the gateway over HTTP. Exits 0 when serving.')
-  .option('--grpc <address>', 'shard address, e.g. 127.0.0.1:50051')
-  .option('--identity <identity>', 'the shard identity expected in its certificate')
-  .option('--http <url>', 'gateway health URL, e.g. http://127.0.0.1:8765/healthz')
-  .action(async (opts: { grpc?: string; identity?: string; http?: string }) => {
-    const { runHealthcheck } = await import('./healthcheck.js');
-    process.exitCode = await runHealthcheck(opts, process.env);
-  });
+defineHealthcheck(program.command('healthcheck'), () => loadHealthcheckTls(process.env));
 
 program
   .command('build')
   .description('Compile each component into one ES module in dist/ (what `start` runs; `start` builds first on its own).')
-  .action(async () => {
+  .option('--runtime <dir>', 'also write, per image, <dir>/<image>/ with its bundles and only the node_modules they need (what the Dockerfile copies)')
+  .action(async (opts: { runtime?: string }) => {
     const { buildComponents } = await import('./build.js');
-    const { bundles, ms } = await buildComponents();
+    const { bundles, metafile, ms } = await buildComponents();
     for (const [name, file] of Object.entries(bundles)) process.stdout.write(`${name.padEnd(16)} ${file}\n`);
     process.stdout.write(`built in ${Math.round(ms)} ms\n`);
+    if (opts.runtime) {
+      const { writeRuntimeTrees } = await import('./runtime-tree.js');
+      for (const [image, tree] of Object.entries(await writeRuntimeTrees(metafile, bundles, opts.runtime))) {
+        process.stdout.write(`${image.padEnd(16)} ${join(opts.runtime, image)} (${tree.packages.length} packages)\n`);
+      }
+    }
   });
 
 program
