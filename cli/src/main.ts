@@ -58,11 +58,25 @@ certs
     process.exitCode = await runCertsShow(config(), opts, process.env);
   });
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+program
+  .command('own')
+  .description('Hand the directories and files a deployment\'s containers use to the user they run as (the owners-init service of the compose files runs this as root with only CAP_CHOWN and CAP_FOWNER).')
+  .requiredOption('--user <uid:gid>', 'numeric user and group the containers run as, e.g. 1000:1000')
+  .option('--tree <dir>', 'a directory to hand over with everything in it (repeatable)', collect, [])
+  .option('--dir <dir>', 'a directory to hand over itself, only if the user cannot write there yet (repeatable)', collect, [])
+  .option('--secret <file>', 'a secret file to hand over and make readable by its owner only (repeatable)', collect, [])
+  .action(async (opts: { user: string; tree: string[]; dir: string[]; secret: string[] }) => {
+    const { parseUser, runOwn } = await import('./own.js');
+    await runOwn({ ...parseUser(opts.user), trees: opts.tree, dirs: opts.dir, secrets: opts.secret }, (line) => process.stdout.write(`own: ${line}\n`));
+  });
+
 program
   .command('doctor')
-  .description('Check every shard and upstream (DNS, TCP, TLS identity, health, tokens, /dynamic, socket proxy) and print each problem with its fix. Exits non-zero on any problem.')
+  .description('Check every shard and upstream (DNS, TCP, TLS identity, health, tokens, /dynamic, socket proxy) and a compose deployment\'s files (owners, secrets), and print each problem with its fix. Exits non-zero on any problem.')
   .option('--gateway <url>', 'gateway MCP URL (default: the one `start` wrote to <home>/run.json)')
-  .action(async (opts: { gateway?: string }) => {
+  .option('--compose <dir>', 'also check the compose deployment in <dir>: owners of what containers mount, secret files (default: the current directory when it has docker-compose.mcp.yaml and .env)')
+  .action(async (opts: { gateway?: string; compose?: string }) => {
     const { runDoctor } = await import('./doctor.js');
     process.exitCode = await runDoctor(config(), { ...opts, env: process.env });
   });
