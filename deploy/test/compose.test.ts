@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { homedir, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { baseImagesUnavailable, ensureNodeImage, ensureSocketProxyImage } from '@homelab-mcp/homelab-sim/docker/base-images.js';
-import { dockerUnavailable, startDockerEngine, type DockerEngine } from '@homelab-mcp/homelab-sim/docker/index.js';
+import { dockerUnavailable, freePort, startDockerEngine, type DockerEngine } from '@homelab-mcp/homelab-sim/docker/index.js';
 import { interpolate } from '../../cli/src/doctor-deploy.js';
 import { readCompose, readDockerfile, root } from './support/deploy-files.js';
 
@@ -54,17 +53,6 @@ const nodeFile = readCompose('docker-compose.traefik-node.yaml');
 const demoFile = readCompose('deploy/docker-compose.demo.yaml');
 const dockerfile = readDockerfile();
 const imageTag = (image: string | undefined) => interpolate(image ?? '', {});
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** docker-compose (1.29, Debian's) in a deployment directory, against the test's engine. */
 function compose(cwd: string, args: string[]) {
@@ -165,7 +153,8 @@ suite(`docker-compose up from the README, on a real Docker engine${unavailable ?
     mark('up', since);
 
     since = Date.now();
-    const token = (await mcp(['exec', '-T', 'gateway', 'cat', '/data/token'])).stdout.trim();
+    // The README's way to the token; the gateway writes it as it starts.
+    const token = await waitFor('the token', async () => (await mcp(['exec', '-T', 'gateway', 'cat', '/data/token'])).stdout.trim() || undefined);
     client = new Client({ name: 'compose-test', version: '1' });
     await waitFor('the gateway', async () => {
       const c = new Client({ name: 'compose-test', version: '1' });

@@ -136,7 +136,8 @@ export async function startDockerEngine(opts: DockerEngineOptions = {}): Promise
   };
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
