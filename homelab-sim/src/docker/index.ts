@@ -131,9 +131,21 @@ export async function startDockerEngine(opts: DockerEngineOptions = {}): Promise
       if (opts.networks) await docker(['network', 'prune', '-f']).catch(() => undefined);
       daemon.kill('SIGTERM');
       await new Promise((r) => (daemon.exitCode !== null ? r(undefined) : daemon.once('exit', r)));
+      await unmountUnder(dir);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     },
   };
+}
+
+/**
+ * Detaches what dockerd left mounted below its directory (the default network
+ * namespace's nsfs, overlay2's private mount), deepest first, so the directory
+ * can go rather than stay behind busy.
+ */
+async function unmountUnder(dir: string): Promise<void> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const points = mountinfo.split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === dir || p.startsWith(`${dir}/`));
+  for (const p of points.sort((a, b) => b.length - a.length)) await run('/bin/umount', ['-l', p]).catch(() => undefined);
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
