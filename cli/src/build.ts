@@ -1,9 +1,10 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { Metafile } from 'esbuild';
 import { entryOf, repoRoot } from './paths.js';
 
-/** What runs as its own process, each built into dist/<name>.mjs. */
-export const BUILT_COMPONENTS = ['gateway', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'homelab-sim', 'cli'] as const;
+/** What runs as its own process, each built into dist/<name>.mjs (healthcheck: what the images' healthchecks run). */
+export const BUILT_COMPONENTS = ['gateway', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'homelab-sim', 'cli', 'healthcheck'] as const;
 
 export const distDir = join(repoRoot, 'dist');
 
@@ -14,11 +15,13 @@ export function bundleOf(component: string, dir = distDir): string {
 
 /**
  * Node packages bundled into the output instead of imported from node_modules:
- * the workspace packages (they export TypeScript) and the Docker client, whose
+ * the workspace packages (they export TypeScript); the Docker client, whose
  * modem loads an SSH transport (ssh2, with 18 MB of WebAssembly memory) that the
- * Watchman never uses: its DOCKER_HOST must be tcp:// of a socket proxy.
+ * Watchman never uses: its DOCKER_HOST must be tcp:// of a socket proxy; and
+ * Authentik's generated client, a 60 MB package (every API, its docs and its
+ * schema) of which the Gatekeeper uses six API classes.
  */
-const BUNDLED = /^(@homelab-mcp\/|dockerode$|docker-modem$)/;
+const BUNDLED = /^(@homelab-mcp\/|dockerode$|docker-modem$|@goauthentik\/api$)/;
 
 const NO_SSH = `export class Client {
   constructor() {
@@ -34,6 +37,8 @@ const NO_BENCH = `export async function runBench() {
 export interface BuildResult {
   /** Component name -> bundle path. */
   bundles: Record<string, string>;
+  /** What esbuild read and wrote, for the images' runtime trees (runtime-tree.ts). */
+  metafile: Metafile;
   ms: number;
 }
 
@@ -57,6 +62,9 @@ export async function buildComponents(entries: Record<string, string> = Object.f
     format: 'esm',
     target: 'node20',
     sourcemap: 'linked',
+    // Stack traces need the mapping only; the sources are in the checkout (the Gatekeeper's map would be 9 MB with them).
+    sourcesContent: false,
+    metafile: true,
     write: false,
     logLevel: 'silent',
     // CommonJS code bundled into an ES module still calls require() for Node's own modules.
@@ -82,7 +90,7 @@ export async function buildComponents(entries: Record<string, string> = Object.f
     }),
   );
   const bundles = Object.fromEntries(Object.keys(entries).map((name) => [name, bundleOf(name, outDir)]));
-  return { bundles, ms: performance.now() - t0 };
+  return { bundles, metafile: result.metafile, ms: performance.now() - t0 };
 }
 
 /** The bundles for `start` and the bench, built now; TypeScript entries through tsx when the build cannot run. */

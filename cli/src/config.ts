@@ -49,3 +49,26 @@ const examples: Record<string, string> = {
   HOMELAB_MCP_SHARD_AUTHENTIK_PORT: '50063',
   HOMELAB_MCP_LOG_LEVEL: 'info',
 };
+
+const healthcheckSchema = z.object({
+  SHARD_TLS_CA: z.string().min(1).optional(),
+  SHARD_TLS_CERT: z.string().min(1).optional(),
+  SHARD_TLS_KEY: z.string().min(1).optional(),
+});
+
+/** The shard container's own certificate files, which its healthcheck presents (mTLS). */
+export interface HealthcheckTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** Reads the healthcheck's environment: the SHARD_TLS_* files the shard in the same container uses. */
+export function loadHealthcheckTls(env: NodeJS.ProcessEnv = process.env): Readonly<HealthcheckTls> {
+  const e = healthcheckSchema.parse(env);
+  return Object.freeze({
+    ...(e.SHARD_TLS_CA ? { ca: e.SHARD_TLS_CA } : {}),
+    ...(e.SHARD_TLS_CERT ? { cert: e.SHARD_TLS_CERT } : {}),
+    ...(e.SHARD_TLS_KEY ? { key: e.SHARD_TLS_KEY } : {}),
+  });
+}

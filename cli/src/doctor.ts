@@ -1,10 +1,12 @@
 import { lookup } from 'node:dns/promises';
 import { access, constants, readFile, unlink, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { CliConfig } from './config.js';
+import { checkDeployment, COMPOSE_FILE } from './doctor-deploy.js';
 import { createHealthClient } from './healthcheck.js';
 import { connectGateway, readRunState, readToken } from './mcp-client.js';
 import type { RunState } from './start.js';
@@ -136,6 +138,7 @@ async function checkUpstreams(env: Record<string, string | undefined>): Promise<
     const base = `http://${env.DOCKER_HOST.slice('tcp://'.length)}`;
     checks.push(checkHttp('dozzle', 'socket proxy reachable', `${base}/_ping`, {}, (r) => (r.ok ? undefined : `the socket proxy answered ${r.status} to /_ping`), 'Start the docker-socket-proxy service with PING=1 and CONTAINERS=1.'));
     checks.push(checkHttp('dozzle', 'socket proxy GET-only', `${base}/containers/homelab-mcp-doctor/stop`, { method: 'POST' }, (r) => (r.status === 403 ? undefined : `a POST through the proxy was not refused (HTTP ${r.status})`), 'Set POST=0 on the docker-socket-proxy: the shard must not be able to change containers.'));
+    checks.push(checkHttp('dozzle', 'socket proxy no files', `${base}/containers/homelab-mcp-doctor/archive?path=/`, {}, (r) => (r.status === 403 ? undefined : `GET /containers/{id}/archive went through the proxy (HTTP ${r.status}): it hands out any file of any container`), 'Give the proxy deploy/docker-socket-proxy/haproxy.cfg (docker-compose.mcp.yaml mounts it): it lets through only what the Watchman reads.'));
   }
   if (env.AUTHENTIK_URL) {
     let token = env.AUTHENTIK_TOKEN;
@@ -188,11 +191,15 @@ function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv): Shar
 }
 
 /** `homelab-mcp doctor`: prints every check, each problem with its fix; returns the exit code. */
-export async function runDoctor(cfg: CliConfig, opts: { gateway?: string; env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream }): Promise<number> {
+export async function runDoctor(cfg: CliConfig, opts: { gateway?: string; compose?: string; cwd?: string; env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream }): Promise<number> {
   const out = opts.out ?? process.stdout;
   const env = opts.env ?? {};
+  const cwd = opts.cwd ?? process.cwd();
+  // A compose deployment: named, or the current directory after the README's first step (cp deploy/example.env .env).
+  const composeDir = opts.compose ?? (existsSync(join(cwd, COMPOSE_FILE)) && existsSync(join(cwd, '.env')) ? cwd : undefined);
   const state = await readRunState(cfg);
-  const certsDir = state?.certsDir ?? join(cfg.home, 'pki');
+  const deployment = composeDir ? await checkDeployment(resolve(composeDir), env) : undefined;
+  const certsDir = state?.certsDir ?? deployment?.certsDir ?? join(cfg.home, 'pki');
   const checks: Check[] = [];
   let tls: Tls | undefined;
   try {
@@ -201,10 +208,11 @@ export async function runDoctor(cfg: CliConfig, opts: { gateway?: string; env?: 
     tls = { ca: await readFile(files.caFile), cert: await readFile(files.certFile), key: await readFile(files.keyFile) };
     checks.push({ target: 'gateway', check: 'certificates', ok: true, detail: `read from ${files.caFile.replace(/\/[^/]+$/, '')}` });
   } catch (err) {
-    checks.push({ target: 'gateway', check: 'certificates', ok: false, detail: (err as Error).message, fix: 'Run `homelab-mcp certs init` (npm start does it on first run).' });
+    checks.push({ target: 'gateway', check: 'certificates', ok: false, detail: (err as Error).message, fix: deployment ? `docker-compose -f ${COMPOSE_FILE} up -d (certs-init creates them)` : 'Run `homelab-mcp certs init` (npm start does it on first run).' });
   }
+  if (deployment) checks.push(...deployment.checks);
   const targets = shardTargets(state, env);
-  if (targets.length === 0) checks.push({ target: 'gateway', check: 'shards', ok: false, detail: 'no shards configured', fix: 'Run `npm start`, or set SHARD_TRAEFIK_URL, SHARD_DOZZLE_URL and SHARD_AUTHENTIK_URL.' });
+  if (targets.length === 0 && !composeDir) checks.push({ target: 'gateway', check: 'shards', ok: false, detail: 'no shards configured', fix: 'Run `npm start`, or set SHARD_TRAEFIK_URL, SHARD_DOZZLE_URL and SHARD_AUTHENTIK_URL.' });
   for (const t of targets) {
     const dns = await checkDns(t);
     checks.push(dns);

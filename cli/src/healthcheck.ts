@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { HealthcheckTls } from './config.js';
+import type { HealthcheckOptions } from './healthcheck-command.js';
 
 const require = createRequire(import.meta.url);
 
@@ -37,7 +39,7 @@ export function mtlsCredentials(caFile: string, certFile: string, keyFile: strin
  * (over mTLS with the container's own certificate from SHARD_TLS_*); with
  * --http, GETs the gateway's /healthz. Exit 0 when serving.
  */
-export async function runHealthcheck(opts: { grpc?: string; identity?: string; http?: string }, env: NodeJS.ProcessEnv): Promise<number> {
+export async function runHealthcheck(opts: HealthcheckOptions, tls: HealthcheckTls): Promise<number> {
   if (opts.http) {
     const res = await fetch(opts.http, { signal: AbortSignal.timeout(4000) }).catch(() => undefined);
     return res?.ok ? 0 : 1;
@@ -46,7 +48,11 @@ export async function runHealthcheck(opts: { grpc?: string; identity?: string; h
     process.stderr.write('healthcheck: pass --grpc <address> or --http <url>\n');
     return 2;
   }
-  const { SHARD_TLS_CA: ca, SHARD_TLS_CERT: cert, SHARD_TLS_KEY: key } = env;
+  const { ca, cert, key } = tls;
+  if (ca && cert && key && !opts.identity) {
+    process.stderr.write('healthcheck: the shard serves mTLS (SHARD_TLS_* are set): pass --identity, the shard identity its certificate names (e.g. --identity shard-traefik)\n');
+    return 2;
+  }
   const creds = ca && cert && key && opts.identity
     ? mtlsCredentials(ca, cert, key, opts.identity)
     : grpc.credentials.createInsecure();

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
-import { loadCliConfig } from './config.js';
+import { loadCliConfig, loadHealthcheckTls } from './config.js';
+import { defineHealthcheck } from './healthcheck-command.js';
 
 // The one file of the CLI with side effects: parse the command line, read the
 // environment once, run the command, set the exit code.
@@ -56,11 +58,25 @@ certs
     process.exitCode = await runCertsShow(config(), opts, process.env);
   });
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+program
+  .command('own')
+  .description('Hand the directories and files a deployment\'s containers use to the user they run as (the owners-init service of the compose files runs this as root with only CAP_CHOWN and CAP_FOWNER).')
+  .requiredOption('--user <uid:gid>', 'numeric user and group the containers run as, e.g. 1000:1000')
+  .option('--tree <dir>', 'a directory to hand over with everything in it (repeatable)', collect, [])
+  .option('--dir <dir>', 'a directory to hand over itself, only if the user cannot write there yet (repeatable)', collect, [])
+  .option('--secret <file>', 'a secret file to hand over and make readable by its owner only (repeatable)', collect, [])
+  .action(async (opts: { user: string; tree: string[]; dir: string[]; secret: string[] }) => {
+    const { parseUser, runOwn } = await import('./own.js');
+    await runOwn({ ...parseUser(opts.user), trees: opts.tree, dirs: opts.dir, secrets: opts.secret }, (line) => process.stdout.write(`own: ${line}\n`));
+  });
+
 program
   .command('doctor')
-  .description('Check every shard and upstream (DNS, TCP, TLS identity, health, tokens, /dynamic, socket proxy) and print each problem with its fix. Exits non-zero on any problem.')
+  .description('Check every shard and upstream (DNS, TCP, TLS identity, health, tokens, /dynamic, socket proxy) and a compose deployment\'s files (owners, secrets), and print each problem with its fix. Exits non-zero on any problem.')
   .option('--gateway <url>', 'gateway MCP URL (default: the one `start` wrote to <home>/run.json)')
-  .action(async (opts: { gateway?: string }) => {
+  .option('--compose <dir>', 'also check the compose deployment in <dir>: owners of what containers mount, secret files (default: the current directory when it has docker-compose.mcp.yaml and .env)')
+  .action(async (opts: { gateway?: string; compose?: string }) => {
     const { runDoctor } = await import('./doctor.js');
     process.exitCode = await runDoctor(config(), { ...opts, env: process.env });
   });
@@ -83,25 +99,23 @@ program
     process.exitCode = await runToken(config());
   });
 
-program
-  .command('healthcheck')
-  .description('Container healthcheck: probe a shard with the gRPC health protocol or the gateway over HTTP. Exits 0 when serving.')
-  .option('--grpc <address>', 'shard address, e.g. 127.0.0.1:50051')
-  .option('--identity <identity>', 'the shard identity expected in its certificate')
-  .option('--http <url>', 'gateway health URL, e.g. http://127.0.0.1:8765/healthz')
-  .action(async (opts: { grpc?: string; identity?: string; http?: string }) => {
-    const { runHealthcheck } = await import('./healthcheck.js');
-    process.exitCode = await runHealthcheck(opts, process.env);
-  });
+defineHealthcheck(program.command('healthcheck'), () => loadHealthcheckTls(process.env));
 
 program
   .command('build')
   .description('Compile each component into one ES module in dist/ (what `start` runs; `start` builds first on its own).')
-  .action(async () => {
+  .option('--runtime <dir>', 'also write, per image, <dir>/<image>/ with its bundles and only the node_modules they need (what the Dockerfile copies)')
+  .action(async (opts: { runtime?: string }) => {
     const { buildComponents } = await import('./build.js');
-    const { bundles, ms } = await buildComponents();
+    const { bundles, metafile, ms } = await buildComponents();
     for (const [name, file] of Object.entries(bundles)) process.stdout.write(`${name.padEnd(16)} ${file}\n`);
     process.stdout.write(`built in ${Math.round(ms)} ms\n`);
+    if (opts.runtime) {
+      const { writeRuntimeTrees } = await import('./runtime-tree.js');
+      for (const [image, tree] of Object.entries(await writeRuntimeTrees(metafile, bundles, opts.runtime))) {
+        process.stdout.write(`${image.padEnd(16)} ${join(opts.runtime, image)} (${tree.packages.length} packages)\n`);
+      }
+    }
   });
 
 program

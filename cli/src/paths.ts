@@ -16,5 +16,7 @@ export const repoRoot = findRoot(dirname(fileURLToPath(import.meta.url)));
 
 /** Entry point of a workspace component, e.g. entryOf('gateway') -> <root>/gateway/src/main.ts. */
 export function entryOf(component: string): string {
+  // The containers' healthcheck: the CLI's `healthcheck` command as a program of its own, so images need not carry the whole CLI.
+  if (component === 'healthcheck') return resolve(repoRoot, 'cli', 'src', 'healthcheck-main.ts');
   return resolve(repoRoot, component, 'src', 'main.ts');
 }

@@ -5,6 +5,14 @@ const schema = z.object({
   HOMELAB_SIM_ONLY: z.string().default('traefik,dozzle,authentik'),
   HOMELAB_SIM_AUTHENTIK_VERSION: z.enum(['2026.8.3', '2026.2.6']).default('2026.8.3'),
   HOMELAB_SIM_LOG_LEVEL: z.string().default('info'),
+  // In a container (the compose demo): listen for the shards on the network, on fixed ports.
+  HOMELAB_SIM_HOST: z.string().min(1).default('127.0.0.1'),
+  HOMELAB_SIM_TRAEFIK_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  HOMELAB_SIM_AUTHENTIK_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Traefik's file-provider directory (default: <HOMELAB_SIM_DIR>/traefik/dynamic). */
+  HOMELAB_SIM_TRAEFIK_DYNAMIC_DIR: z.string().min(1).optional(),
+  /** Accept the API token in this file instead of making one (and writing it to <HOMELAB_SIM_DIR>/authentik/token). */
+  HOMELAB_SIM_AUTHENTIK_TOKEN_FILE: z.string().min(1).optional(),
 });
 
 export type SimConfig = z.infer<typeof schema> & { only: Set<string> };

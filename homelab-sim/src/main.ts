@@ -1,5 +1,5 @@
 // Runs the homelab stand-ins for `homelab-mcp start` and tells the launcher where they listen.
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { startAuthentikSim } from './authentik/index.js';
@@ -13,10 +13,12 @@ const dir = resolve(config.HOMELAB_SIM_DIR);
 const endpoints: Record<string, string> = {};
 const closers: (() => Promise<void>)[] = [];
 
+const host = config.HOMELAB_SIM_HOST;
+
 if (config.only.has('traefik')) {
-  const dynamicDir = join(dir, 'traefik', 'dynamic');
+  const dynamicDir = resolve(config.HOMELAB_SIM_TRAEFIK_DYNAMIC_DIR ?? join(dir, 'traefik', 'dynamic'));
   await mkdir(dynamicDir, { recursive: true });
-  const traefik = await startTraefikSim({ dynamicDir });
+  const traefik = await startTraefikSim({ dynamicDir, host, apiPort: config.HOMELAB_SIM_TRAEFIK_PORT });
   Object.assign(endpoints, { traefikApi: traefik.apiUrl, traefikWebsecure: traefik.websecureAddress, traefikDynamicDir: dynamicDir });
   closers.push(traefik.close);
 }
@@ -26,11 +28,16 @@ if (config.only.has('dozzle')) {
   closers.push(dozzle.close);
 }
 if (config.only.has('authentik')) {
-  const authentik = await startAuthentikSim({ version: config.HOMELAB_SIM_AUTHENTIK_VERSION });
-  const tokenFile = join(dir, 'authentik', 'token');
-  await mkdir(join(dir, 'authentik'), { recursive: true, mode: 0o700 });
-  await writeFile(tokenFile, `${authentik.token}\n`, { mode: 0o600 });
-  await chmod(tokenFile, 0o600);
+  const given = config.HOMELAB_SIM_AUTHENTIK_TOKEN_FILE;
+  const token = given ? (await readFile(given, 'utf8')).trim() : undefined;
+  const authentik = await startAuthentikSim({ version: config.HOMELAB_SIM_AUTHENTIK_VERSION, host, port: config.HOMELAB_SIM_AUTHENTIK_PORT, ...(token ? { token } : {}) });
+  let tokenFile = given;
+  if (!tokenFile) {
+    tokenFile = join(dir, 'authentik', 'token');
+    await mkdir(join(dir, 'authentik'), { recursive: true, mode: 0o700 });
+    await writeFile(tokenFile, `${authentik.token}\n`, { mode: 0o600 });
+    await chmod(tokenFile, 0o600);
+  }
   Object.assign(endpoints, { authentikUrl: authentik.url, authentikTokenFile: tokenFile });
   closers.push(authentik.close);
 }
