@@ -22,6 +22,19 @@ describe('search_logs matching', () => {
     expect(find('dacte', 'key token=abc123 in use')).toBe('key token=[REDACTED] in use');
   });
 
+  it('rules lines out by the literals a pattern requires, without losing a match', () => {
+    const locked = compileQuery('DATABASE is (LOCKED|busy)', true, false);
+    expect(locked.rawMayMatch?.('GET /api 200')).toBe(false);
+    expect(find('DATABASE is (LOCKED|busy)', 'sqlite: database is locked', { regex: true })).toBe('sqlite: database is locked');
+    // Unicode case folding, as RE2 folds: k, K and the Kelvin sign.
+    expect(find('kelvin', '\u212Aelvin scale', { regex: true })).toBe('\u212Aelvin scale');
+    expect(find('ERROR: d.sk', 'ERROR\u001b[0m: disk full', { regex: true })).toBe('ERROR: disk full');
+    // A literal that cleaning may put into a line: every line is cleaned first.
+    expect(compileQuery('dacted', true, false).rawMayMatch).toBeUndefined();
+    expect(find('n=\\[?abc', 'key token=abc123 in use', { regex: true })).toBeUndefined();
+    expect(find('n=\\[re(dacted)', 'key token=abc123 in use', { regex: true })).toBe('key token=[REDACTED] in use');
+  });
+
   it("redacts a container's own secrets before matching", () => {
     const secrets = KnownSecrets.of(['Hunter2Secret']);
     expect(find('Hunter2', 'db ready (password Hunter2Secret)', { secrets })).toBeUndefined();
