@@ -69,6 +69,18 @@ describe('output hygiene', () => {
     expect(changed).toBeGreaterThan(500);
   });
 
+  // Log lines come from anyone who can write to a log: a pattern that backtracks over a long run
+  // (a.a.a..., password_password_..., eyJ-eyJ-...) would stall the process for minutes on these.
+  it.each([
+    ['a dotted run before ://', `${'a.'.repeat(500_000)} x://`],
+    ['a long user part', `a://${'b'.repeat(1_000_000)}`],
+    ['key words joined by underscores', `${'password_'.repeat(120_000)} x://`],
+    ['dashed JWT starts', `${'eyJ-'.repeat(250_000)}.`],
+    ['a key followed by spaces', 'password    '.repeat(90_000)],
+  ])('cleans a megabyte of %s in one pass', (_what, line) => {
+    expect(cleanText(line)).toEqual({ text: line, redactions: 0 });
+  });
+
   it('knows secret field names', () => {
     expect(['client_secret', 'api_key', 'password', 'token'].every(isSecretKey)).toBe(true);
     expect(isSecretKey('hosts')).toBe(false);
