@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 /** Resident set size of a process in MiB, from /proc (Linux); NaN when unknown. */
 export function rssMiB(pid: number): number {
@@ -17,6 +17,16 @@ export function peakRssMiB(pid: number): number {
     return m?.[1] ? Number(m[1]) / 1024 : Number.NaN;
   } catch {
     return Number.NaN;
+  }
+}
+
+/** Starts a process's peak RSS (VmHWM) afresh from its current RSS (Linux: /proc/PID/clear_refs); false when it cannot. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
   }
 }
 

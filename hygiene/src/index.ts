@@ -1,36 +1,36 @@
+import type { KnownSecrets } from './known-secrets.js';
+import { applyRules, SUSPECT } from './rules.js';
+
+export { findSecrets, isSecretKey, KnownSecrets } from './known-secrets.js';
+export { REDACTED } from './rules.js';
+
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
-const WHOLE: RegExp[] = [
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
-  /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g,
-  /\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|xox[abpr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|sk-[A-Za-z0-9_-]{20,})/g,
-];
-const PAIRS = /\b((?:pass(?:word|wd)?|token|secret|api[_-]?key|access[_-]?key|client[_-]?secret|authorization)["']?\s*[:=]\s*["']?)(?:Bearer\s+)?([^\s"',;&]{3,})/gi;
-const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)([^@\s/]+)(@)/gi;
-const BEARER = /\b(Bearer\s+)[A-Za-z0-9._~+/-]{8,}=*/g;
-
-export const REDACTED = '[REDACTED]';
 
 export function stripAnsi(text: string): string {
   return text.replace(ANSI, '');
 }
 
-/** Strips ANSI codes and redacts secret-looking values; counts the redactions. */
-export function cleanText(text: string): { text: string; redactions: number } {
+/**
+ * Strips ANSI codes and redacts secret-looking values, and the `known` secret
+ * values wherever they appear; counts the redactions.
+ */
+export function cleanText(text: string, known?: KnownSecrets): { text: string; redactions: number } {
+  // Most log lines hold nothing to clean: one cheap test instead of every rule.
+  if (!SUSPECT.test(text) && !known?.test(text)) return { text, redactions: 0 };
   let redactions = 0;
+  const count = () => void redactions++;
   let t = stripAnsi(text);
-  for (const re of WHOLE) t = t.replace(re, () => (redactions++, REDACTED));
-  t = t.replace(PAIRS, (_m, k: string) => (redactions++, `${k}${REDACTED}`));
-  t = t.replace(URL_PASSWORD, (_m, a: string, _p: string, at: string) => (redactions++, `${a}${REDACTED}${at}`));
-  t = t.replace(BEARER, (_m, b: string) => (redactions++, `${b}${REDACTED}`));
+  // Known values first: a pattern may catch only part of one (a password with a `;` in it).
+  if (known) t = known.redact(t, count);
+  t = applyRules(t, count);
   return { text: t, redactions };
 }
 
-const SECRET_KEY = /(pass(word|wd)?|token|secret|api[_-]?key|private[_-]?key|authorization|credential)/i;
-
-/** Whether a field name says its value is secret (for audit logs). */
-export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
+/** Cuts text longer than `max` characters, saying how much was cut. */
+export function cutText(text: string, max: number): { text: string; cut: boolean } {
+  if (text.length <= max) return { text, cut: false };
+  return { text: `${text.slice(0, max)} … [cut ${text.length - max} characters]`, cut: true };
 }
 
 /**
@@ -44,11 +44,9 @@ export function cleanJson<T>(value: T, maxString = 8000): { value: T; redactions
     if (typeof v === 'string') {
       const c = cleanText(v);
       redactions += c.redactions;
-      if (c.text.length > maxString) {
-        cut++;
-        return `${c.text.slice(0, maxString)} … [cut ${c.text.length - maxString} characters]`;
-      }
-      return c.text;
+      const out = cutText(c.text, maxString);
+      if (out.cut) cut++;
+      return out.text;
     }
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));

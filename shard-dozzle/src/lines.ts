@@ -1,18 +1,28 @@
 import { LogLevel, LogStream, type LogLine } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
-import { cleanText } from '@homelab-mcp/hygiene';
+import { cleanText, cutText, type KnownSecrets } from '@homelab-mcp/hygiene';
 import { toTimestamp } from '@homelab-mcp/shard-kit';
 import type { RawLine } from './upstream/backend.js';
 
 export const MAX_LINE = 2000;
 
-/** Strips ANSI codes, redacts what looks like a secret, cuts very long lines. */
-export function cleanLine(text: string): { text: string; redactions: number; cut: boolean } {
-  const cleaned = cleanText(text);
-  const { redactions } = cleaned;
-  let t = cleaned.text;
-  const cut = t.length > MAX_LINE;
-  if (cut) t = `${t.slice(0, MAX_LINE)} … [cut ${t.length - MAX_LINE} characters]`;
-  return { text: t, redactions, cut };
+export interface CleanLine {
+  /** What a caller sees of the line (a cut line ends with a marker saying so). */
+  text: string;
+  /** All that search_logs matches against: the text without the marker. */
+  searchable: string;
+  redactions: number;
+  cut: boolean;
+}
+
+/**
+ * Strips ANSI codes, redacts what looks like a secret and the container's own
+ * secrets, then cuts a very long line (after redacting, so a secret that
+ * spans the cut is still hidden whole).
+ */
+export function cleanLine(text: string, secrets?: KnownSecrets): CleanLine {
+  const cleaned = cleanText(text, secrets);
+  const { text: t, cut } = cutText(cleaned.text, MAX_LINE);
+  return { text: t, searchable: cut ? cleaned.text.slice(0, MAX_LINE) : t, redactions: cleaned.redactions, cut };
 }
 
 /** Dozzle's level guess, on the cleaned text. */
@@ -28,16 +38,13 @@ export function guessLevel(text: string): LogLevel {
   return LogLevel.LOG_LEVEL_ERROR;
 }
 
-export function toLogLine(raw: RawLine): { line: LogLine; redactions: number } {
-  const c = cleanLine(raw.text);
+/** A line as the tools return it, from its cleaned text. */
+export function toLogLine(raw: RawLine, c: CleanLine): LogLine {
   return {
-    line: {
-      time: toTimestamp(raw.time),
-      stream: raw.stream === 'stdout' ? LogStream.LOG_STREAM_STDOUT : raw.stream === 'stderr' ? LogStream.LOG_STREAM_STDERR : LogStream.LOG_STREAM_UNSPECIFIED,
-      text: c.text,
-      level: guessLevel(c.text),
-      cut: c.cut,
-    },
-    redactions: c.redactions,
+    time: toTimestamp(raw.time),
+    stream: raw.stream === 'stdout' ? LogStream.LOG_STREAM_STDOUT : raw.stream === 'stderr' ? LogStream.LOG_STREAM_STDERR : LogStream.LOG_STREAM_UNSPECIFIED,
+    text: c.text,
+    level: guessLevel(c.text),
+    cut: c.cut,
   };
 }

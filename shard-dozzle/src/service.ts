@@ -12,8 +12,9 @@ import {
   type SearchLogsResponse,
   type WatchmanServiceService,
 } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
-import { resolveContainer, toContainer } from './containers.js';
-import { toLogLine } from './lines.js';
+import { findContainer, resolveContainer, toContainer } from './containers.js';
+import { compileQuery, matchLine } from './line-matcher.js';
+import { cleanLine, toLogLine } from './lines.js';
 import type { ContainerInfo, LogBackend, LogQuery } from './upstream/backend.js';
 
 type Ts = { seconds: string; nanos: number } | undefined;
@@ -32,20 +33,6 @@ function query(streams: StreamSelection, since: Ts, until: Ts, window: Dur): Log
     ...(s ? { since: s } : {}),
     ...(u ? { until: u } : {}),
   };
-}
-
-/** Refuses patterns that are invalid or prone to catastrophic backtracking (nested quantifiers). */
-export function compileQuery(q: string, regex: boolean, caseSensitive: boolean): RegExp {
-  const flags = caseSensitive ? '' : 'i';
-  if (!regex) return new RegExp(q.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), flags);
-  if (/\([^)]*[+*][^)]*\)\s*[+*{]/.test(q)) {
-    throw new ShardError('INVALID_ARGUMENT', `the regular expression "${q}" nests quantifiers (like (a+)+) and could run for hours`, { fieldViolations: [{ field: 'query', description: 'nested quantifier' }], hint: 'Simplify the pattern, or search for plain text with regex=false.' });
-  }
-  try {
-    return new RegExp(q, flags);
-  } catch (err) {
-    throw new ShardError('INVALID_ARGUMENT', `query is not a valid regular expression: ${(err as Error).message}`, { fieldViolations: [{ field: 'query', description: 'invalid regular expression' }] });
-  }
 }
 
 const SORTS: Record<number, (s: ContainerStats) => number> = {
@@ -80,9 +67,9 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
         // Only the last n lines are cleaned; the rest are counted.
         seen += batch.length;
         for (const raw of batch.slice(-n)) {
-          const { line, redactions: r } = toLogLine(raw);
-          redactions += r;
-          ring.push(line);
+          const cleaned = cleanLine(raw.text, c.secrets);
+          redactions += cleaned.redactions;
+          ring.push(toLogLine(raw, cleaned));
           if (ring.length > n) ring.shift();
         }
       }
@@ -95,9 +82,9 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
       let flushAt = Date.now() + 250;
       for await (const raws of backend.follow(c, q, stop)) {
         for (const raw of raws) {
-          const { line, redactions: r } = toLogLine(raw);
-          batch.push(line);
-          batchRedactions += r;
+          const cleaned = cleanLine(raw.text, c.secrets);
+          batch.push(toLogLine(raw, cleaned));
+          batchRedactions += cleaned.redactions;
         }
         if (Date.now() >= flushAt || batch.length >= 200) {
           yield TailLogsResponse.fromPartial({ lines: batch, redactions: batchRedactions });
@@ -110,14 +97,13 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
     },
 
     searchLogs: async function* (req, ctx) {
-      const re = compileQuery(req.query, req.regex, req.caseSensitive);
+      const matcher = compileQuery(req.query, req.regex, req.caseSensitive);
       const q = query(req.streams, req.since, req.until, req.window);
       const max = req.maxMatches || 100;
       const context = Math.min(req.contextLines, 10);
       const levels = new Set<LogLevel>(req.levels.filter((l) => l !== LogLevel.LOG_LEVEL_UNSPECIFIED));
-      const targets: ContainerInfo[] = req.containers.length
-        ? await Promise.all(req.containers.map((r) => resolveContainer(backend, r, ctx.signal)))
-        : await backend.containers(true, ctx.signal);
+      const all = await backend.containers(true, ctx.signal);
+      const targets: ContainerInfo[] = req.containers.length ? req.containers.map((r) => findContainer(all, r)) : all;
       // The time budget leaves room to answer before the caller's deadline.
       const budgetEnd = Math.min(Date.now() + 55_000, (ctx.deadline?.getTime() ?? Infinity) - 1500);
       let total = 0;
@@ -125,21 +111,23 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
       let stopped = '';
       for (const c of targets) {
         if (stopped) break;
-        const matches: LogMatch[] = [];
+        const name = toContainer(c).name;
+        const found: LogMatch[] = [];
         const before: LogLine[] = [];
         const open: { m: LogMatch; left: number }[] = [];
         let count = 0;
         let scanned = 0;
         scan: for await (const batch of backend.logs(c, q, ctx.signal)) {
           if (Date.now() > budgetEnd) {
-            stopped = `stopped after the time budget while searching ${c.name}; narrow the time range or the containers`;
+            stopped = `stopped after the time budget while searching ${name}; narrow the time range or the containers`;
             break;
           }
           for (const raw of batch) {
             scanned++;
-            const hit = re.test(raw.text);
+            const matched = matchLine(raw, matcher, c.secrets);
+            const hit = Boolean(matched);
             if (!hit && !context && !open.length) continue;
-            const { line } = toLogLine(raw);
+            const line = toLogLine(raw, matched ?? cleanLine(raw.text, c.secrets));
             for (const o of open) {
               o.m.after.push(line);
               o.left--;
@@ -148,8 +136,8 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
             if (hit && (!levels.size || levels.has(line.level))) {
               count++;
               total++;
-              const m: LogMatch = { container: c.name, line, before: [...before], after: [] };
-              matches.push(m);
+              const m: LogMatch = { container: name, line, before: [...before], after: [] };
+              found.push(m);
               if (context) open.push({ m, left: context });
               if (total >= max) {
                 stopped = `stopped at ${max} matches (max_matches); raise it or narrow the search`;
@@ -164,9 +152,9 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
         }
         searched++;
         const msg: SearchLogsResponse = {
-          matches,
-          matchesPerContainer: { [c.name]: String(count) },
-          linesScanned: { [c.name]: String(scanned) },
+          matches: found,
+          matchesPerContainer: { [name]: String(count) },
+          linesScanned: { [name]: String(scanned) },
           containersSearched: searched,
           containersTotal: targets.length,
           limitReached: Boolean(stopped),

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -13,11 +13,12 @@ import {
   LogStream,
   SearchLogsRequest,
   TailLogsRequest,
-  WatchmanServiceClient,
   type SearchLogsResponse,
   type TailLogsResponse,
+  type WatchmanServiceClient,
 } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import { parseConfig, startWatchman } from '../src/index.js';
+import { collect, connectWatchman, shardTlsEnv, unary } from './support/watchman-client.js';
 
 const unavailable = dockerUnavailable();
 const suite = unavailable ? describe.skip : describe;
@@ -30,17 +31,6 @@ let client: WatchmanServiceClient;
 const md = () => new grpc.Metadata();
 const deadline = () => ({ deadline: Date.now() + 30_000 });
 
-function unary<Req, Res>(method: (req: Req, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req): Promise<Res> {
-  return new Promise((resolve, reject) => method.call(client, req, md(), deadline(), (e, r) => (e ? reject(e) : resolve(r))));
-}
-function collect<T>(stream: grpc.ClientReadableStream<T>): Promise<T[]> {
-  return new Promise((resolve, reject) => {
-    const out: T[] = [];
-    stream.on('data', (d: T) => out.push(d));
-    stream.on('end', () => resolve(out));
-    stream.on('error', reject);
-  });
-}
 async function waitForLines(name: string, n: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if ((await engine.docker(['logs', name]).catch(() => '')).split('\n').filter(Boolean).length >= n) return;
@@ -59,10 +49,8 @@ suite(`Watchman on a real Docker engine behind the GET-only socket proxy${unavai
     await waitForLines('app-tty', 3);
     proxy = await startSocketProxy(engine.socket);
     const pki = await ensurePki(join(dir, 'pki'), ['gateway', 'shard-dozzle']);
-    const id = pki.identities['shard-dozzle']!;
-    shard = await startWatchman(parseConfig({ SHARD_LISTEN: '127.0.0.1:0', SHARD_TLS_CA: pki.caFile, SHARD_TLS_CERT: id.certFile, SHARD_TLS_KEY: id.keyFile, DOCKER_HOST: proxy.dockerHost }), pino({ level: 'silent' }));
-    const gw = pki.identities.gateway!;
-    client = new WatchmanServiceClient(`127.0.0.1:${shard.port}`, grpc.credentials.createSsl(await readFile(pki.caFile), await readFile(gw.keyFile), await readFile(gw.certFile), { checkServerIdentity: () => undefined }));
+    shard = await startWatchman(parseConfig({ ...shardTlsEnv(pki), DOCKER_HOST: proxy.dockerHost }), pino({ level: 'silent' }));
+    client = await connectWatchman(pki, shard.port);
   }, 180_000);
 
   afterAll(async () => {
@@ -74,7 +62,7 @@ suite(`Watchman on a real Docker engine behind the GET-only socket proxy${unavai
   }, 60_000);
 
   it('lists containers with their compose service and TTY flag', async () => {
-    const res = await unary(client.listContainers, ListContainersRequest.fromPartial({ all: true }));
+    const res = await unary(client, client.listContainers, ListContainersRequest.fromPartial({ all: true }));
     expect(res.containers.map((c) => c.name).sort()).toEqual(['app-plain', 'app-stream', 'app-tty']);
     expect(res.containers.find((c) => c.name === 'app-plain')).toMatchObject({ composeService: 'web', state: 'running', tty: false });
     expect(res.containers.find((c) => c.name === 'app-tty')?.tty).toBe(true);
@@ -125,7 +113,7 @@ suite(`Watchman on a real Docker engine behind the GET-only socket proxy${unavai
   });
 
   it('reads one-shot stats', async () => {
-    const res = await unary(client.getContainerStats, GetContainerStatsRequest.fromPartial({ container: 'app-stream' }));
+    const res = await unary(client, client.getContainerStats, GetContainerStatsRequest.fromPartial({ container: 'app-stream' }));
     expect(res.stats[0]?.container?.name).toBe('app-stream');
     expect(Number(res.stats[0]?.memoryUsageBytes)).toBeGreaterThan(0);
     expect(res.stats[0]?.pids).toBeGreaterThan(0);

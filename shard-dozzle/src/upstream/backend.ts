@@ -1,4 +1,10 @@
-/** What the Watchman needs from a log source; Docker (through a GET-only proxy) and Dozzle both provide it. */
+import type { KnownSecrets } from '@homelab-mcp/hygiene';
+
+/**
+ * What the Watchman needs from a log source; Docker (through a GET-only proxy)
+ * and Dozzle both provide it. Raw upstream text: it reaches a caller only
+ * through toContainer and the line cleaning, which redact it.
+ */
 export interface ContainerInfo {
   id: string;
   name: string;
@@ -14,6 +20,13 @@ export interface ContainerInfo {
   tty: boolean;
   restartCount: number;
   exitCode: number;
+  /**
+   * Values the container was configured with that must never show: its
+   * secret environment values and what the redaction patterns find in its
+   * labels, command line and healthcheck. Redacted wherever they appear in
+   * its logs; never returned themselves.
+   */
+  secrets?: KnownSecrets | undefined;
 }
 
 export interface RawLine {

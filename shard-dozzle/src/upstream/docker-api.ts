@@ -1,4 +1,5 @@
 import Docker from 'dockerode';
+import { findSecrets, type KnownSecrets } from '@homelab-mcp/hygiene';
 import type { ShardError} from '@homelab-mcp/shard-kit';
 import { HttpStatusError, upstreamError } from '@homelab-mcp/shard-kit';
 import type { ContainerInfo, LogBackend, LogQuery, RawLine, StatsSample } from './backend.js';
@@ -16,6 +17,30 @@ function date(s: string | undefined): Date | undefined {
   if (!s || s.startsWith('0001-')) return undefined;
   const d = new Date(s);
   return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/**
+ * A request's own signal, aborting with the call's. A call that fans out (an
+ * inspect or a stats read per container) would otherwise put an abort
+ * listener per request on the call's one signal, and past ten Node warns of
+ * a leak; AbortSignal.any follows its source without a listener on it.
+ */
+const forRequest = (signal: AbortSignal): AbortSignal => AbortSignal.any([signal]);
+
+const words = (v: string | string[] | undefined | null): string => (Array.isArray(v) ? v.join(' ') : (v ?? ''));
+
+/**
+ * What an inspected container holds that must never show: environment values
+ * and labels whose name says secret, and what the patterns find in them, its
+ * command line and its healthcheck command.
+ */
+function secretsOf(i: Docker.ContainerInspectInfo): KnownSecrets | undefined {
+  const env = (i.Config.Env ?? []).map((e): [string, string] => {
+    const eq = e.indexOf('=');
+    return eq < 0 ? [e, ''] : [e.slice(0, eq), e.slice(eq + 1)];
+  });
+  const labels = Object.entries(i.Config.Labels ?? {});
+  return findSecrets([...env, ...labels], [words([i.Path, ...(i.Args ?? [])]), words(i.Config.Entrypoint), words(i.Config.Cmd), words(i.Config.Healthcheck?.Test)]);
 }
 
 /** A line with Docker's RFC 3339 timestamp prefix (timestamps=1). */
@@ -58,7 +83,7 @@ export class DockerApi implements LogBackend {
   }
 
   private async inspect(id: string, signal: AbortSignal): Promise<ContainerInfo> {
-    const i = await this.docker.getContainer(id).inspect({ abortSignal: signal } as Docker.ContainerInspectOptions).catch((e: unknown) => {
+    const i = await this.docker.getContainer(id).inspect({ abortSignal: forRequest(signal) } as Docker.ContainerInspectOptions).catch((e: unknown) => {
       throw wrap(e);
     });
     return {
@@ -76,6 +101,7 @@ export class DockerApi implements LogBackend {
       tty: Boolean(i.Config.Tty),
       restartCount: i.RestartCount ?? 0,
       exitCode: i.State.ExitCode ?? 0,
+      secrets: secretsOf(i),
     };
   }
 
@@ -123,7 +149,7 @@ export class DockerApi implements LogBackend {
   }
 
   async stats(c: ContainerInfo, signal: AbortSignal): Promise<StatsSample> {
-    const s = await this.docker.getContainer(c.id).stats({ stream: false, abortSignal: signal } as { stream: false }).catch((e: unknown) => {
+    const s = await this.docker.getContainer(c.id).stats({ stream: false, abortSignal: forRequest(signal) } as { stream: false }).catch((e: unknown) => {
       throw wrap(e);
     });
     const cpuDelta = (s.cpu_stats?.cpu_usage?.total_usage ?? 0) - (s.precpu_stats?.cpu_usage?.total_usage ?? 0);

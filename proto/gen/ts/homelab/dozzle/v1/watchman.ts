@@ -262,7 +262,10 @@ export interface ListContainersResponse {
   containers: Container[];
 }
 
-/** A container. */
+/**
+ * A container. Its environment, command line, mounts and labels other than
+ * compose's are never shown; the texts shown are redacted like log lines.
+ */
 export interface Container {
   /** Full container id. */
   id: string;
@@ -355,9 +358,19 @@ export interface LogLine {
 
 /** What to search for and where. */
 export interface SearchLogsRequest {
-  /** Text to find, or a regular expression when `regex` is true. */
+  /**
+   * Text to find, or a regular expression when `regex` is true. Matched
+   * against each line as it is returned: ANSI codes stripped, values that
+   * look like secrets replaced by [REDACTED] (a secret cannot be searched
+   * for), and only the first 2000 characters of a very long line.
+   */
   query: string;
-  /** Treat `query` as a regular expression (JavaScript syntax). */
+  /**
+   * Treat `query` as a regular expression in RE2 syntax (that of Go's
+   * regexp): character classes, alternation, repetition up to {1000}, flags
+   * like (?i); no backreferences (\1) and no lookaround ((?=x), (?<!x)).
+   * Matching takes time linear in the line's length, whatever the pattern.
+   */
   regex: boolean;
   /** Match case exactly (default: case-insensitive). */
   caseSensitive: boolean;
@@ -2777,7 +2790,8 @@ export const WatchmanServiceService = {
    * Show a container's most recent log lines ("show me gitea's last 200
    * lines"), optionally within a time window, and optionally keep following
    * new lines for a bounded time. ANSI codes are stripped, very long lines
-   * are cut, and values that look like secrets are redacted.
+   * are cut, and values that look like secrets are redacted, as are the
+   * secret values the container was started with (its environment).
    */
   tailLogs: {
     path: "/homelab.dozzle.v1.WatchmanService/TailLogs" as const,
@@ -2791,8 +2805,9 @@ export const WatchmanServiceService = {
   /**
    * Search the logs of one, several or all containers for text or a regular
    * expression within a time range ("every 'database is locked' in the last
-   * day"), with context lines and per-container counts. Stops at the match
-   * limit or the time budget and says so.
+   * day"), with context lines and per-container counts. Lines are matched as
+   * they are returned, secrets already redacted. Stops at the match limit or
+   * the time budget and says so.
    */
   searchLogs: {
     path: "/homelab.dozzle.v1.WatchmanService/SearchLogs" as const,
@@ -2831,14 +2846,16 @@ export interface WatchmanServiceServer extends UntypedServiceImplementation {
    * Show a container's most recent log lines ("show me gitea's last 200
    * lines"), optionally within a time window, and optionally keep following
    * new lines for a bounded time. ANSI codes are stripped, very long lines
-   * are cut, and values that look like secrets are redacted.
+   * are cut, and values that look like secrets are redacted, as are the
+   * secret values the container was started with (its environment).
    */
   tailLogs: handleServerStreamingCall<TailLogsRequest, TailLogsResponse>;
   /**
    * Search the logs of one, several or all containers for text or a regular
    * expression within a time range ("every 'database is locked' in the last
-   * day"), with context lines and per-container counts. Stops at the match
-   * limit or the time budget and says so.
+   * day"), with context lines and per-container counts. Lines are matched as
+   * they are returned, secrets already redacted. Stops at the match limit or
+   * the time budget and says so.
    */
   searchLogs: handleServerStreamingCall<SearchLogsRequest, SearchLogsResponse>;
   /**
@@ -2873,7 +2890,8 @@ export interface WatchmanServiceClient extends Client {
    * Show a container's most recent log lines ("show me gitea's last 200
    * lines"), optionally within a time window, and optionally keep following
    * new lines for a bounded time. ANSI codes are stripped, very long lines
-   * are cut, and values that look like secrets are redacted.
+   * are cut, and values that look like secrets are redacted, as are the
+   * secret values the container was started with (its environment).
    */
   tailLogs(request: TailLogsRequest, options?: Partial<CallOptions>): ClientReadableStream<TailLogsResponse>;
   tailLogs(
@@ -2884,8 +2902,9 @@ export interface WatchmanServiceClient extends Client {
   /**
    * Search the logs of one, several or all containers for text or a regular
    * expression within a time range ("every 'database is locked' in the last
-   * day"), with context lines and per-container counts. Stops at the match
-   * limit or the time budget and says so.
+   * day"), with context lines and per-container counts. Lines are matched as
+   * they are returned, secrets already redacted. Stops at the match limit or
+   * the time budget and says so.
    */
   searchLogs(request: SearchLogsRequest, options?: Partial<CallOptions>): ClientReadableStream<SearchLogsResponse>;
   searchLogs(
