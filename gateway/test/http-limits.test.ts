@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,10 +77,12 @@ describe('gateway HTTP limits under attack', () => {
 
   const token = (subject: string, scopes = ['homelab:read', 'homelab:write']) => authentik.issueAccessToken({ slug: SLUG, clientId: CLIENT_ID, scopes, subject });
 
+  const dataDirs = new Map<Gateway, string>();
   const startGw = async (env: Record<string, string> = {}) => {
+    const dataDir = join(dir, `data-${dataDirs.size}`);
     const gw = await startGateway(
       parseGatewayConfig({
-        ...pki.gatewayEnv(join(dir, `data-${gateways.length}`)),
+        ...pki.gatewayEnv(dataDir),
         SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`,
         GATEWAY_AUTH: 'oauth',
         GATEWAY_OAUTH_ISSUER: authentik.oauthIssuer(SLUG),
@@ -92,6 +94,7 @@ describe('gateway HTTP limits under attack', () => {
       logger,
     );
     gateways.push(gw);
+    dataDirs.set(gw, dataDir);
     await waitServing(gw);
     return gw;
   };
@@ -127,6 +130,13 @@ describe('gateway HTTP limits under attack', () => {
     expect((await post(gw, bearer, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status).toBe(202);
     return headers;
   };
+
+  /** The gateway's audit log, one object per line. */
+  const auditOf = (gw: Gateway) => {
+    const file = join(dataDirs.get(gw)!, 'audit.log');
+    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+  };
+  const changeCall = (id: number, value: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'change', arguments: { value, password: 'hunter2' } } });
 
   const callsOf = async (gw: Gateway, tool: string) => (await gw.metrics.calls.get()).values.filter((v) => v.labels.tool === tool).reduce((n, v) => n + v.value, 0);
 
@@ -206,10 +216,14 @@ describe('gateway HTTP limits under attack', () => {
         const headers = await rawSession(gw, bearer, version);
         const calls = Array.from({ length: 3 }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'echo', arguments: { f_string: `b${i}` } } }));
         const before = await callsOf(gw, 'echo');
-        const res = await post(gw, bearer, calls, headers);
+        const res = await post(gw, bearer, [...calls, changeCall(9, `smuggled-${version}`)], headers);
         expect(res.status).toBe(400);
         expect(JSON.parse(res.text)).toMatchObject({ error: { code: -32600, message: expect.stringContaining(`protocol ${version}`) } });
         expect(await callsOf(gw, 'echo')).toBe(before);
+        // The write in the refused batch is on record, with the reason and without its secret.
+        expect(auditOf(gw)).toContainEqual(
+          expect.objectContaining({ subject: 'oauth:modern', tool: 'change', result: 'refused', arguments: { value: `smuggled-${version}`, password: '[REDACTED]' }, error: expect.stringContaining('batches') }),
+        );
         // The session itself still works, one message at a time.
         const single = await post(gw, bearer, calls[0], headers);
         expect(single.status).toBe(200);
@@ -226,8 +240,9 @@ describe('gateway HTTP limits under attack', () => {
       const first = await post(gw, bearer, batch(20, 100), headers);
       expect(first.status).toBe(200);
       expect(first.text).toContain('m119');
-      const second = await post(gw, bearer, batch(20, 200), headers);
+      const second = await post(gw, bearer, [...batch(19, 200), changeCall(219, 'too-fast')], headers);
       expect(second.status).toBe(429);
+      expect(auditOf(gw)).toContainEqual(expect.objectContaining({ tool: 'change', result: 'refused', arguments: { value: 'too-fast', password: '[REDACTED]' }, error: expect.stringContaining('GATEWAY_RATE_LIMIT_PER_MINUTE') }));
       expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(JSON.parse(second.text).error.message).toMatch(/GATEWAY_RATE_LIMIT_PER_MINUTE/);
       // 22 of 30 were spent (initialize, initialized, 20 calls): a batch larger than the whole burst can never pass.

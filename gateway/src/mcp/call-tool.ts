@@ -142,6 +142,18 @@ export function invalidParams(tool: string, err: InvalidArgumentsError): McpErro
   return new McpError(ErrorCode.InvalidParams, `Invalid arguments for ${tool}: ${list}`, { violations: err.violations });
 }
 
+/**
+ * Audits a call of a tool that can change something which was refused before
+ * it reached its shard (scope, arguments, plan, limits, an offline shard):
+ * every attempted write leaves a line, with the reason.
+ */
+export function auditRefusedCall(deps: Pick<CallDeps, 'table' | 'audit'>, subject: string, tool: unknown, args: unknown, reason: string, planId?: string): void {
+  if (!deps.audit || typeof tool !== 'string') return;
+  const entry = deps.table.find(tool);
+  if (!entry || entry.spec.annotations.readOnlyHint === true) return;
+  deps.audit.write({ subject, tool, arguments: args ?? {}, ...(planId ? { planId } : {}), result: 'refused', error: reason, durationMs: 0 }, entry.spec.secretFields);
+}
+
 /** tools/call for a shard tool: validate, forward with a deadline, render the result or the failure. */
 export async function callShardTool(deps: CallDeps, name: string, args: unknown, ctx: CallContext): Promise<CallToolResult> {
   const entry = deps.table.find(name);
@@ -154,9 +166,7 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
   if (!mayUse(ctx.scopes, spec.annotations)) {
     const needed = scopeFor(spec.annotations);
     deps.metrics.calls.inc({ ...labels, outcome: 'refused' });
-    if (deps.audit && spec.annotations.readOnlyHint !== true) {
-      deps.audit.write({ subject: ctx.subject, tool: name, arguments: args ?? {}, result: 'refused', error: `missing scope ${needed}`, durationMs: 0 }, spec.secretFields);
-    }
+    auditRefusedCall(deps, ctx.subject, name, args, `scope: missing ${needed}`);
     return errorResult(
       `Refused: ${name} ${needed === 'homelab:write' ? 'can change something and ' : ''}needs the ${needed} scope; this caller has ${ctx.scopes.join(', ') || 'no scope'}.\nWhat to do: use a token that grants ${needed} (in Authentik, add a scope mapping for it to the gateway's provider).`,
       { code: 'PERMISSION_DENIED', reason: 'MISSING_SCOPE', scope: needed },
@@ -169,7 +179,9 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
   } catch (err) {
     if (err instanceof InvalidArgumentsError) {
       deps.metrics.calls.inc({ ...labels, outcome: 'invalid' });
-      throw invalidParams(name, err);
+      const refusal = invalidParams(name, err);
+      auditRefusedCall(deps, ctx.subject, name, args, `validation: ${refusal.message}`);
+      throw refusal;
     }
     throw err;
   }
@@ -177,6 +189,7 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
     const status = entry.shard.status();
     deps.metrics.calls.inc({ ...labels, outcome: 'error' });
     deps.metrics.errors.inc({ ...labels, code: 'SHARD_OFFLINE' });
+    auditRefusedCall(deps, ctx.subject, name, args, `shard offline: the ${shardName} shard is ${status.state.replace('_', ' ')}; nothing was sent`);
     return errorResult(
       `${name} is unavailable: the ${shardName} shard is ${status.state.replace('_', ' ')} since ${status.since.toISOString()}` +
         `${status.lastError ? ` (${status.lastError})` : ''}.\nWhat to do: check shard-${shardName} and the service behind it; the tool returns as soon as the shard reports SERVING. homelab_status shows every shard.`,
@@ -194,9 +207,7 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
       } catch (err) {
         if (!(err instanceof PlanRefusedError)) throw err;
         deps.metrics.calls.inc({ ...labels, outcome: 'refused' });
-        if (deps.audit && spec.annotations.readOnlyHint !== true) {
-          deps.audit.write({ subject: ctx.subject, tool: name, arguments: args ?? {}, planId: inspected.planId, result: 'refused', error: err.message, durationMs: 0 }, spec.secretFields);
-        }
+        auditRefusedCall(deps, ctx.subject, name, args, `plan: ${err.message}`, inspected.planId);
         return errorResult(err.message, { code: 'FAILED_PRECONDITION', reason: 'PLAN_REFUSED' });
       }
       argsHash = undefined;
