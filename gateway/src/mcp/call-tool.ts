@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config.js';
 import { identityCodec } from '../discovery/wire.js';
 import type { ToolEntry, ToolTable } from '../discovery/tool-table.js';
 import { InvalidArgumentsError, decodeResponse, encodeRequest, mergeResponses, summarizeResult, type ToolSpec } from '../schema/index.js';
-import { decodeCallFailure, describeCallFailure, isTransportFailure } from './grpc-errors.js';
+import { decodeCallFailure, describeCallFailure, describeUnknownOutcome, isCutOff, isTransportFailure } from './grpc-errors.js';
 import type { GatewayMetrics } from './metrics.js';
 import { PlanRefusedError, needsPlan, type PlanRegistry } from './plans.js';
 import { mayUse, scopeFor } from '../trust/principal.js';
@@ -143,6 +143,17 @@ export function invalidParams(tool: string, err: InvalidArgumentsError): McpErro
 }
 
 /**
+ * The tools that show whether a call of this tool took effect: the one its
+ * contract names (verify_with), else every read-only tool of its shard.
+ */
+function verifyingTools(deps: CallDeps, entry: ToolEntry): string[] {
+  const tools = deps.table.ofShard(entry.shard);
+  const named = entry.spec.verifyWith && tools.find((t) => t.spec.method.name === entry.spec.verifyWith);
+  if (named) return [named.name];
+  return tools.filter((t) => t.spec.annotations.readOnlyHint === true).map((t) => t.name);
+}
+
+/**
  * Audits a call of a tool that can change something which was refused before
  * it reached its shard (scope, arguments, plan, limits, an offline shard):
  * every attempted write leaves a line, with the reason.
@@ -275,6 +286,13 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
     deps.metrics.errors.inc({ ...labels, code: failure.code });
     if (transport) entry.shard.reconnectNow();
     deps.logger.info({ ...labels, code: failure.code, reason: failure.reason }, 'tool call failed');
+    // A dry run changes nothing; any other call that can change something and was cut off may have.
+    if (audited && argsHash === undefined && isCutOff(e)) {
+      const verify = verifyingTools(deps, entry);
+      const words = describeUnknownOutcome(name, shardName, failure, transport, timeoutMs, verify, needsPlan(spec));
+      audit('unknown', `${failure.code}: ${failure.message}: the change may or may not have been applied`);
+      return errorResult(words, { ...failure, shard: shardName, outcome: 'unknown', ...(verify.length === 1 ? { verifyWith: verify[0] } : {}) });
+    }
     audit('error', `${failure.code}: ${failure.message}`);
     return errorResult(describeCallFailure(name, shardName, failure, transport, timeoutMs), { ...failure, shard: shardName });
   } finally {

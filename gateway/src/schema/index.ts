@@ -40,6 +40,8 @@ export interface ToolSpec {
   requiresConfirmation: boolean;
   timeoutMs?: number;
   maxTimeoutMs?: number;
+  /** The RPC (by its name in the service) that shows whether a call of this tool took effect. */
+  verifyWith?: string;
   /** Server-streaming: the responses are merged with mergeResponses. */
   streaming: boolean;
   inputSchema: JsonSchemaObject;
@@ -112,6 +114,7 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
       requiresConfirmation: opts?.requiresConfirmation ?? false,
       ...(opts?.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts?.maxTimeoutMs ? { maxTimeoutMs: opts.maxTimeoutMs } : {}),
+      ...(opts?.verifyWith ? { verifyWith: opts.verifyWith } : {}),
       streaming: method.methodKind === 'server_streaming',
       inputSchema,
       outputSchema,
