@@ -258,7 +258,7 @@ describe('generated invalid arguments for every tool', () => {
     expect(cases.length).toBeGreaterThanOrEqual(MIN_INVALID_CALLS);
     // Every kind of breakage is in there.
     const kinds = Object.keys(tally(cases, (c) => c.kind.replace(/^deep-/, '')));
-    expect(kinds).toEqual(expect.arrayContaining(['wrong-type', 'null', 'out-of-range', 'non-integer', 'pattern', 'max-length', 'min-length', 'enum', 'format', 'unknown-property', 'missing-required', 'oneof-conflict', 'too-many-items', 'too-few-items', 'map-key', 'map-key-range', 'wkt-range', 'invalid-utf8', 'huge-string', 'huge-key']));
+    expect(kinds).toEqual(expect.arrayContaining(['wrong-type', 'null', 'out-of-range', 'non-integer', 'pattern', 'max-length', 'min-length', 'enum', 'format', 'unknown-property', 'missing-required', 'oneof-conflict', 'too-many-items', 'too-few-items', 'map-key', 'map-key-range', 'wkt-range', 'invalid-utf8', 'huge-string', 'huge-key', 'too-deep']));
     expect(cases.some((c) => c.kind.startsWith('deep-') && c.path.split('children').length > 10)).toBe(true);
 
     const before = await invalidCounts();

@@ -256,8 +256,22 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
     } else {
       response = await invokeUnary(entry, request, metadata, deadline, ctx.signal);
     }
+    let decoded: Record<string, unknown>;
+    try {
+      decoded = decodeResponse(spec, response);
+    } catch (err) {
+      // The call happened; only its answer is beyond what protobuf decoding takes (nesting past 100 levels, say).
+      const message = err instanceof Error ? err.message : String(err);
+      deps.metrics.calls.inc({ ...labels, outcome: 'error' });
+      deps.metrics.errors.inc({ ...labels, code: 'INTERNAL' });
+      audit('error', `unreadable answer: ${message}`);
+      return errorResult(
+        `${name} failed: the ${shardName} shard's answer could not be read (${message}).\nWhat to do: the call itself ran${audited ? ', so a change may have been made' : ''}; narrow the request, or look at the data behind it outside homelab-mcp.`,
+        { code: 'INTERNAL', reason: 'UNREADABLE_ANSWER', message, shard: shardName },
+      );
+    }
     // Output hygiene: nothing secret-looking or escape-coded reaches the model, whatever the shard sent.
-    const cleaned = cleanJson(decodeResponse(spec, response));
+    const cleaned = cleanJson(decoded);
     const structured = cleaned.value;
     let text = summarizeResult(spec, structured) + note;
     if (cleaned.redactions) text += `\n(${cleaned.redactions} secret-looking value${cleaned.redactions === 1 ? ' was' : 's were'} redacted.)`;
