@@ -199,6 +199,7 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
     const answered = answering.get(socket)?.headersSent === true;
     if (socket.writable && !answered) {
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        logger.info({ remote: (socket as Socket).remoteAddress }, 'request not received within its deadline: 408, connection closed');
         const body = JSON.stringify(
           rpcError(-32000, `Request Timeout: send the headers within ${headersMs} ms (GATEWAY_HEADERS_TIMEOUT_MS) and the whole request within ${bodyMs} ms (GATEWAY_BODY_TIMEOUT_MS)`),
         );
