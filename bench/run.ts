@@ -220,8 +220,8 @@ async function benchDiscovery(started: Started, gateway: Target, short: boolean)
   };
 }
 
-/** The load comes from one bench client: the per-subject request limits would measure themselves, so they are off. */
-const BENCH_GATEWAY_ENV = { GATEWAY_RATE_LIMIT_PER_MINUTE: '0', GATEWAY_MAX_INFLIGHT_PER_SUBJECT: '0' };
+/** The load comes from one bench client (one subject, 50 sessions): the per-subject limits would measure themselves, so they are off. */
+const BENCH_GATEWAY_ENV = { GATEWAY_RATE_LIMIT_PER_MINUTE: '0', GATEWAY_MAX_INFLIGHT_PER_SUBJECT: '0', GATEWAY_MAX_SESSIONS_PER_SUBJECT: '0' };
 
 /** `npm run bench`: every section in one run, a table each, and one JSON file. */
 export async function runBench(opts: BenchOptions): Promise<number> {

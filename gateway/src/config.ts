@@ -61,12 +61,20 @@ export interface GatewayConfig {
   readonly allowedHosts: readonly string[];
   readonly sessions: {
     readonly stateless: boolean;
+    /** Sessions of all callers together. */
     readonly max: number;
+    /** Sessions one subject may hold; 0 means only the global cap applies. */
+    readonly maxPerSubject: number;
     readonly idleMs: number;
     /** Answer POSTs with a JSON body instead of an SSE stream. */
     readonly jsonResponse: boolean;
   };
   readonly bodyLimitBytes: number;
+  /**
+   * How long a client may take to send a request: its headers, and the whole
+   * request with its body. Answers (SSE streams, long tool calls) are not bound by them.
+   */
+  readonly requestDeadlines: { readonly headersMs: number; readonly bodyMs: number };
   readonly calls: {
     readonly defaultTimeoutMs: number;
     readonly maxTimeoutMs: number;
@@ -107,10 +115,13 @@ const EXAMPLES: Record<string, string> = {
   GATEWAY_ALLOWED_ORIGINS: 'https://claude.ai,http://localhost:6274',
   GATEWAY_ALLOWED_HOSTS: 'mcp.home.lan,mcp.home.lan:443',
   GATEWAY_MAX_SESSIONS: '100',
+  GATEWAY_MAX_SESSIONS_PER_SUBJECT: '32 (0: only GATEWAY_MAX_SESSIONS applies)',
   GATEWAY_SESSION_IDLE_SECONDS: '1800',
   GATEWAY_STATELESS: '1',
   GATEWAY_JSON_RESPONSE: '1',
   GATEWAY_BODY_LIMIT_BYTES: '1048576',
+  GATEWAY_HEADERS_TIMEOUT_MS: '10000',
+  GATEWAY_BODY_TIMEOUT_MS: '30000',
   GATEWAY_CALL_TIMEOUT_MS: '30000',
   GATEWAY_MAX_CALL_TIMEOUT_MS: '300000',
   GATEWAY_STREAM_MAX_ITEMS: '1000',
@@ -153,10 +164,13 @@ const envSchema = z.object({
   GATEWAY_ALLOWED_ORIGINS: csv,
   GATEWAY_ALLOWED_HOSTS: csv,
   GATEWAY_MAX_SESSIONS: positiveInt(100),
+  GATEWAY_MAX_SESSIONS_PER_SUBJECT: nonNegativeInt(32),
   GATEWAY_SESSION_IDLE_SECONDS: positiveInt(1800),
   GATEWAY_STATELESS: boolFlag,
   GATEWAY_JSON_RESPONSE: boolFlag,
   GATEWAY_BODY_LIMIT_BYTES: positiveInt(1024 * 1024),
+  GATEWAY_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  GATEWAY_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   GATEWAY_CALL_TIMEOUT_MS: positiveInt(30_000),
   GATEWAY_MAX_CALL_TIMEOUT_MS: positiveInt(300_000),
   GATEWAY_STREAM_MAX_ITEMS: positiveInt(1000),
@@ -309,6 +323,9 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
   if (e.GATEWAY_MAX_CALL_TIMEOUT_MS < e.GATEWAY_CALL_TIMEOUT_MS) {
     fail('GATEWAY_MAX_CALL_TIMEOUT_MS', `must be at least GATEWAY_CALL_TIMEOUT_MS (${e.GATEWAY_CALL_TIMEOUT_MS})`);
   }
+  if (e.GATEWAY_BODY_TIMEOUT_MS < e.GATEWAY_HEADERS_TIMEOUT_MS) {
+    fail('GATEWAY_BODY_TIMEOUT_MS', `must be at least GATEWAY_HEADERS_TIMEOUT_MS (${e.GATEWAY_HEADERS_TIMEOUT_MS}): it bounds the whole request, headers included`);
+  }
   for (const origin of e.GATEWAY_ALLOWED_ORIGINS) {
     if (!/^https?:\/\/[^/]+$/.test(origin)) fail('GATEWAY_ALLOWED_ORIGINS', `"${origin}" is not an origin (scheme://host[:port], no path)`);
   }
@@ -327,10 +344,12 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     sessions: {
       stateless: e.GATEWAY_STATELESS,
       max: e.GATEWAY_MAX_SESSIONS,
+      maxPerSubject: e.GATEWAY_MAX_SESSIONS_PER_SUBJECT,
       idleMs: e.GATEWAY_SESSION_IDLE_SECONDS * 1000,
       jsonResponse: e.GATEWAY_JSON_RESPONSE,
     },
     bodyLimitBytes: e.GATEWAY_BODY_LIMIT_BYTES,
+    requestDeadlines: { headersMs: e.GATEWAY_HEADERS_TIMEOUT_MS, bodyMs: e.GATEWAY_BODY_TIMEOUT_MS },
     calls: {
       defaultTimeoutMs: e.GATEWAY_CALL_TIMEOUT_MS,
       maxTimeoutMs: e.GATEWAY_MAX_CALL_TIMEOUT_MS,

@@ -9,6 +9,7 @@ import { ToolTable, type ToolEntry } from './discovery/tool-table.js';
 import { loadOrCreateToken } from './mcp/auth.js';
 import { startMcpHttpServer } from './mcp/http-server.js';
 import { createMcpServer, type McpCore } from './mcp/mcp-server.js';
+import { auditRefusedCall } from './mcp/call-tool.js';
 import { createMetrics, type GatewayMetrics } from './mcp/metrics.js';
 import { PlanRegistry } from './mcp/plans.js';
 import { STATUS_TOOL_NAME, renderStatus, statusTool } from './mcp/status-tool.js';
@@ -86,7 +87,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     };
   };
 
-  const http = await startMcpHttpServer({ config, token: tokenFile?.token, logger, metrics, createServer: () => createMcpServer(core), health });
+  const http = await startMcpHttpServer({
+    config,
+    token: tokenFile?.token,
+    logger,
+    metrics,
+    createServer: () => createMcpServer(core),
+    health,
+    refusedCall: (subject, tool, args, reason) => auditRefusedCall(core, subject, tool, args, reason),
+  });
 
   const waiters: (() => void)[] = [];
   table.on('changed', () => {

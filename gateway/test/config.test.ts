@@ -43,6 +43,15 @@ describe('parseGatewayConfig', () => {
     expect(() => parseGatewayConfig({ ...tls, GATEWAY_MAX_SESSIONS: 'many' })).toThrow(/GATEWAY_MAX_SESSIONS/);
   });
 
+  it('bounds how long a request may take to arrive and how many sessions a caller holds, by default', () => {
+    const config = parseGatewayConfig(tls);
+    expect(config.requestDeadlines).toEqual({ headersMs: 10_000, bodyMs: 30_000 });
+    expect(config.sessions).toMatchObject({ max: 100, maxPerSubject: 32 });
+    expect(parseGatewayConfig({ ...tls, GATEWAY_MAX_SESSIONS_PER_SUBJECT: '0', GATEWAY_BODY_TIMEOUT_MS: '60000' })).toMatchObject({ sessions: { maxPerSubject: 0 }, requestDeadlines: { bodyMs: 60_000 } });
+    expect(() => parseGatewayConfig({ ...tls, GATEWAY_HEADERS_TIMEOUT_MS: '0' })).toThrow(/GATEWAY_HEADERS_TIMEOUT_MS: .*example: GATEWAY_HEADERS_TIMEOUT_MS=10000/);
+    expect(() => parseGatewayConfig({ ...tls, GATEWAY_MAX_SESSIONS_PER_SUBJECT: '-1' })).toThrow(/GATEWAY_MAX_SESSIONS_PER_SUBJECT/);
+  });
+
   it('allows plaintext shards and auth none only on loopback', () => {
     expect(parseGatewayConfig({ SHARD_KS_URL: '127.0.0.1:5000', GATEWAY_PLAINTEXT_SHARDS: '1', GATEWAY_AUTH: 'none' }).shards[0]!.plaintext).toBe(true);
     expect(() => parseGatewayConfig({ SHARD_KS_URL: '10.1.1.1:5000', GATEWAY_PLAINTEXT_SHARDS: 'ks' })).toThrow(/GATEWAY_PLAINTEXT_SHARDS: .*not on loopback/);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -239,6 +239,20 @@ function tally<T>(items: readonly T[], key: (item: T) => string): Record<string,
   return out;
 }
 
+/** Audit lines of calls refused for their arguments, per tool, over the log and its rotated files. */
+async function refusedForArguments(): Promise<Record<string, number>> {
+  const logDir = join(dir, 'gateway');
+  const out: Record<string, number> = {};
+  for (const file of (await readdir(logDir)).filter((f) => /^audit\.log(\.\d+)?$/.test(f))) {
+    for (const line of (await readFile(join(logDir, file), 'utf8')).split('\n')) {
+      if (!line) continue;
+      const entry = JSON.parse(line) as { tool: string; result: string; error?: string };
+      if (entry.result === 'refused' && entry.error?.startsWith('validation: ')) out[entry.tool] = (out[entry.tool] ?? 0) + 1;
+    }
+  }
+  return out;
+}
+
 async function invalidCounts(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const v of (await gateway.metrics.calls.get()).values) if (v.labels.outcome === 'invalid') out[String(v.labels.tool)] = (out[String(v.labels.tool)] ?? 0) + v.value;
@@ -258,7 +272,7 @@ describe('generated invalid arguments for every tool', () => {
     expect(cases.length).toBeGreaterThanOrEqual(MIN_INVALID_CALLS);
     // Every kind of breakage is in there.
     const kinds = Object.keys(tally(cases, (c) => c.kind.replace(/^deep-/, '')));
-    expect(kinds).toEqual(expect.arrayContaining(['wrong-type', 'null', 'out-of-range', 'non-integer', 'pattern', 'max-length', 'min-length', 'enum', 'format', 'unknown-property', 'missing-required', 'oneof-conflict', 'too-many-items', 'too-few-items', 'map-key', 'map-key-range', 'wkt-range', 'invalid-utf8', 'huge-string', 'huge-key']));
+    expect(kinds).toEqual(expect.arrayContaining(['wrong-type', 'null', 'out-of-range', 'non-integer', 'pattern', 'max-length', 'min-length', 'enum', 'format', 'unknown-property', 'missing-required', 'oneof-conflict', 'too-many-items', 'too-few-items', 'map-key', 'map-key-range', 'wkt-range', 'invalid-utf8', 'huge-string', 'huge-key', 'too-deep']));
     expect(cases.some((c) => c.kind.startsWith('deep-') && c.path.split('children').length > 10)).toBe(true);
 
     const before = await invalidCounts();
@@ -295,6 +309,10 @@ describe('generated invalid arguments for every tool', () => {
     const after = await invalidCounts();
     const counted = Object.entries(tally(cases.filter((c) => c.tool !== 'diagnose_service'), (c) => c.tool)).map(([tool, n]) => [tool, n, (after[tool] ?? 0) - (before[tool] ?? 0)]);
     expect(counted.filter(([, n, seen]) => n !== seen)).toEqual([]);
+    // Every refused call of a tool that can change something is on record, with the reason.
+    const writes = new Set(fuzzTools.filter((t) => t.annotations?.readOnlyHint !== true).map((t) => t.name));
+    expect([...writes]).toEqual(expect.arrayContaining(['add_dynamic_config', 'sync_brand', 'create_application', 'manage_flows', 'change']));
+    expect(await refusedForArguments()).toEqual(tally(cases.filter((c) => writes.has(c.tool)), (c) => c.tool));
     expect([...failures].map(([key, f]) => `${key} ×${f.count}, e.g. ${f.example}`)).toEqual([]);
   }, 240_000);
 

@@ -169,7 +169,7 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
   if (listen.tls === 'plaintext' && !isLoopback(listen.host)) {
     throw new Error(`plaintext gRPC is allowed only on loopback, not on ${listen.host}; configure SHARD_TLS_CA/CERT/KEY`);
   }
-  const interceptors = listen.tls === 'plaintext' ? [] : [createIdentityInterceptor(new Set([...listen.tls.allowedPeers, `shard-${opts.name}`]))];
+  const interceptors = listen.tls === 'plaintext' ? [] : [createIdentityInterceptor({ peers: new Set(listen.tls.allowedPeers), healthOnly: new Set([`shard-${opts.name}`]) })];
   const server = new grpc.Server({
     interceptors,
     'grpc.max_receive_message_length': 4 * 1024 * 1024,

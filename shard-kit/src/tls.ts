@@ -51,25 +51,41 @@ export async function createMtlsServerCredentials(files: ShardTlsFiles, refreshI
   return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
 }
 
+/** The gRPC health service: the one thing a shard's own identity may call (its container healthcheck). */
+export const HEALTH_SERVICE_PREFIX = '/grpc.health.v1.Health/';
+
+/**
+ * Who may call what on a shard. `peers` (the gateway) may call everything; the
+ * shard's own identity, which its container healthcheck presents, may only ask
+ * the health service: with it, its own service and reflection would be open to
+ * anyone holding the shard's key, past the gateway's plan binding and audit.
+ */
+export interface CallerPolicy {
+  peers: ReadonlySet<string>;
+  healthOnly: ReadonlySet<string>;
+}
+
 /**
  * A server interceptor that refuses, before any handler runs, every call whose
- * client certificate does not carry an allowed identity: the CA alone is not
- * enough. Applies to all services, health and reflection included.
+ * client certificate does not carry an identity allowed for that method: the
+ * CA alone is not enough. Applies to all services, health and reflection included.
  */
-export function createIdentityInterceptor(allowed: Set<string>): grpc.ServerInterceptor {
-  return (_method, call) => {
+export function createIdentityInterceptor(policy: CallerPolicy): grpc.ServerInterceptor {
+  return (method, call) => {
     const identity = peerIdentity(call.getAuthContext().sslPeerCertificate);
-    if (identity && allowed.has(identity)) return new grpc.ServerInterceptingCall(call);
+    if (identity && (policy.peers.has(identity) || (policy.healthOnly.has(identity) && method.path.startsWith(HEALTH_SERVICE_PREFIX)))) {
+      return new grpc.ServerInterceptingCall(call);
+    }
+    let details = 'a client certificate with a homelab-mcp identity is required';
+    if (identity && policy.healthOnly.has(identity)) {
+      details = `identity "${identity}" may only call the health service (${HEALTH_SERVICE_PREFIX}Check), not ${method.path}; call through the gateway, or use the gateway's certificate to debug (allowed: ${[...policy.peers].join(', ')})`;
+    } else if (identity) {
+      details = `identity "${identity}" may not call this shard (allowed: ${[...policy.peers].join(', ')})`;
+    }
     return new grpc.ServerInterceptingCall(call, {
       start: (next) => {
         next({});
-        call.sendStatus({
-          code: grpc.status.PERMISSION_DENIED,
-          details: identity
-            ? `identity "${identity}" may not call this shard (allowed: ${[...allowed].join(', ')})`
-            : 'a client certificate with a homelab-mcp identity is required',
-          metadata: new grpc.Metadata(),
-        });
+        call.sendStatus({ code: grpc.status.PERMISSION_DENIED, details, metadata: new grpc.Metadata() });
       },
     });
   };

@@ -36,8 +36,8 @@ afterAll(async () => {
 });
 
 /** One reflection request over a raw bidi stream; returns the serialized FileDescriptorProtos. */
-function reflectFile(symbol: string): Promise<Uint8Array[]> {
-  const client = new grpc.Client(`127.0.0.1:${shard.port}`, clientCredentials(gatewayTls()));
+function reflectFile(symbol: string, creds = clientCredentials(gatewayTls())): Promise<Uint8Array[]> {
+  const client = new grpc.Client(`127.0.0.1:${shard.port}`, creds);
   const id = (b: Uint8Array) => Buffer.from(b);
   return new Promise((resolve, reject) => {
     const call = client.makeBidiStreamRequest('/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', id, (b: Buffer) => new Uint8Array(b));
@@ -147,6 +147,20 @@ describe('mTLS', () => {
     const ca = await loadCa(pki.caFile, join(dir, 'pki', 'ca-key.pem'));
     const expired = await issueCertificate(ca, 'gateway', { notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
     await expect(echo(clientCredentials({ caFile: pki.caFile, certPem: expired.certPem, keyPem: expired.keyPem }))).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+  });
+
+  it("lets the shard's own identity check its health and call nothing else, reflection included", async () => {
+    const own = pki.identities['shard-kitchen']!;
+    const creds = clientCredentials({ caFile: pki.caFile, certFile: own.certFile, keyFile: own.keyFile });
+    // The container healthcheck presents the shard's own certificate.
+    const health = createHealthClient(`127.0.0.1:${shard.port}`, creds);
+    const status = await new Promise<string>((resolve, reject) =>
+      health.check({ service: '' }, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res?.status ?? 'UNKNOWN'))),
+    );
+    health.close();
+    expect(status).toBe('SERVING');
+    await expect(echo(creds)).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: expect.stringMatching(/shard-kitchen.*health/) });
+    await expect(reflectFile('homelab.testing.v1.KitchenSinkService', creds)).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
   });
 
   it('refuses a valid certificate with another identity', async () => {

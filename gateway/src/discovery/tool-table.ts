@@ -38,6 +38,11 @@ export class ToolTable extends EventEmitter<{ changed: [] }> {
     return this.entries.get(name);
   }
 
+  /** The tools of one shard, listed or not, sorted by name. */
+  ofShard(shard: ShardConnection): ToolEntry[] {
+    return [...this.entries.values()].filter((e) => e.shard === shard).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   // Several shard events in one tick (reflection then SERVING) become one notification.
   private schedule(): void {
     if (this.pending) return;

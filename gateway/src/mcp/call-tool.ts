@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config.js';
 import { identityCodec } from '../discovery/wire.js';
 import type { ToolEntry, ToolTable } from '../discovery/tool-table.js';
 import { InvalidArgumentsError, decodeResponse, encodeRequest, mergeResponses, summarizeResult, type ToolSpec } from '../schema/index.js';
-import { decodeCallFailure, describeCallFailure, isTransportFailure } from './grpc-errors.js';
+import { decodeCallFailure, describeCallFailure, describeUnknownOutcome, isCutOff, isTransportFailure } from './grpc-errors.js';
 import type { GatewayMetrics } from './metrics.js';
 import { PlanRefusedError, needsPlan, type PlanRegistry } from './plans.js';
 import { mayUse, scopeFor } from '../trust/principal.js';
@@ -142,6 +142,29 @@ export function invalidParams(tool: string, err: InvalidArgumentsError): McpErro
   return new McpError(ErrorCode.InvalidParams, `Invalid arguments for ${tool}: ${list}`, { violations: err.violations });
 }
 
+/**
+ * The tools that show whether a call of this tool took effect: the one its
+ * contract names (verify_with), else every read-only tool of its shard.
+ */
+function verifyingTools(deps: CallDeps, entry: ToolEntry): string[] {
+  const tools = deps.table.ofShard(entry.shard);
+  const named = entry.spec.verifyWith && tools.find((t) => t.spec.method.name === entry.spec.verifyWith);
+  if (named) return [named.name];
+  return tools.filter((t) => t.spec.annotations.readOnlyHint === true).map((t) => t.name);
+}
+
+/**
+ * Audits a call of a tool that can change something which was refused before
+ * it reached its shard (scope, arguments, plan, limits, an offline shard):
+ * every attempted write leaves a line, with the reason.
+ */
+export function auditRefusedCall(deps: Pick<CallDeps, 'table' | 'audit'>, subject: string, tool: unknown, args: unknown, reason: string, planId?: string): void {
+  if (!deps.audit || typeof tool !== 'string') return;
+  const entry = deps.table.find(tool);
+  if (!entry || entry.spec.annotations.readOnlyHint === true) return;
+  deps.audit.write({ subject, tool, arguments: args ?? {}, ...(planId ? { planId } : {}), result: 'refused', error: reason, durationMs: 0 }, entry.spec.secretFields);
+}
+
 /** tools/call for a shard tool: validate, forward with a deadline, render the result or the failure. */
 export async function callShardTool(deps: CallDeps, name: string, args: unknown, ctx: CallContext): Promise<CallToolResult> {
   const entry = deps.table.find(name);
@@ -154,9 +177,7 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
   if (!mayUse(ctx.scopes, spec.annotations)) {
     const needed = scopeFor(spec.annotations);
     deps.metrics.calls.inc({ ...labels, outcome: 'refused' });
-    if (deps.audit && spec.annotations.readOnlyHint !== true) {
-      deps.audit.write({ subject: ctx.subject, tool: name, arguments: args ?? {}, result: 'refused', error: `missing scope ${needed}`, durationMs: 0 }, spec.secretFields);
-    }
+    auditRefusedCall(deps, ctx.subject, name, args, `scope: missing ${needed}`);
     return errorResult(
       `Refused: ${name} ${needed === 'homelab:write' ? 'can change something and ' : ''}needs the ${needed} scope; this caller has ${ctx.scopes.join(', ') || 'no scope'}.\nWhat to do: use a token that grants ${needed} (in Authentik, add a scope mapping for it to the gateway's provider).`,
       { code: 'PERMISSION_DENIED', reason: 'MISSING_SCOPE', scope: needed },
@@ -169,7 +190,9 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
   } catch (err) {
     if (err instanceof InvalidArgumentsError) {
       deps.metrics.calls.inc({ ...labels, outcome: 'invalid' });
-      throw invalidParams(name, err);
+      const refusal = invalidParams(name, err);
+      auditRefusedCall(deps, ctx.subject, name, args, `validation: ${refusal.message}`);
+      throw refusal;
     }
     throw err;
   }
@@ -177,6 +200,7 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
     const status = entry.shard.status();
     deps.metrics.calls.inc({ ...labels, outcome: 'error' });
     deps.metrics.errors.inc({ ...labels, code: 'SHARD_OFFLINE' });
+    auditRefusedCall(deps, ctx.subject, name, args, `shard offline: the ${shardName} shard is ${status.state.replace('_', ' ')}; nothing was sent`);
     return errorResult(
       `${name} is unavailable: the ${shardName} shard is ${status.state.replace('_', ' ')} since ${status.since.toISOString()}` +
         `${status.lastError ? ` (${status.lastError})` : ''}.\nWhat to do: check shard-${shardName} and the service behind it; the tool returns as soon as the shard reports SERVING. homelab_status shows every shard.`,
@@ -194,9 +218,7 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
       } catch (err) {
         if (!(err instanceof PlanRefusedError)) throw err;
         deps.metrics.calls.inc({ ...labels, outcome: 'refused' });
-        if (deps.audit && spec.annotations.readOnlyHint !== true) {
-          deps.audit.write({ subject: ctx.subject, tool: name, arguments: args ?? {}, planId: inspected.planId, result: 'refused', error: err.message, durationMs: 0 }, spec.secretFields);
-        }
+        auditRefusedCall(deps, ctx.subject, name, args, `plan: ${err.message}`, inspected.planId);
         return errorResult(err.message, { code: 'FAILED_PRECONDITION', reason: 'PLAN_REFUSED' });
       }
       argsHash = undefined;
@@ -234,8 +256,22 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
     } else {
       response = await invokeUnary(entry, request, metadata, deadline, ctx.signal);
     }
+    let decoded: Record<string, unknown>;
+    try {
+      decoded = decodeResponse(spec, response);
+    } catch (err) {
+      // The call happened; only its answer is beyond what protobuf decoding takes (nesting past 100 levels, say).
+      const message = err instanceof Error ? err.message : String(err);
+      deps.metrics.calls.inc({ ...labels, outcome: 'error' });
+      deps.metrics.errors.inc({ ...labels, code: 'INTERNAL' });
+      audit('error', `unreadable answer: ${message}`);
+      return errorResult(
+        `${name} failed: the ${shardName} shard's answer could not be read (${message}).\nWhat to do: the call itself ran${audited ? ', so a change may have been made' : ''}; narrow the request, or look at the data behind it outside homelab-mcp.`,
+        { code: 'INTERNAL', reason: 'UNREADABLE_ANSWER', message, shard: shardName },
+      );
+    }
     // Output hygiene: nothing secret-looking or escape-coded reaches the model, whatever the shard sent.
-    const cleaned = cleanJson(decodeResponse(spec, response));
+    const cleaned = cleanJson(decoded);
     const structured = cleaned.value;
     let text = summarizeResult(spec, structured) + note;
     if (cleaned.redactions) text += `\n(${cleaned.redactions} secret-looking value${cleaned.redactions === 1 ? ' was' : 's were'} redacted.)`;
@@ -264,6 +300,13 @@ export async function callShardTool(deps: CallDeps, name: string, args: unknown,
     deps.metrics.errors.inc({ ...labels, code: failure.code });
     if (transport) entry.shard.reconnectNow();
     deps.logger.info({ ...labels, code: failure.code, reason: failure.reason }, 'tool call failed');
+    // A dry run changes nothing; any other call that can change something and was cut off may have.
+    if (audited && argsHash === undefined && isCutOff(e)) {
+      const verify = verifyingTools(deps, entry);
+      const words = describeUnknownOutcome(name, shardName, failure, transport, timeoutMs, verify, needsPlan(spec));
+      audit('unknown', `${failure.code}: ${failure.message}: the change may or may not have been applied`);
+      return errorResult(words, { ...failure, shard: shardName, outcome: 'unknown', ...(verify.length === 1 ? { verifyWith: verify[0] } : {}) });
+    }
     audit('error', `${failure.code}: ${failure.message}`);
     return errorResult(describeCallFailure(name, shardName, failure, transport, timeoutMs), { ...failure, shard: shardName });
   } finally {

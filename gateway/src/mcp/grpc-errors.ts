@@ -162,6 +162,38 @@ export function isTransportFailure(err: grpc.ServiceError): boolean {
 }
 
 /**
+ * True when the call ended without an answer from the shard's handler (the
+ * link dropped, the deadline passed, the call was cancelled): the gateway
+ * cannot know how far the shard got. Every status a handler sends carries
+ * google.rpc details; these come from the gRPC layer and carry none.
+ */
+export function isCutOff(err: grpc.ServiceError): boolean {
+  const cutOffCodes: number[] = [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED, grpc.status.INTERNAL, grpc.status.UNKNOWN];
+  return cutOffCodes.includes(err.code) && !err.metadata?.get('grpc-status-details-bin').length;
+}
+
+/**
+ * A call that could change something was cut off: say that it may have taken
+ * effect, and with which tool to look before trying again.
+ */
+export function describeUnknownOutcome(tool: string, shard: string, failure: CallFailure, transport: boolean, timeoutMs: number, verify: readonly string[], planned: boolean): string {
+  const why =
+    failure.code === 'DEADLINE_EXCEEDED'
+      ? `no answer within ${timeoutMs} ms`
+      : failure.code === 'CANCELLED'
+        ? 'the call was cancelled'
+        : transport
+          ? `the ${shard} shard went offline during the call (${failure.message})`
+          : `the call to the ${shard} shard broke off (${failure.code}: ${failure.message})`;
+  const check = verify.length === 1 ? verify[0] : verify.length ? `the ${shard} shard's read tools (${verify.join(', ')})` : `the ${shard} shard's read tools`;
+  return [
+    `${tool} was cut off: ${why}. The request had been sent, so the change may or may not have been applied.`,
+    `What to do: check with ${check} whether it took effect before retrying (homelab_status shows when the ${shard} shard is serving again)` +
+      (planned ? `; if it did not, call ${tool} without plan_id for a new plan (a plan is used once).` : '.'),
+  ].join('\n');
+}
+
+/**
  * Words a person can act on: what failed, why, and what to do next.
  */
 export function describeCallFailure(tool: string, shard: string, failure: CallFailure, transport: boolean, timeoutMs: number): string {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { DEFAULT_NEGOTIATED_PROTOCOL_VERSION, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import { SubjectLimits } from '../trust/limits.js';
@@ -19,6 +20,8 @@ interface Session {
   subject: string;
   server: Server;
   transport: StreamableHTTPServerTransport;
+  /** The protocol version negotiated at initialize: it decides whether JSON-RPC batches exist. */
+  protocolVersion: string;
   lastSeen: number;
   inflight: number;
 }
@@ -32,6 +35,8 @@ export interface HttpDeps {
   createServer(): Server;
   /** Gateway + per-shard state for /healthz. */
   health(): { status: 'ok' | 'degraded'; [key: string]: unknown };
+  /** Records a tools/call refused before it reached a tool handler (the audit keeps attempted writes). */
+  refusedCall?(subject: string, tool: unknown, args: unknown, reason: string): void;
 }
 
 export interface McpHttpServer {
@@ -92,6 +97,26 @@ function rpcError(code: number, message: string): unknown {
 }
 
 class BodyTooLargeError extends Error {}
+/** The client went away (or was cut off by a deadline) before its body arrived: nobody is left to answer. */
+class ClientGoneError extends Error {}
+
+/** The first protocol revision without JSON-RPC batches (modelcontextprotocol PR #416). */
+const BATCHES_REMOVED_IN = '2025-06-18';
+
+/** The version a session settles on, as the SDK server negotiates it. */
+function negotiatedVersion(initialize: unknown): string {
+  const requested = (initialize as { params?: { protocolVersion?: unknown } }).params?.protocolVersion;
+  return typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
+}
+
+/** The tools/call messages of a body (one message or a batch), for the audit of refused requests. */
+function toolCalls(messages: readonly unknown[]): { name: unknown; arguments: unknown }[] {
+  return messages.flatMap((m) => {
+    if (!m || typeof m !== 'object' || (m as { method?: unknown }).method !== 'tools/call') return [];
+    const params = (m as { params?: { name?: unknown; arguments?: unknown } }).params;
+    return [{ name: params?.name, arguments: params?.arguments }];
+  });
+}
 
 /** A tools/call whose `arguments` is not an object of named arguments, with the answer it deserves. */
 function malformedToolCall(body: unknown): { id: unknown; message: string } | undefined {
@@ -120,7 +145,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('error', () => reject(new ClientGoneError()));
+    req.on('close', () => {
+      if (!req.complete) reject(new ClientGoneError());
+    });
   });
 }
 
@@ -151,15 +179,39 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
   const allowedHosts = new Set<string>();
   const allowedOrigins = new Set<string>();
 
-  const http: HttpServer = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      logger.error({ err }, 'request failed');
-      sendJson(res, 500, rpcError(-32603, 'Internal error'));
-    });
+  const { headersMs, bodyMs } = config.requestDeadlines;
+  const answering = new WeakMap<Socket | Duplex, ServerResponse>();
+  // Node bounds the time to receive a request (headers, then the whole body) and answers 408;
+  // the answer itself (an SSE stream, a long tool call) is not bound by it.
+  const http: HttpServer = createServer(
+    { headersTimeout: headersMs, requestTimeout: bodyMs, connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersMs / 4))) },
+    (req, res) => {
+      answering.set(req.socket, res);
+      handle(req, res).catch((err: unknown) => {
+        if (err instanceof ClientGoneError) return;
+        logger.error({ err }, 'request failed');
+        sendJson(res, 500, rpcError(-32603, 'Internal error'));
+      });
+    },
+  );
+  // With a listener Node leaves every client error to it; the 408 says which deadline was missed.
+  http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const answered = answering.get(socket)?.headersSent === true;
+    if (socket.writable && !answered) {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        logger.info({ remote: (socket as Socket).remoteAddress }, 'request not received within its deadline: 408, connection closed');
+        const body = JSON.stringify(
+          rpcError(-32000, `Request Timeout: send the headers within ${headersMs} ms (GATEWAY_HEADERS_TIMEOUT_MS) and the whole request within ${bodyMs} ms (GATEWAY_BODY_TIMEOUT_MS)`),
+        );
+        socket.write(`HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+        socket.write('HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n');
+      } else if (err.code !== 'ECONNRESET' && err.code !== 'HPE_INVALID_EOF_STATE') {
+        socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      }
+    }
+    socket.destroy();
   });
-  // Long-lived SSE streams must not be cut by Node's request timeout.
-  http.requestTimeout = 0;
-  http.headersTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.listen.port, config.listen.host, () => {
@@ -212,14 +264,45 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
     await s.server.close().catch(() => undefined);
   }
 
-  function makeRoom(): boolean {
-    if (sessions.size < config.sessions.max) return true;
+  /** Sessions being initialized right now, per subject: they count against the caps before they are registered. */
+  const opening = new Map<string, number>();
+  let openingTotal = 0;
+
+  /** Seconds until the first of these sessions can be closed for idling. */
+  function untilIdle(list: readonly Session[]): number {
+    const first = Math.min(...list.map((s) => s.lastSeen));
+    return Math.max(1, Math.ceil((first + config.sessions.idleMs - Date.now()) / 1000));
+  }
+
+  /**
+   * Room for one more session of this subject, or why not. A subject at its
+   * own cap is refused; at the global cap it may give up its own least
+   * recently used idle session, never another subject's.
+   */
+  function admitSession(subject: string): { status: number; message: string; retryAfterSeconds: number } | undefined {
+    const own = [...sessions.values()].filter((s) => s.subject === subject);
+    const ownCount = own.length + (opening.get(subject) ?? 0);
+    const { max, maxPerSubject } = config.sessions;
+    if (maxPerSubject > 0 && ownCount >= maxPerSubject) {
+      return {
+        status: 429,
+        message: `Too Many Requests: this caller already holds ${ownCount} sessions, its maximum (GATEWAY_MAX_SESSIONS_PER_SUBJECT=${maxPerSubject}); end the sessions it no longer uses (DELETE with their Mcp-Session-Id) or wait until one idles out`,
+        retryAfterSeconds: own.length ? untilIdle(own) : 1,
+      };
+    }
+    if (sessions.size + openingTotal < max) return undefined;
     let oldest: Session | undefined;
-    for (const s of sessions.values()) if (s.inflight === 0 && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
-    if (!oldest) return false;
-    logger.info({ session: oldest.id }, 'session cap reached: closing the least recently used session');
-    void closeSession(oldest);
-    return true;
+    for (const s of own) if (s.inflight === 0 && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
+    if (oldest) {
+      logger.info({ session: oldest.id, subject }, 'session cap reached: closing this caller\'s least recently used session');
+      void closeSession(oldest);
+      return undefined;
+    }
+    return {
+      status: 503,
+      message: `Service Unavailable: the gateway holds its maximum of ${max} sessions (GATEWAY_MAX_SESSIONS) and none of them is this caller's to close; retry later`,
+      retryAfterSeconds: sessions.size ? untilIdle([...sessions.values()]) : 1,
+    };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -290,51 +373,79 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
       res.end(await metrics.registry.metrics());
       return;
     }
-    // An open GET stream only listens: it is not rate limited or counted as in flight.
+    await handleMcp(req, res, principal);
+  }
+
+  /** The body of a POST as JSON; undefined when it was answered here (too large, not JSON). */
+  async function readJson(req: IncomingMessage, res: ServerResponse): Promise<{ value: unknown } | undefined> {
+    const declared = Number(req.headers['content-length']);
+    const tooLarge = () =>
+      sendJson(res, 413, rpcError(-32000, `Payload Too Large: request body must not exceed ${config.bodyLimitBytes} bytes (GATEWAY_BODY_LIMIT_BYTES)`), { connection: 'close' });
+    if (Number.isFinite(declared) && declared > config.bodyLimitBytes) {
+      tooLarge();
+      return undefined;
+    }
+    let text: string;
+    try {
+      text = await readBody(req, config.bodyLimitBytes);
+    } catch (err) {
+      if (!(err instanceof BodyTooLargeError)) throw err;
+      tooLarge();
+      return undefined;
+    }
+    try {
+      return { value: JSON.parse(text) };
+    } catch {
+      sendJson(res, 400, rpcError(-32700, 'Parse error: the body is not JSON'));
+      return undefined;
+    }
+  }
+
+  async function handleMcp(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+    // The body is read before anything is counted: a client that is slow to send it holds no slot (the deadlines cut it off).
+    let body: unknown;
+    if (req.method === 'POST') {
+      const read = await readJson(req, res);
+      if (!read) return;
+      body = read.value;
+    }
+    const messages = req.method !== 'POST' ? [] : Array.isArray(body) ? (body as unknown[]) : [body];
+    const refuse = (status: number, code: number, message: string, headers: Record<string, string> = {}) => {
+      for (const call of toolCalls(messages)) deps.refusedCall?.(principal.subject, call.name, call.arguments, message);
+      sendJson(res, status, rpcError(code, message), headers);
+    };
+    const sessionId = req.headers['mcp-session-id'];
+    const session = typeof sessionId === 'string' && !config.sessions.stateless ? sessions.get(sessionId) : undefined;
+
+    if (Array.isArray(body)) {
+      const header = req.headers['mcp-protocol-version'];
+      const version = session?.protocolVersion ?? (typeof header === 'string' ? header : DEFAULT_NEGOTIATED_PROTOCOL_VERSION);
+      if (version >= BATCHES_REMOVED_IN) {
+        refuse(400, -32600, `Invalid Request: JSON-RPC batches do not exist in protocol ${version} (removed in ${BATCHES_REMOVED_IN}); send one message per request`);
+        return;
+      }
+      const oversized = limits.refuseOversized(body.length);
+      if (oversized) {
+        refuse(400, -32600, `Invalid Request: ${oversized}; split it`);
+        return;
+      }
+    }
+    // An open GET stream only listens: it is not rate limited or counted as in flight. Every message of a batch counts.
     if (req.method !== 'GET') {
-      const admission = limits.admit(principal.subject);
+      const admission = limits.admit(principal.subject, Math.max(1, messages.length));
       if (!admission.ok) {
         metrics.limited.inc();
-        sendJson(res, 429, rpcError(-32000, `Too Many Requests: ${admission.reason}; retry after ${admission.retryAfterSeconds} s`), { 'retry-after': String(admission.retryAfterSeconds) });
+        refuse(429, -32000, `Too Many Requests: ${admission.reason}; retry after ${admission.retryAfterSeconds} s`, { 'retry-after': String(admission.retryAfterSeconds) });
         return;
       }
       res.on('close', admission.release);
     }
-    await handleMcp(req, res, principal);
-  }
-
-  async function handleMcp(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
-    let body: unknown;
-    if (req.method === 'POST') {
-      const declared = Number(req.headers['content-length']);
-      const tooLarge = () =>
-        sendJson(res, 413, rpcError(-32000, `Payload Too Large: request body must not exceed ${config.bodyLimitBytes} bytes (GATEWAY_BODY_LIMIT_BYTES)`), { connection: 'close' });
-      if (Number.isFinite(declared) && declared > config.bodyLimitBytes) {
-        tooLarge();
-        return;
-      }
-      let text: string;
-      try {
-        text = await readBody(req, config.bodyLimitBytes);
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) {
-          tooLarge();
-          return;
-        }
-        throw err;
-      }
-      try {
-        body = JSON.parse(text);
-      } catch {
-        sendJson(res, 400, rpcError(-32700, 'Parse error: the body is not JSON'));
-        return;
-      }
-      const malformed = malformedToolCall(body);
-      if (malformed) {
-        // The SDK would answer this with an internal error and a schema dump; say what is wrong instead.
-        sendJson(res, 200, { jsonrpc: '2.0', id: malformed.id, error: { code: -32602, message: malformed.message, data: { violations: [{ path: '(arguments)', message: malformed.message }] } } });
-        return;
-      }
+    const malformed = malformedToolCall(body);
+    if (malformed) {
+      deps.refusedCall?.(principal.subject, (body as { params: { name?: unknown } }).params.name, (body as { params: { arguments?: unknown } }).params.arguments, malformed.message);
+      // The SDK would answer this with an internal error and a schema dump; say what is wrong instead.
+      sendJson(res, 200, { jsonrpc: '2.0', id: malformed.id, error: { code: -32602, message: malformed.message, data: { violations: [{ path: '(arguments)', message: malformed.message }] } } });
+      return;
     }
     // The client's credential stays at the edge: handlers see who is calling and what they may do, never the token.
     const auth: AuthInfo = { token: 'redacted', clientId: principal.subject, scopes: principal.scopes, ...(principal.expiresAt ? { expiresAt: principal.expiresAt } : {}) };
@@ -356,15 +467,13 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
       return;
     }
 
-    const sessionId = req.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
-      const session = sessions.get(sessionId);
       if (!session) {
-        sendJson(res, 404, rpcError(-32001, 'Session not found: initialize a new session'));
+        refuse(404, -32001, 'Session not found: initialize a new session');
         return;
       }
       if (session.subject !== principal.subject) {
-        sendJson(res, 403, rpcError(-32001, 'Forbidden: this session belongs to another caller; initialize your own session'));
+        refuse(403, -32001, 'Forbidden: this session belongs to another caller; initialize your own session');
         return;
       }
       session.lastSeen = Date.now();
@@ -380,23 +489,32 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
       if (config.sessions.jsonResponse) releaseAnsweredJsonStreams(session.transport);
       return;
     }
-    const initializing = req.method === 'POST' && (Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body));
-    if (!initializing) {
-      sendJson(res, 400, rpcError(-32000, 'Bad Request: Mcp-Session-Id header is required (initialize first)'));
+    const initialize = req.method === 'POST' ? messages.find((m) => isInitializeRequest(m)) : undefined;
+    if (!initialize) {
+      refuse(400, -32000, 'Bad Request: Mcp-Session-Id header is required (initialize first)');
       return;
     }
-    if (!makeRoom()) {
-      sendJson(res, 503, rpcError(-32000, `Too many sessions (${config.sessions.max}, GATEWAY_MAX_SESSIONS); retry shortly`), { 'retry-after': '5' });
+    const refusal = admitSession(principal.subject);
+    if (refusal) {
+      sendJson(res, refusal.status, rpcError(-32000, refusal.message), { 'retry-after': String(refusal.retryAfterSeconds) });
       return;
     }
     const server = deps.createServer();
-    const session: Session = { id: '', subject: principal.subject, server, transport: undefined as unknown as StreamableHTTPServerTransport, lastSeen: Date.now(), inflight: 1 };
+    const created: Session = {
+      id: '',
+      subject: principal.subject,
+      server,
+      transport: undefined as unknown as StreamableHTTPServerTransport,
+      protocolVersion: negotiatedVersion(initialize),
+      lastSeen: Date.now(),
+      inflight: 1,
+    };
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       enableJsonResponse: config.sessions.jsonResponse,
       onsessioninitialized: (id) => {
-        session.id = id;
-        sessions.set(id, session);
+        created.id = id;
+        sessions.set(id, created);
         metrics.sessions.set(sessions.size);
       },
       onsessionclosed: (id) => {
@@ -404,19 +522,28 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
         if (s) void closeSession(s);
       },
     });
-    session.transport = transport;
+    created.transport = transport;
     transport.onclose = () => {
-      if (session.id && sessions.get(session.id) === session) {
-        sessions.delete(session.id);
+      if (created.id && sessions.get(created.id) === created) {
+        sessions.delete(created.id);
         metrics.sessions.set(sessions.size);
       }
     };
     res.on('close', () => {
-      session.inflight--;
-      session.lastSeen = Date.now();
+      created.inflight--;
+      created.lastSeen = Date.now();
     });
-    await server.connect(transport);
-    await transport.handleRequest(authed, res, body);
+    opening.set(principal.subject, (opening.get(principal.subject) ?? 0) + 1);
+    openingTotal++;
+    try {
+      await server.connect(transport);
+      await transport.handleRequest(authed, res, body);
+    } finally {
+      const left = (opening.get(principal.subject) ?? 1) - 1;
+      if (left > 0) opening.set(principal.subject, left);
+      else opening.delete(principal.subject);
+      openingTotal--;
+    }
   }
 
   return {

@@ -3,6 +3,7 @@ import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { toSnakeCase } from '../discovery/tool-names.js';
 import { commentOf } from './comments.js';
 import { locateConversionError, parseSecretPath, redactPaths } from './convert.js';
+import { findTooDeep } from './depth.js';
 import { ContractError, SchemaBuilder, secretPaths, type JsonSchemaObject } from './json-schema.js';
 import { createOptionReaders } from './options.js';
 import { renderResult } from './summarize.js';
@@ -20,6 +21,7 @@ import { compileSchema, describeErrors, isKnownFormat, type Violation } from './
  * - Output is what decodeResponse emits: every implicit field with its zero value.
  */
 export type { JsonSchemaObject, Violation };
+export { MAX_MESSAGE_DEPTH, MAX_VALUE_DEPTH } from './depth.js';
 export { ContractError };
 
 /**
@@ -40,6 +42,8 @@ export interface ToolSpec {
   requiresConfirmation: boolean;
   timeoutMs?: number;
   maxTimeoutMs?: number;
+  /** The RPC (by its name in the service) that shows whether a call of this tool took effect. */
+  verifyWith?: string;
   /** Server-streaming: the responses are merged with mergeResponses. */
   streaming: boolean;
   inputSchema: JsonSchemaObject;
@@ -112,6 +116,7 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
       requiresConfirmation: opts?.requiresConfirmation ?? false,
       ...(opts?.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts?.maxTimeoutMs ? { maxTimeoutMs: opts.maxTimeoutMs } : {}),
+      ...(opts?.verifyWith ? { verifyWith: opts.verifyWith } : {}),
       streaming: method.methodKind === 'server_streaming',
       inputSchema,
       outputSchema,
@@ -144,6 +149,9 @@ export function createArgumentsValidator(schema: object): (args: unknown) => voi
 export function encodeRequest(spec: ToolSpec, args: unknown): Uint8Array {
   const { validate, registry } = preparedOf(spec);
   const value = args ?? {};
+  // Before anything recursive looks at the arguments: what protobuf cannot decode is refused here, by field.
+  const tooDeep = findTooDeep(spec.method.input, value);
+  if (tooDeep) throw new InvalidArgumentsError([tooDeep]);
   if (!validate(value)) throw new InvalidArgumentsError(describeErrors(validate.errors ?? []));
   let message;
   try {

@@ -1,6 +1,7 @@
 import { ScalarType, type DescEnum, type DescField, type DescMessage, type DescOneof } from '@bufbuild/protobuf';
 import { FeatureSet_FieldPresence } from '@bufbuild/protobuf/wkt';
 import { commentOf } from './comments.js';
+import { MAX_VALUE_DEPTH } from './depth.js';
 import type { FieldRules, OptionReaders } from './options.js';
 
 export type JsonSchemaObject = { type: 'object'; [k: string]: unknown };
@@ -39,6 +40,8 @@ const NOTE = {
   empty: 'An empty object: {}.',
   any: 'A message of any type: its proto3 JSON with "@type" set to "type.googleapis.com/<full message name>".',
   wrapper: 'null or left out means no value.',
+  /** Added to JSON-valued input fields: deeper values are refused, protobuf could not carry them. */
+  depth: `Objects and arrays may nest at most ${MAX_VALUE_DEPTH} levels deep.`,
 };
 
 function int64(mode: SchemaMode, unsigned: boolean): Schema {
@@ -110,6 +113,10 @@ const WRAPPERS: Record<string, ScalarType> = {
   'google.protobuf.BytesValue': ScalarType.BYTES,
 };
 
+function withDepth(note: string, mode: SchemaMode): string {
+  return mode === 'input' ? `${note} ${NOTE.depth}` : note;
+}
+
 /** The proto3 JSON form of a well-known type, or undefined for ordinary messages. */
 function wellKnown(typeName: string, mode: SchemaMode): Typed | undefined {
   const wrapped = WRAPPERS[typeName];
@@ -120,17 +127,17 @@ function wellKnown(typeName: string, mode: SchemaMode): Typed | undefined {
     case 'google.protobuf.Duration':
       return { schema: { type: 'string', pattern: PATTERNS.duration }, note: NOTE.duration };
     case 'google.protobuf.Struct':
-      return { schema: { type: 'object', additionalProperties: true }, note: NOTE.struct };
+      return { schema: { type: 'object', additionalProperties: true }, note: withDepth(NOTE.struct, mode) };
     case 'google.protobuf.Value':
-      return { schema: {}, note: NOTE.value };
+      return { schema: {}, note: withDepth(NOTE.value, mode) };
     case 'google.protobuf.ListValue':
-      return { schema: { type: 'array', items: {} }, note: NOTE.list };
+      return { schema: { type: 'array', items: {} }, note: withDepth(NOTE.list, mode) };
     case 'google.protobuf.FieldMask':
       return { schema: { type: 'string', pattern: PATTERNS.fieldMask }, note: NOTE.fieldMask };
     case 'google.protobuf.Empty':
       return { schema: { type: 'object', properties: {}, additionalProperties: false }, note: NOTE.empty };
     case 'google.protobuf.Any':
-      return { schema: { type: 'object', properties: { '@type': { type: 'string' } }, required: ['@type'], additionalProperties: true }, note: NOTE.any };
+      return { schema: { type: 'object', properties: { '@type': { type: 'string' } }, required: ['@type'], additionalProperties: true }, note: withDepth(NOTE.any, mode) };
     default:
       return undefined;
   }

@@ -10,6 +10,8 @@ export interface ToolOptions {
   requiresConfirmation: boolean;
   timeoutMs: number;
   maxTimeoutMs: number;
+  /** A read-only RPC of the same service that shows whether a call took effect ('' when unset). */
+  verifyWith: string;
 }
 
 /** (homelab.mcp.v1.field); unset optional limits stay undefined. */

@@ -2,6 +2,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, renameSync, statSync 
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { isSecretKey, REDACTED } from '@homelab-mcp/hygiene';
+import { MAX_MESSAGE_DEPTH } from '../schema/index.js';
 
 export interface AuditEntry {
   subject: string;
@@ -14,10 +15,18 @@ export interface AuditEntry {
   durationMs: number;
 }
 
-function redactArgs(v: unknown, secretFields: Set<string>, key = ''): unknown {
+/**
+ * Levels of arguments an audit line keeps: deeper than anything the gateway
+ * forwards (two JSON levels per message level), shallow enough that refused
+ * arguments of any depth are still written, cut.
+ */
+const MAX_AUDIT_DEPTH = 2 * MAX_MESSAGE_DEPTH;
+
+function redactArgs(v: unknown, secretFields: Set<string>, key = '', depth = 0): unknown {
   if (key && (isSecretKey(key) || secretFields.has(key))) return REDACTED;
-  if (Array.isArray(v)) return v.map((x) => redactArgs(x, secretFields));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactArgs(x, secretFields, k)]));
+  if (v && typeof v === 'object' && depth >= MAX_AUDIT_DEPTH) return `[nested deeper than ${MAX_AUDIT_DEPTH} levels]`;
+  if (Array.isArray(v)) return v.map((x) => redactArgs(x, secretFields, '', depth + 1));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactArgs(x, secretFields, k, depth + 1)]));
   return v;
 }
 

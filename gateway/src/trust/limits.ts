@@ -32,7 +32,19 @@ export class SubjectLimits {
     this.sweep.unref();
   }
 
-  admit(subject: string, now = Date.now()): Admission {
+  /**
+   * Why a batch of `messages` can never be admitted (it is larger than the
+   * burst or the in-flight cap), or undefined when it can.
+   */
+  refuseOversized(messages: number): string | undefined {
+    const { perMinute, burst, maxInflight } = this.settings;
+    if (perMinute > 0 && messages > burst) return `a batch of ${messages} messages is more than the ${burst} a caller may send at once (GATEWAY_RATE_BURST)`;
+    if (maxInflight > 0 && messages > maxInflight) return `a batch of ${messages} messages is more than the ${maxInflight} requests a caller may have in flight (GATEWAY_MAX_INFLIGHT_PER_SUBJECT)`;
+    return undefined;
+  }
+
+  /** Admits one HTTP request that carries `cost` JSON-RPC messages: each counts against the rate and the in-flight cap. */
+  admit(subject: string, cost = 1, now = Date.now()): Admission {
     const { perMinute, burst, maxInflight } = this.settings;
     let b = this.buckets.get(subject);
     if (!b) {
@@ -44,15 +56,15 @@ export class SubjectLimits {
       const perMs = perMinute / 60_000;
       b.tokens = Math.min(burst, b.tokens + (now - b.refilledAt) * perMs);
       b.refilledAt = now;
-      if (b.tokens < 1) {
-        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000)), reason: `more than ${perMinute} requests per minute (GATEWAY_RATE_LIMIT_PER_MINUTE)` };
+      if (b.tokens < cost) {
+        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((cost - b.tokens) / perMs / 1000)), reason: `more than ${perMinute} requests per minute (GATEWAY_RATE_LIMIT_PER_MINUTE)` };
       }
     }
-    if (maxInflight > 0 && b.inflight >= maxInflight) {
+    if (maxInflight > 0 && b.inflight + cost > maxInflight) {
       return { ok: false, retryAfterSeconds: 1, reason: `more than ${maxInflight} requests at once (GATEWAY_MAX_INFLIGHT_PER_SUBJECT)` };
     }
-    if (perMinute > 0) b.tokens -= 1;
-    b.inflight++;
+    if (perMinute > 0) b.tokens -= cost;
+    b.inflight += cost;
     const bucket = b;
     let released = false;
     return {
@@ -60,7 +72,7 @@ export class SubjectLimits {
       release: () => {
         if (released) return;
         released = true;
-        bucket.inflight--;
+        bucket.inflight -= cost;
         bucket.lastSeen = Date.now();
       },
     };

@@ -3,6 +3,8 @@
 // construction, each with the path the answer must name), and arguments on
 // the edge of what the schema allows (valid as far as the schema can tell).
 
+import { MAX_VALUE_DEPTH } from '../../src/schema/index.js';
+
 export type JsonSchema = { [k: string]: unknown };
 
 export interface FuzzTool {
@@ -487,6 +489,23 @@ export class ArgsFuzzer {
         });
       }
       if (typeof s.minProperties === 'number' && s.minProperties > 0) add(() => ({ kind: 'too-few-items', value: {}, path: at }));
+    }
+
+    // A JSON-valued field (google.protobuf.Struct, Value, ListValue, Any) nested past what protobuf can decode.
+    const anyItems = types?.includes('array') && s.items && typeof s.items === 'object' && Object.keys(s.items).length === 0;
+    if (!root && (!types || s.additionalProperties === true || anyItems)) {
+      add(() => {
+        const levels = this.rng.int(MAX_VALUE_DEPTH + 1, huge ? 2_000 : MAX_VALUE_DEPTH * 4);
+        const outer = !types ? this.rng.pick(['object', 'array'] as const) : anyItems ? 'array' : 'object';
+        let v: unknown = this.rng.pick(['leaf', 1, true, null, {}, []]);
+        for (let i = 1; i < levels; i++) {
+          const key = this.rng.chance(0.7) ? randomIdentifier(this.rng) : this.rng.pick(ODD_KEYS);
+          const sibling = this.rng.chance(0.2) ? [this.rng.pick(WRONG_TYPE_POOL)] : [];
+          v = this.rng.chance(0.5) ? Object.fromEntries([[key, v], ...sibling.map((x, j) => [`${key}_${j}`, x])]) : [...sibling, v];
+        }
+        const value = outer === 'array' ? [v] : { [randomIdentifier(this.rng)]: v, ...(s.required ? { '@type': 'type.googleapis.com/google.protobuf.Empty' } : {}) };
+        return { kind: 'too-deep', value, path: at };
+      });
     }
 
     if (types?.includes('array')) {

@@ -35,6 +35,14 @@ export interface ToolOptions {
   timeoutMs: number;
   /** Longest deadline a caller may ask for, in milliseconds. */
   maxTimeoutMs: number;
+  /**
+   * A read-only RPC of the same service that shows whether a call of this
+   * tool took effect, by its name in the service (e.g. "ListDynamicConfigs").
+   * When a call that changes something is cut off (the shard went away, the
+   * deadline passed) the gateway cannot know whether it was applied; it tells
+   * the caller to check with this tool before retrying.
+   */
+  verifyWith: string;
 }
 
 /**
@@ -88,6 +96,7 @@ function createBaseToolOptions(): ToolOptions {
     requiresConfirmation: false,
     timeoutMs: 0,
     maxTimeoutMs: 0,
+    verifyWith: "",
   };
 }
 
@@ -116,6 +125,9 @@ export const ToolOptions: MessageFns<ToolOptions> = {
     }
     if (message.maxTimeoutMs !== 0) {
       writer.uint32(64).uint32(message.maxTimeoutMs);
+    }
+    if (message.verifyWith !== "") {
+      writer.uint32(74).string(message.verifyWith);
     }
     return writer;
   },
@@ -197,6 +209,14 @@ export const ToolOptions: MessageFns<ToolOptions> = {
             message.maxTimeoutMs = reader.uint32();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.verifyWith = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -239,6 +259,11 @@ export const ToolOptions: MessageFns<ToolOptions> = {
         : isSet(object.max_timeout_ms)
         ? globalThis.Number(object.max_timeout_ms)
         : 0,
+      verifyWith: isSet(object.verifyWith)
+        ? globalThis.String(object.verifyWith)
+        : isSet(object.verify_with)
+        ? globalThis.String(object.verify_with)
+        : "",
     };
   },
 
@@ -268,6 +293,9 @@ export const ToolOptions: MessageFns<ToolOptions> = {
     if (message.maxTimeoutMs !== 0) {
       obj.maxTimeoutMs = Math.round(message.maxTimeoutMs);
     }
+    if (message.verifyWith !== "") {
+      obj.verifyWith = message.verifyWith;
+    }
     return obj;
   },
 
@@ -284,6 +312,7 @@ export const ToolOptions: MessageFns<ToolOptions> = {
     message.requiresConfirmation = object.requiresConfirmation ?? false;
     message.timeoutMs = object.timeoutMs ?? 0;
     message.maxTimeoutMs = object.maxTimeoutMs ?? 0;
+    message.verifyWith = object.verifyWith ?? "";
     return message;
   },
 };
