@@ -140,7 +140,7 @@ function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unkn
           try {
             for await (const msg of (handler as (r: unknown, c: ShardContext) => AsyncIterable<unknown>)(call.request, ctx)) {
               if (ctx.signal.aborted) break;
-              if (!call.write(msg)) await new Promise<void>((resolve) => { call.once('drain', resolve); ctx.signal.addEventListener('abort', () => resolve(), { once: true }); });
+              if (!call.write(msg)) await drained(call, ctx.signal);
             }
             if (!ctx.signal.aborted) call.end();
           } catch (err) {
@@ -236,6 +236,19 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
         });
       })),
   };
+}
+
+/** Resolves when the stream wants more or the call ends; either way both listeners go, so a long stream piles none up. */
+function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** SIGTERM/SIGINT: stop accepting, drain in-flight calls, exit 0. */
