@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import protobufWire from './scripts/eslint-generated-wire-only.js';
 
 const shards = ['shard-traefik', 'shard-dozzle', 'shard-authentik'];
 const pkg = (name) => [`@homelab-mcp/${name}`, `@homelab-mcp/${name}/*`, `**/${name}/**`];
@@ -44,4 +45,6 @@ export default tseslint.config(
     ignores: ['*/src/config.ts', '*/src/**/config.ts', '*/src/main.ts', '*/src/cli/**'],
     rules: { 'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read the environment in config.ts only' }] },
   },
+  // Protobuf is encoded and decoded by generated code only (proto/gen is ignored above).
+  { plugins: { protobuf: protobufWire }, rules: { 'protobuf/generated-wire-only': 'error' } },
 );

@@ -252,6 +252,8 @@ describe('gateway over real shards and the real MCP client', () => {
   it('hides a shard whose upstream is down until it recovers', async () => {
     await kitchen.setUpstreamUp(false);
     await waitFor('kitchen tools hidden', async () => !(await toolNames()).includes('kitchen_echo'));
+    // The health protocol carries no reason; the shard's status service says why.
+    await waitFor("the shard's reason", () => gateway.shards().find((s) => s.name === 'kitchen')?.lastError === 'the shard reports NOT_SERVING: the kitchen is closed');
     const down = await call('kitchen_echo', { f_string: 'x' });
     expect(text(down)).toMatch(/kitchen shard is not serving/);
     await kitchen.setUpstreamUp(true);

@@ -2,7 +2,7 @@ export { serve, handleSignals, loadDescriptorSet, type ShardContext, type ShardH
 export { ShardError, HttpStatusError, upstreamError, toGrpcStatus, type ShardErrorCode, type ShardErrorOptions } from './errors.js';
 export { loadConfig, shardListenConfigSchema, toListenConfig, reportReady, ConfigError, type ShardListenEnv } from './config.js';
 export { HealthReporter, type HealthProbe, type HealthState } from './health.js';
-export { DescriptorIndex } from './descriptor-index.js';
+export { DescriptorSet } from './descriptor-set.js';
 export { peerIdentity, type ShardTlsFiles } from './tls.js';
 export { PlanBook, requestKey, toTimestamp } from './plans.js';
 export { encodeStatusDetails, type StatusDetails } from './status-details.js';

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ShardStatusServiceService, type GetShardStatusResponse } from '@homelab-mcp/proto/ts/homelab/mcp/v1/shard.js';
-import { DescriptorIndex } from './descriptor-index.js';
+import { DescriptorSet } from './descriptor-set.js';
 import { ShardError, toGrpcStatus } from './errors.js';
 import { HealthReporter, type HealthProbe } from './health.js';
 import { addReflectionToServer } from './reflection.js';
@@ -183,13 +183,13 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
     'grpc.enable_channelz': 0,
   } as grpc.ServerOptions);
 
-  const index = new DescriptorIndex(opts.descriptorSet ?? loadDescriptorSet());
-  if (!index.fileOfSymbol(opts.serviceName)) throw new Error(`${opts.serviceName} is not in the descriptor set: run npm run generate`);
+  const descriptors = new DescriptorSet(opts.descriptorSet ?? loadDescriptorSet());
+  if (!descriptors.registry.getService(opts.serviceName)) throw new Error(`${opts.serviceName} is not in the descriptor set: run npm run generate`);
   const inflight = new Set<object>();
   server.addService(opts.service, adapt(opts.service, opts.handlers as Record<string, unknown>, logger, inflight));
 
   const health = new HealthReporter(opts.serviceName, opts.health, logger);
-  health.implementation.addToServer(server);
+  health.addToServer(server);
   server.addService(ShardStatusServiceService, {
     getShardStatus: (_call: grpc.ServerUnaryCall<unknown, GetShardStatusResponse>, callback: grpc.sendUnaryData<GetShardStatusResponse>) => {
       const st = health.status();
@@ -206,7 +206,7 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
       });
     },
   });
-  addReflectionToServer(server, index, [opts.serviceName, 'homelab.mcp.v1.ShardStatusService']);
+  addReflectionToServer(server, descriptors, [opts.serviceName, 'homelab.mcp.v1.ShardStatusService']);
 
   const creds = listen.tls === 'plaintext' ? grpc.ServerCredentials.createInsecure() : await createMtlsServerCredentials(listen.tls);
   const bindHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
