@@ -62,8 +62,11 @@ describe('confirmation by elicitation when the client supports it', () => {
     expect(text(result)).toMatch(/The user confirmed the plan; it was applied/);
     expect(result.structuredContent).toMatchObject({ applied: true, value: 'confirmed' });
     expect(kitchen.observations.applied).toContain('confirmed');
-    const audit = readFileSync(join(dir, 'data', 'audit.log'), 'utf8');
-    expect(audit).toMatch(/"tool":"change".*"result":"applied"/);
+    // One call, two audit lines: the dry run, then the apply with the plan the user approved, its arguments as the shard got them.
+    const audit = readFileSync(join(dir, 'data', 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const applied = audit.find((l) => l.tool === 'change' && l.result === 'applied');
+    expect(applied).toMatchObject({ arguments: { value: 'confirmed', plan_id: expect.any(String) }, planId: (applied?.arguments as { plan_id: string }).plan_id });
+    expect(audit).toContainEqual(expect.objectContaining({ tool: 'change', result: 'planned', arguments: { value: 'confirmed' } }));
     await client.close();
   });
 
