@@ -7,7 +7,7 @@ import type { GatewayConfig } from './config.js';
 import { ShardConnection, type ShardStatus } from './discovery/shard-connection.js';
 import { ToolTable, type ToolEntry } from './discovery/tool-table.js';
 import { loadOrCreateToken } from './mcp/auth.js';
-import { startMcpHttpServer } from './mcp/http-server.js';
+import { startMcpHttpServer } from './http/http-server.js';
 import { createMcpServer, type McpCore } from './mcp/mcp-server.js';
 import { auditObserver, auditRefusedCall, logObserver, metricsObserver } from './call/observers.js';
 import { createMetrics, type GatewayMetrics } from './mcp/metrics.js';

@@ -1,5 +1,6 @@
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolEntry } from '../discovery/tool-table.js';
+import { toolNameProblem } from '../discovery/tool-names.js';
 import { authorize } from './authorize.js';
 import { decode } from './decode.js';
 import { invoke } from './invoke.js';
@@ -38,6 +39,9 @@ export async function callTool(deps: CallDeps, name: string, args: unknown, ctx:
   const own = deps.ownTools.get(name);
   if (own) return runStages(new ToolCall(name, own, args, ctx), OWN_TOOL, deps);
   const entry = deps.table.find(name);
-  if (!entry) throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${name}". Call tools/list for the tools available now.`);
+  if (!entry) {
+    const problem = toolNameProblem(name);
+    throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${name}".${problem ? ` ${problem.replace(/\.?$/, '.')}` : ''} Call tools/list for the tools available now.`);
+  }
   return runStages(new ToolCall(name, entry, args, ctx), SHARD_TOOL, deps);
 }
