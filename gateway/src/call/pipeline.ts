@@ -17,8 +17,10 @@ import { validateOwnArguments, validateRequest } from './validate.js';
  * goes to the observers (metrics, audit, log). New behaviour is a new stage
  * in these lists: streamed content and log messages in invoke's stream,
  * fan-out as a route that picks several instances with decode merging their
- * answers, a shard asking the user or the client's model mid-call as a stage
- * that answers and goes back to invoke (as confirm goes back to route).
+ * answers, resources and prompts read by an RPC as these stages from validate
+ * to redact with their own render, a shard asking the user or the client's
+ * model mid-call as a stage that answers and goes back to invoke (as confirm
+ * goes back to route).
  */
 const SHARD_TOOL: readonly Stage<ToolEntry>[] = [authorize, validateRequest, route, planGate, invoke, decode, redact, confirm, render];
 
