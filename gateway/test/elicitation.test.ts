@@ -56,7 +56,10 @@ describe('confirmation by elicitation when the client supports it', () => {
   it('asks the user with the plan and applies on yes, in one call', async () => {
     const client = await connect(true);
     reply = { action: 'accept', content: { apply: true } };
+    const asked = questions.length;
     const result = await change(client, 'confirmed');
+    // Asked once: the apply that follows the yes is not asked about again.
+    expect(questions.length - asked).toBe(1);
     expect(questions.at(-1)).toMatch(/change wants to make this change:[\s\S]*set value to confirmed[\s\S]*Apply it\?/);
     expect(result.isError).toBeFalsy();
     expect(text(result)).toMatch(/The user confirmed the plan; it was applied/);
