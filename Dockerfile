@@ -17,6 +17,7 @@ COPY package.json package-lock.json .npmrc ./
 COPY proto/package.json proto/
 COPY pki/package.json pki/
 COPY hygiene/package.json hygiene/
+COPY plan-binding/package.json plan-binding/
 COPY shard-kit/package.json shard-kit/
 COPY shard-traefik/package.json shard-traefik/
 COPY shard-dozzle/package.json shard-dozzle/

@@ -33,6 +33,14 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'homelab-sim', ...shards.filter((o) => o !== s)], 'a shard never imports the gateway, another shard or the stand-ins') }],
     },
   })),
+  // Plan binding is shared by both ends of plan -> apply: it sees neither, nor any homelab service.
+  {
+    files: ['plan-binding/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'shard-kit', 'homelab-sim', ...shards], 'plan-binding is shared by the gateway and the shards and imports neither') }],
+      'no-restricted-syntax': ['error', { selector: 'Literal[value=/traefik|dozzle|authentik/i]', message: 'plan-binding knows no homelab service' }],
+    },
+  },
   {
     files: ['shard-kit/src/**/*.ts'],
     rules: {

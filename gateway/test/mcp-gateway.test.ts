@@ -153,6 +153,8 @@ describe('gateway over real shards and the real MCP client', () => {
       message: expect.stringContaining('no_such_field'),
     });
     await expect(call('no_such_tool')).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringContaining('no_such_tool') });
+    // A name no tool can have says why, so a model that garbled it knows what to fix.
+    await expect(call('kitchen echo')).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringMatching(/Unknown tool "kitchen echo"\. Tool name contains spaces.*Call tools\/list/) });
   });
 
   it('turns gRPC failures into isError results a person can act on', async () => {

@@ -4,5 +4,5 @@ export { loadConfig, shardListenConfigSchema, toListenConfig, reportReady, Confi
 export { HealthReporter, type HealthProbe, type HealthState } from './health.js';
 export { DescriptorSet } from './descriptor-set.js';
 export { peerIdentity, type ShardTlsFiles } from './tls.js';
-export { PlanBook, requestKey, toTimestamp } from './plans.js';
+export { PlanBook, planRequest, toTimestamp, type PlanRequest, type RequestCodec } from './plans.js';
 export { encodeStatusDetails, type StatusDetails } from './status-details.js';
