@@ -2,6 +2,7 @@ import { distance } from 'fastest-levenshtein';
 import { RE2JS } from 're2js';
 import { ShardError } from '@homelab-mcp/shard-kit';
 import { ObjectStatus, type CertificateReport, TraceOutcome, NearMissKind, type NearMiss, type TraceHop, type TraceMiddleware, type TraceRequestRequest, type TraceRequestResponse, type TraceRouter, type TraceService } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import { qualify, status } from '../routes.js';
 import { checkSslStatus } from '../ssl.js';
 import type { ApiRouter, TraefikApi } from '../upstream/traefik-api.js';
 import { evaluateRule, parseRule, routingPath, ruleHosts, type RequestFacts, type RuleNode, type RuleSyntax } from './rule.js';
@@ -12,13 +13,6 @@ interface Live { entryPoints: EntryPoint[]; routers: (ApiRouter & { using?: stri
 
 const MAX_HOPS = 5;
 
-function qualify(name: string, provider: string): string {
-  return name.includes('@') ? name : `${name}@${provider}`;
-}
-
-function status(s: string | undefined): ObjectStatus {
-  return ({ enabled: ObjectStatus.OBJECT_STATUS_ENABLED, warning: ObjectStatus.OBJECT_STATUS_WARNING, disabled: ObjectStatus.OBJECT_STATUS_DISABLED } as Record<string, ObjectStatus>)[s ?? ''] ?? ObjectStatus.OBJECT_STATUS_UNSPECIFIED;
-}
 
 function port(address: string): string {
   return /:(\d+)(\/\w+)?$/.exec(address)?.[1] ?? '';
