@@ -16,6 +16,7 @@ ENV npm_config_update_notifier=false
 COPY package.json package-lock.json .npmrc ./
 COPY proto/package.json proto/
 COPY pki/package.json pki/
+COPY component-kit/package.json component-kit/
 COPY hygiene/package.json hygiene/
 COPY shard-kit/package.json shard-kit/
 COPY shard-traefik/package.json shard-traefik/

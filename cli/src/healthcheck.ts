@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { readChannelCredentials } from '@homelab-mcp/pki/credentials.js';
 import type { HealthcheckTls } from './config.js';
 import type { HealthcheckOptions } from './healthcheck-command.js';
 
@@ -20,18 +20,6 @@ export function createHealthClient(address: string, creds: grpc.ChannelCredentia
     grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials, o?: grpc.ChannelOptions) => HealthClient } } };
   };
   return new pkg.grpc.health.v1.Health(address, creds, options);
-}
-
-/** Channel credentials for mTLS whose server check is the URI SAN identity, not the host name. */
-export function mtlsCredentials(caFile: string, certFile: string, keyFile: string, expectedIdentity: string): grpc.ChannelCredentials {
-  return grpc.credentials.createSsl(readFileSync(caFile), readFileSync(keyFile), readFileSync(certFile), {
-    checkServerIdentity: (_host, cert) => {
-      const uris = (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
-      return uris.includes(`spiffe://homelab-mcp/${expectedIdentity}`)
-        ? undefined
-        : new Error(`the server is not ${expectedIdentity} (its certificate names ${uris.join(', ') || 'no identity'})`);
-    },
-  });
 }
 
 /**
@@ -54,7 +42,7 @@ export async function runHealthcheck(opts: HealthcheckOptions, tls: HealthcheckT
     return 2;
   }
   const creds = ca && cert && key && opts.identity
-    ? mtlsCredentials(ca, cert, key, opts.identity)
+    ? readChannelCredentials({ caFile: ca, certFile: cert, keyFile: key }, opts.identity)
     : grpc.credentials.createInsecure();
   // SNI is the expected identity (a DNS name of the shard's certificate), never an IP address.
   const client = createHealthClient(opts.grpc, creds, opts.identity ? { 'grpc.ssl_target_name_override': opts.identity } : {});

@@ -8,6 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
+import { waitForReady } from '@homelab-mcp/component-kit';
 import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
 import { createHealthClient } from '../../cli/src/healthcheck.js';
 import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
@@ -60,10 +61,7 @@ describe('writes through the gateway to a real shard process', () => {
         TRAEFIK_CONFIRM_TIMEOUT_MS: '120000',
       },
     });
-    const address = await new Promise<string>((ok, fail) => {
-      child.once('message', (m: { type?: string; endpoints?: { grpc?: string } }) => (m.type === 'ready' && m.endpoints?.grpc ? ok(m.endpoints.grpc) : fail(new Error('unexpected message'))));
-      child.once('exit', (code) => fail(new Error(`shard-traefik exited with ${code}`)));
-    });
+    const address = (await waitForReady(child, 'shard-traefik')).grpc ?? '';
     shardPort = Number(address.split(':').pop());
     shard = child;
   };

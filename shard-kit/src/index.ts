@@ -1,8 +1,8 @@
-export { serve, handleSignals, loadDescriptorSet, type ShardContext, type ShardHandlers, type ServeOptions, type RunningShard, type ListenConfig } from './serve.js';
+export { serve, loadDescriptorSet, type ShardContext, type ShardHandlers, type ServeOptions, type RunningShard, type ListenConfig } from './serve.js';
 export { ShardError, HttpStatusError, upstreamError, toGrpcStatus, type ShardErrorCode, type ShardErrorOptions } from './errors.js';
-export { loadConfig, shardListenConfigSchema, toListenConfig, reportReady, ConfigError, type ShardListenEnv } from './config.js';
+export { shardListenConfigSchema, toListenConfig, type ShardListenEnv } from './config.js';
 export { HealthReporter, type HealthProbe, type HealthState } from './health.js';
 export { DescriptorIndex } from './descriptor-index.js';
-export { peerIdentity, type ShardTlsFiles } from './tls.js';
+export { type ShardTlsFiles } from './caller-policy.js';
 export { PlanBook, requestKey, toTimestamp } from './plans.js';
 export { encodeStatusDetails, type StatusDetails } from './status-details.js';

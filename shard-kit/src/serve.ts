@@ -1,14 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { drain } from '@homelab-mcp/component-kit/drain.js';
 import { ShardStatusServiceService, type GetShardStatusResponse } from '@homelab-mcp/proto/ts/homelab/mcp/v1/shard.js';
 import { DescriptorIndex } from './descriptor-index.js';
 import { ShardError, toGrpcStatus } from './errors.js';
 import { HealthReporter, type HealthProbe } from './health.js';
 import { addReflectionToServer } from './reflection.js';
-import { createIdentityInterceptor, createMtlsServerCredentials, peerIdentity, type ShardTlsFiles } from './tls.js';
+import { isLoopbackHost, joinHostPort } from '@homelab-mcp/pki/address.js';
+import { createMtlsServerCredentials, WatchedCertificateFiles } from '@homelab-mcp/pki/credentials.js';
+import { peerIdentity } from '@homelab-mcp/pki/identity.js';
+import { createIdentityInterceptor, type ShardTlsFiles } from './caller-policy.js';
 
 /** What a handler gets besides its request. */
 export interface ShardContext {
@@ -70,10 +73,6 @@ const require = createRequire(import.meta.url);
 
 export function loadDescriptorSet(): Uint8Array {
   return readFileSync(require.resolve('@homelab-mcp/proto/descriptor.binpb'));
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 function contextFor(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, logger: Logger, method: string): { ctx: ShardContext; done: () => void } {
@@ -166,7 +165,7 @@ function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unkn
 export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions<S>): Promise<RunningShard> {
   const logger = opts.logger.child({ shard: opts.name });
   const { listen } = opts;
-  if (listen.tls === 'plaintext' && !isLoopback(listen.host)) {
+  if (listen.tls === 'plaintext' && !isLoopbackHost(listen.host)) {
     throw new Error(`plaintext gRPC is allowed only on loopback, not on ${listen.host}; configure SHARD_TLS_CA/CERT/KEY`);
   }
   const interceptors = listen.tls === 'plaintext' ? [] : [createIdentityInterceptor({ peers: new Set(listen.tls.allowedPeers), healthOnly: new Set([`shard-${opts.name}`]) })];
@@ -208,10 +207,10 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
   });
   addReflectionToServer(server, index, [opts.serviceName, 'homelab.mcp.v1.ShardStatusService']);
 
-  const creds = listen.tls === 'plaintext' ? grpc.ServerCredentials.createInsecure() : await createMtlsServerCredentials(listen.tls);
-  const bindHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const certificates = listen.tls === 'plaintext' ? undefined : new WatchedCertificateFiles(listen.tls);
+  const creds = certificates ? await createMtlsServerCredentials(certificates) : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${bindHost}:${listen.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(joinHostPort(listen.host, listen.port), creds, (err, p) => (err ? reject(err) : resolve(p))),
   );
   await health.start();
   const address = `${listen.host}:${port}`;
@@ -223,33 +222,14 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
     address,
     health,
     close: (graceMs = opts.shutdownGraceMs ?? 10_000) =>
-      (closing ??= new Promise<void>((resolve) => {
+      (closing ??= (async () => {
         health.stop();
-        const force = setTimeout(() => {
+        const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        await drain(graceful, () => {
           logger.warn({ inflight: inflight.size }, 'grace period over: cancelling remaining calls');
           server.forceShutdown();
-          resolve();
         }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      })),
+        certificates?.close();
+      })()),
   };
-}
-
-/** SIGTERM/SIGINT: stop accepting, drain in-flight calls, exit 0. */
-export function handleSignals(shard: RunningShard, logger: Logger, graceMs?: number): void {
-  const stop = (signal: string) => {
-    logger.info({ signal }, 'shutting down: draining in-flight calls');
-    shard.close(graceMs).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
 }

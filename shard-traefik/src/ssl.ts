@@ -1,12 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { connect, type DetailedPeerCertificate } from 'node:tls';
 import { CertificateReport, type Certificate, type CheckSslStatusRequest, type CheckSslStatusResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import { splitSubjectAltName } from '@homelab-mcp/pki/identity.js';
 import { toTimestamp } from '@homelab-mcp/shard-kit';
 import { getRoutes } from './routes.js';
 import type { TraefikApi } from './upstream/traefik-api.js';
 
 function summarize(c: DetailedPeerCertificate): Certificate {
-  const sans = (c.subjectaltname ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^(DNS|IP Address):/, ''));
+  const sans = splitSubjectAltName(c.subjectaltname).map((s) => s.replace(/^(DNS|IP Address):/, ''));
   return {
     subjectCn: String(c.subject?.CN ?? ''),
     sans,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
+import { waitForReady } from '@homelab-mcp/component-kit';
 import { build } from 'esbuild';
 import { ensurePki } from '@homelab-mcp/pki';
 import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
@@ -94,11 +95,8 @@ class ShardProcess {
   static async start(env: Record<string, string>, creds: grpc.ChannelCredentials): Promise<ShardProcess> {
     const proc = spawn(process.execPath, [bundle('crash-shard')], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
     const child = new ShardProcess(proc);
-    const endpoints = await new Promise<{ grpc: string }>((resolve, reject) => {
-      proc.on('message', (m: { type?: string; endpoints?: { grpc: string } }) => m.type === 'ready' && m.endpoints && resolve(m.endpoints));
-      void child.exited.then((how) => reject(new Error(`the shard exited before it was ready (${how})`)));
-    });
-    child.client = new NavigatorServiceClient(endpoints.grpc, creds);
+    const endpoints = await waitForReady(proc, 'the shard');
+    child.client = new NavigatorServiceClient(endpoints.grpc ?? '', creds);
     return child;
   }
 
