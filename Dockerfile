@@ -25,6 +25,9 @@ COPY shard-authentik/package.json shard-authentik/
 COPY gateway/package.json gateway/
 COPY homelab-sim/package.json homelab-sim/
 COPY cli/package.json cli/
+COPY bench/package.json bench/
+COPY deploy/package.json deploy/
+COPY e2e/package.json e2e/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN node cli/bin/homelab-mcp.js build --runtime /runtime

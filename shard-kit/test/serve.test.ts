@@ -10,10 +10,9 @@ import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { pino } from 'pino';
 import { createCa, ensurePki, issueCertificate, loadCa } from '@homelab-mcp/pki';
-import { createHealthClient } from '../../cli/src/healthcheck.js';
-import { startKitchenSink, type KitchenSinkControl } from '../../gateway/test/support/kitchen-sink.js';
+import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
 import { EchoRequest } from '@homelab-mcp/proto/ts/homelab/testing/v1/kitchen_sink.js';
-import { clientCredentials, kitchenClient, unary } from './support/clients.js';
+import { clientCredentials, healthClient, kitchenClient, unary } from './support/clients.js';
 
 const run = promisify(execFile);
 const logger = pino({ level: 'silent' });
@@ -86,9 +85,7 @@ describe('serve()', () => {
   });
 
   it('reports health over Watch: SERVING, NOT_SERVING when the upstream check fails, SERVING again', async () => {
-    const client = createHealthClient(`127.0.0.1:${shard.port}`, clientCredentials(gatewayTls())) as unknown as grpc.Client & {
-      watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
-    };
+    const client = healthClient(shard.port, clientCredentials(gatewayTls()));
     const seen: string[] = [];
     const stream = client.watch({ service: 'homelab.testing.v1.KitchenSinkService' });
     stream.on('error', () => undefined); // the CANCELLED from our own cancel() at the end
@@ -153,7 +150,7 @@ describe('mTLS', () => {
     const own = pki.identities['shard-kitchen']!;
     const creds = clientCredentials({ caFile: pki.caFile, certFile: own.certFile, keyFile: own.keyFile });
     // The container healthcheck presents the shard's own certificate.
-    const health = createHealthClient(`127.0.0.1:${shard.port}`, creds);
+    const health = healthClient(shard.port, creds);
     const status = await new Promise<string>((resolve, reject) =>
       health.check({ service: '' }, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res?.status ?? 'UNKNOWN'))),
     );

@@ -10,9 +10,9 @@ import { ErrorCode, type CallToolResult } from '@modelcontextprotocol/sdk/types.
 import { pino } from 'pino';
 import { waitForReady } from '@homelab-mcp/component-kit';
 import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
-import { createHealthClient } from '../../cli/src/healthcheck.js';
-import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
-import { createTestPki, waitServing, type TestPki } from './support/test-pki.js';
+import { createHealthClient } from '@homelab-mcp/cli/healthcheck.js';
+import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
+import { createTestPki, waitServing, type TestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
 
 // Writes against a real Navigator process on the Traefik stand-in: the shard's
 // own certificate cannot skip the gateway, an apply cut off by a killed shard

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { serve, ShardError, type ShardHandlers } from '@homelab-mcp/shard-kit';
+import { serve, ShardError, type ShardHandlers } from '../../src/index.js';
 import { KitchenSinkServiceService } from '@homelab-mcp/proto/ts/homelab/testing/v1/kitchen_sink.js';
 
 type Listen = Parameters<typeof serve>[0]['listen'];
