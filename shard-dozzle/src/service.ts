@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ShardError, type ShardHandlers } from '@homelab-mcp/shard-kit';
+import { fromMs, fromTimestamp, ShardError, toMs, type Duration, type ShardHandlers, type Timestamp } from '@homelab-mcp/shard-kit';
 import {
   ContainerStats,
   GetContainerStatsResponse,
@@ -17,14 +17,14 @@ import { compileQuery, matchLine } from './line-matcher.js';
 import { cleanLine, toLogLine } from './lines.js';
 import type { ContainerInfo, LogBackend, LogQuery } from './upstream/backend.js';
 
-type Ts = { seconds: string; nanos: number } | undefined;
-type Dur = { seconds: string; nanos: number } | undefined;
+type Ts = Timestamp | undefined;
+type Dur = Duration | undefined;
 
-const toDate = (t: Ts) => (t ? new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6)) : undefined);
-const toMs = (d: Dur) => (d ? Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6) : 0);
+const toDate = (t: Ts) => (t ? fromTimestamp(t) : undefined);
+const msOf = (d: Dur) => (d ? toMs(d) : 0);
 
 function query(streams: StreamSelection, since: Ts, until: Ts, window: Dur): LogQuery {
-  const s = toDate(since) ?? (toMs(window) > 0 ? new Date(Date.now() - toMs(window)) : undefined);
+  const s = toDate(since) ?? (msOf(window) > 0 ? new Date(Date.now() - msOf(window)) : undefined);
   const u = toDate(until);
   if (s && u && s >= u) throw new ShardError('INVALID_ARGUMENT', '`since` must be before `until`', { fieldViolations: [{ field: 'since', description: 'after until' }] });
   return {
@@ -75,7 +75,7 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
       }
       yield TailLogsResponse.fromPartial({ container: toContainer(c), lines: ring, redactions, truncated: seen > ring.length });
       if (!req.follow) return;
-      const until = Date.now() + Math.min(toMs(req.followFor) || 30_000, 300_000);
+      const until = Date.now() + Math.min(msOf(req.followFor) || 30_000, 300_000);
       const stop = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.max(0, until - Date.now()))]);
       let batch: LogLine[] = [];
       let batchRedactions = 0;
@@ -184,9 +184,9 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
             blockWriteBytes: String(s?.blockWrite ?? 0),
             pids: s?.pids ?? 0,
             restartCount: c.restartCount,
-            uptime: { seconds: String(Math.floor(uptimeMs / 1000)), nanos: 0 },
+            uptime: fromMs(Math.floor(uptimeMs / 1000) * 1000),
             exitCode: c.exitCode,
-            ...(c.finishedAt ? { finishedAt: { seconds: String(Math.floor(c.finishedAt.getTime() / 1000)), nanos: 0 } } : {}),
+            ...(c.finishedAt ? { finishedAt: fromMs(Math.floor(c.finishedAt.getTime() / 1000) * 1000) } : {}),
           });
         }),
       );

@@ -4,5 +4,6 @@ export { shardListenConfigSchema, toListenConfig, type ShardListenEnv } from './
 export { HealthReporter, type HealthProbe, type HealthState } from './health.js';
 export { DescriptorIndex } from './descriptor-index.js';
 export { type ShardTlsFiles } from './caller-policy.js';
-export { PlanBook, requestKey, toTimestamp } from './plans.js';
+export { PlanBook, requestKey } from './plans.js';
+export { toTimestamp, fromTimestamp, fromMs, toMs, type Timestamp, type Duration } from './timestamps.js';
 export { encodeStatusDetails, type StatusDetails } from './status-details.js';

@@ -8,6 +8,7 @@ import { DescriptorIndex } from './descriptor-index.js';
 import { ShardError, toGrpcStatus } from './errors.js';
 import { HealthReporter, type HealthProbe } from './health.js';
 import { addReflectionToServer } from './reflection.js';
+import { toTimestamp } from './timestamps.js';
 import { isLoopbackHost, joinHostPort } from '@homelab-mcp/pki/address.js';
 import { createMtlsServerCredentials, WatchedCertificateFiles } from '@homelab-mcp/pki/credentials.js';
 import { peerIdentity } from '@homelab-mcp/pki/identity.js';
@@ -192,15 +193,14 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
   server.addService(ShardStatusServiceService, {
     getShardStatus: (_call: grpc.ServerUnaryCall<unknown, GetShardStatusResponse>, callback: grpc.sendUnaryData<GetShardStatusResponse>) => {
       const st = health.status();
-      const ts = (d: Date) => ({ seconds: String(Math.floor(d.getTime() / 1000)), nanos: (d.getTime() % 1000) * 1e6 });
       callback(null, {
         name: opts.name,
         service: opts.serviceName,
         version: opts.version ?? '0.1.0',
         serving: st.serving,
         reason: st.reason,
-        since: ts(st.since),
-        ...(st.checkedAt ? { checkedAt: ts(st.checkedAt) } : {}),
+        since: toTimestamp(st.since),
+        ...(st.checkedAt ? { checkedAt: toTimestamp(st.checkedAt) } : {}),
         upstream: opts.upstream ?? '',
       });
     },
