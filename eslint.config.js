@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 import declaredDependencies from './tools/eslint/declared-dependencies.js';
+import protobufWire from './scripts/eslint-generated-wire-only.js';
 
 const shards = ['shard-traefik', 'shard-dozzle', 'shard-authentik'];
 const pkg = (name) => [`@homelab-mcp/${name}`, `@homelab-mcp/${name}/*`, `**/${name}/**`];
@@ -52,6 +53,14 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'cli', ...shards.filter((o) => o !== s)], 'a shard\'s tests run it on the stand-ins; with the gateway or other shards they are in e2e/') }],
     },
   })),
+  // Plan binding is shared by both ends of plan -> apply: it sees neither, nor any homelab service.
+  {
+    files: ['plan-binding/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'shard-kit', 'homelab-sim', 'cli', ...shards], 'plan-binding is shared by the gateway and the shards and imports neither') }],
+      'no-restricted-syntax': ['error', { selector: 'Literal[value=/traefik|dozzle|authentik/i]', message: 'plan-binding knows no homelab service' }],
+    },
+  },
   {
     files: ['shard-kit/src/**/*.ts', 'shard-kit/test/**/*.ts'],
     rules: {
@@ -81,4 +90,6 @@ export default tseslint.config(
     ignores: ['*/src/config.ts', '*/src/**/config.ts', '*/src/main.ts', '*/src/cli/**'],
     rules: { 'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read the environment in config.ts only' }] },
   },
+  // Protobuf is encoded and decoded by generated code only (proto/gen is ignored above).
+  { plugins: { protobuf: protobufWire }, rules: { 'protobuf/generated-wire-only': 'error' } },
 );

@@ -9,7 +9,7 @@ import { createChannelCredentials } from '@homelab-mcp/pki/credentials.js';
 import { checkPeerIdentity, daysUntil } from '@homelab-mcp/pki/identity.js';
 import type { CliConfig } from './config.js';
 import { checkDeployment, COMPOSE_FILE } from './doctor-deploy.js';
-import { createHealthClient } from './healthcheck.js';
+import { servingStatus } from './healthcheck.js';
 import { connectGateway, readRunState, readToken } from './mcp-client.js';
 import type { RunState } from './start.js';
 
@@ -86,18 +86,13 @@ function checkTlsIdentity(t: ShardTarget, tls: Tls): Promise<Check> {
 
 async function checkHealth(t: ShardTarget, tls: Tls): Promise<Check> {
   const creds = createChannelCredentials(tls, t.identity);
-  const client = createHealthClient(`${t.host}:${t.port}`, creds);
   try {
-    const status = await new Promise<string>((resolve, reject) =>
-      client.check({ service: '' }, { deadline: Date.now() + TIMEOUT_MS }, (err, res) => (err ? reject(err) : resolve(res?.status ?? 'UNKNOWN'))),
-    );
+    const status = await servingStatus(`${t.host}:${t.port}`, creds, TIMEOUT_MS);
     return status === 'SERVING'
       ? { target: t.name, check: 'health', ok: true, detail: 'SERVING' }
       : { target: t.name, check: 'health', ok: false, detail: `${status}: the shard runs but cannot use its upstream`, fix: `Read the upstream checks below and shard-${t.name}'s log for the reason.` };
   } catch (err) {
     return { target: t.name, check: 'health', ok: false, detail: `health check failed: ${(err as Error).message}`, fix: `Check shard-${t.name}'s log.` };
-  } finally {
-    client.close();
   }
 }
 

@@ -1,25 +1,20 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { readChannelCredentials } from '@homelab-mcp/pki/credentials.js';
+import { HealthClient, healthCheckResponse_ServingStatusToJSON, type HealthCheckResponse } from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
 import type { HealthcheckTls } from './config.js';
 import type { HealthcheckOptions } from './healthcheck-command.js';
 
-const require = createRequire(import.meta.url);
-
-interface HealthClient extends grpc.Client {
-  check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
-}
-
-/** A gRPC health client for grpc.health.v1 (the .proto ships with grpc-health-check). */
-export function createHealthClient(address: string, creds: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}): HealthClient {
-  const protoFile = join(dirname(require.resolve('grpc-health-check/package.json')), 'proto', 'health', 'v1', 'health.proto');
-  const def = protoLoader.loadSync(protoFile, { keepCase: true, enums: String, defaults: true });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials, o?: grpc.ChannelOptions) => HealthClient } } };
-  };
-  return new pkg.grpc.health.v1.Health(address, creds, options);
+/** Asks a shard's gRPC health service for its overall status: SERVING, NOT_SERVING, ... */
+export async function servingStatus(address: string, creds: grpc.ChannelCredentials, timeoutMs: number, options: grpc.ChannelOptions = {}): Promise<string> {
+  const client = new HealthClient(address, creds, options);
+  try {
+    const res = await new Promise<HealthCheckResponse>((resolve, reject) =>
+      client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, r) => (err ? reject(err) : resolve(r))),
+    );
+    return healthCheckResponse_ServingStatusToJSON(res.status);
+  } finally {
+    client.close();
+  }
 }
 
 /**
@@ -45,17 +40,12 @@ export async function runHealthcheck(opts: HealthcheckOptions, tls: HealthcheckT
     ? readChannelCredentials({ caFile: ca, certFile: cert, keyFile: key }, opts.identity)
     : grpc.credentials.createInsecure();
   // SNI is the expected identity (a DNS name of the shard's certificate), never an IP address.
-  const client = createHealthClient(opts.grpc, creds, opts.identity ? { 'grpc.ssl_target_name_override': opts.identity } : {});
   try {
-    const status = await new Promise<string>((resolve, reject) =>
-      client.check({ service: '' }, { deadline: Date.now() + 4000 }, (err, res) => (err ? reject(err) : resolve(res?.status ?? 'UNKNOWN'))),
-    );
+    const status = await servingStatus(opts.grpc, creds, 4000, opts.identity ? { 'grpc.ssl_target_name_override': opts.identity } : {});
     process.stdout.write(`${status}\n`);
     return status === 'SERVING' ? 0 : 1;
   } catch (err) {
     process.stderr.write(`healthcheck: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
-  } finally {
-    client.close();
   }
 }

@@ -78,9 +78,9 @@ function externalImports(metafile: Metafile, bundle: string): { eager: Set<strin
 
 /**
  * Files a bundle finds at run time through require.resolve() rather than
- * importing them (the descriptor set, the health .proto, the stand-ins'
- * fixtures): the literal specifier, or the literal part before the first
- * ${...} of a template, which then names a directory.
+ * importing them (the descriptor set, the stand-ins' fixtures): the literal
+ * specifier, or the literal part before the first ${...} of a template, which
+ * then names a directory.
  */
 export function resolvedAtRunTime(code: string): string[] {
   const found = new Set<string>();

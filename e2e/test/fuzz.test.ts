@@ -15,7 +15,7 @@ import { parseConfig as parseGatekeeperConfig, startGatekeeper } from '@homelab-
 import { parseConfig as parseWatchmanConfig, startWatchman } from '@homelab-mcp/shard-dozzle';
 import { parseConfig as parseNavigatorConfig, startNavigator } from '@homelab-mcp/shard-traefik';
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
-import { ArgsFuzzer, NOT_AN_OBJECT, Rng, withProtoKey, type EdgeCase, type InvalidCase, type JsonSchema } from './support/fuzz-args.js';
+import { ArgsFuzzer, NOT_AN_OBJECT, Rng, withProtoKey, type EdgeCase, type InvalidCase, type JsonSchema } from '@homelab-mcp/gateway/testing/fuzz-args.js';
 import { startKitchenSink, type KitchenSinkControl } from '@homelab-mcp/shard-kit/testing/kitchen-sink.js';
 import { createTestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
 

@@ -10,7 +10,7 @@ import { ErrorCode, type CallToolResult } from '@modelcontextprotocol/sdk/types.
 import { pino } from 'pino';
 import { waitForReady } from '@homelab-mcp/component-kit';
 import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
-import { createHealthClient } from '@homelab-mcp/cli/healthcheck.js';
+import { HealthCheckResponse_ServingStatus, HealthClient } from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
 import { createTestPki, waitServing, type TestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
 
@@ -118,10 +118,10 @@ describe('writes through the gateway to a real shard process', () => {
     await expect(list(asShard)).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: expect.stringContaining('may only call the health service') });
     // The operator's debug path (buf curl with the gateway's certificate) stays open.
     await expect(list(asGateway)).resolves.toBeInstanceOf(Buffer);
-    const health = createHealthClient(`127.0.0.1:${shardPort}`, asShard);
-    const status = await new Promise<string>((ok, fail) => health.check({ service: '' }, { deadline: Date.now() + 10_000 }, (err, res) => (err ? fail(err) : ok(res?.status ?? ''))));
+    const health = new HealthClient(`127.0.0.1:${shardPort}`, asShard);
+    const status = await new Promise((ok, fail) => health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => (err ? fail(err) : ok(res.status))));
     health.close();
-    expect(status).toBe('SERVING');
+    expect(status).toBe(HealthCheckResponse_ServingStatus.SERVING);
   });
 
   it('audits refused writes with the reason, secrets redacted', async () => {

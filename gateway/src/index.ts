@@ -7,13 +7,13 @@ import type { GatewayConfig } from './config.js';
 import { ShardConnection, type ShardStatus } from './discovery/shard-connection.js';
 import { ToolTable, type ToolEntry } from './discovery/tool-table.js';
 import { loadOrCreateToken } from './mcp/auth.js';
-import { startMcpHttpServer } from './mcp/http-server.js';
+import { startMcpHttpServer } from './http/http-server.js';
 import { createMcpServer, type McpCore } from './mcp/mcp-server.js';
-import { auditRefusedCall } from './mcp/call-tool.js';
+import { auditObserver, auditRefusedCall, logObserver, metricsObserver } from './call/observers.js';
 import { createMetrics, type GatewayMetrics } from './mcp/metrics.js';
-import { PlanRegistry } from './mcp/plans.js';
-import { STATUS_TOOL_NAME, renderStatus, statusTool } from './mcp/status-tool.js';
-import { DIAGNOSE_TOOL_NAME, diagnoseTool } from './composite/diagnose.js';
+import { PlanRegistry } from './call/plans.js';
+import { createOwnTools } from './mcp/own-tools.js';
+import { renderStatus } from './mcp/status-tool.js';
 
 export { parseGatewayConfig, ConfigError, type GatewayConfig, type ShardTarget } from './config.js';
 export type { ShardState, ShardStatus } from './discovery/shard-connection.js';
@@ -55,23 +55,22 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
 
   const metrics = createMetrics();
   const shards = config.shards.map((target) => new ShardConnection(target, { tls: config.tls, reconnect: config.reconnect, keepalive: config.keepalive, logger }));
-  const table = new ToolTable(shards, new Set([STATUS_TOOL_NAME, DIAGNOSE_TOOL_NAME]));
-  const plans = new PlanRegistry(config.planTtlMs);
-
   let catalog: Tool[] = [];
+  const ownTools = createOwnTools(shards, () => catalog.length);
+  const table = new ToolTable(shards, new Set(ownTools.keys()));
   const rebuildCatalog = () => {
-    catalog = [statusTool, diagnoseTool, ...table.listed().map(toMcpTool)];
+    catalog = [...[...ownTools.values()].map((t) => t.definition), ...table.listed().map(toMcpTool)];
   };
   rebuildCatalog();
 
+  const audit = new AuditLog(join(config.dataDir, 'audit.log'), logger);
   const core: McpCore = {
     table,
-    plans,
-    metrics,
-    audit: new AuditLog(join(config.dataDir, 'audit.log'), logger),
+    plans: new PlanRegistry(config.planTtlMs),
     calls: config.calls,
     logger,
-    shards,
+    ownTools,
+    observers: [metricsObserver(metrics), auditObserver(audit), logObserver(logger)],
     listTools: () => catalog,
     validator: new AjvJsonSchemaValidator(),
     elicitation: !config.sessions.jsonResponse,
@@ -94,7 +93,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     metrics,
     createServer: () => createMcpServer(core),
     health,
-    refusedCall: (subject, tool, args, reason) => auditRefusedCall(core, subject, tool, args, reason),
+    refusedCall: (subject, tool, args, reason) => auditRefusedCall({ table, audit }, subject, tool, args, reason),
   });
 
   const waiters: (() => void)[] = [];
@@ -134,7 +133,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     close: async () => {
       await http.close();
       await Promise.all(shards.map((s) => s.close()));
-      plans.close();
     },
   };
 }

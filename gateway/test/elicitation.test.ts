@@ -56,14 +56,20 @@ describe('confirmation by elicitation when the client supports it', () => {
   it('asks the user with the plan and applies on yes, in one call', async () => {
     const client = await connect(true);
     reply = { action: 'accept', content: { apply: true } };
+    const asked = questions.length;
     const result = await change(client, 'confirmed');
+    // Asked once: the apply that follows the yes is not asked about again.
+    expect(questions.length - asked).toBe(1);
     expect(questions.at(-1)).toMatch(/change wants to make this change:[\s\S]*set value to confirmed[\s\S]*Apply it\?/);
     expect(result.isError).toBeFalsy();
     expect(text(result)).toMatch(/The user confirmed the plan; it was applied/);
     expect(result.structuredContent).toMatchObject({ applied: true, value: 'confirmed' });
     expect(kitchen.observations.applied).toContain('confirmed');
-    const audit = readFileSync(join(dir, 'data', 'audit.log'), 'utf8');
-    expect(audit).toMatch(/"tool":"change".*"result":"applied"/);
+    // One call, two audit lines: the dry run, then the apply with the plan the user approved, its arguments as the shard got them.
+    const audit = readFileSync(join(dir, 'data', 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const applied = audit.find((l) => l.tool === 'change' && l.result === 'applied');
+    expect(applied).toMatchObject({ arguments: { value: 'confirmed', plan_id: expect.any(String) }, planId: (applied?.arguments as { plan_id: string }).plan_id });
+    expect(audit).toContainEqual(expect.objectContaining({ tool: 'change', result: 'planned', arguments: { value: 'confirmed' } }));
     await client.close();
   });
 

@@ -153,6 +153,8 @@ describe('gateway over real shards and the real MCP client', () => {
       message: expect.stringContaining('no_such_field'),
     });
     await expect(call('no_such_tool')).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringContaining('no_such_tool') });
+    // A name no tool can have says why, so a model that garbled it knows what to fix.
+    await expect(call('kitchen echo')).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringMatching(/Unknown tool "kitchen echo"\. Tool name contains spaces.*Call tools\/list/) });
   });
 
   it('turns gRPC failures into isError results a person can act on', async () => {
@@ -252,6 +254,8 @@ describe('gateway over real shards and the real MCP client', () => {
   it('hides a shard whose upstream is down until it recovers', async () => {
     await kitchen.setUpstreamUp(false);
     await waitFor('kitchen tools hidden', async () => !(await toolNames()).includes('kitchen_echo'));
+    // The health protocol carries no reason; the shard's status service says why.
+    await waitFor("the shard's reason", () => gateway.shards().find((s) => s.name === 'kitchen')?.lastError === 'the shard reports NOT_SERVING: the kitchen is closed');
     const down = await call('kitchen_echo', { f_string: 'x' });
     expect(text(down)).toMatch(/kitchen shard is not serving/);
     await kitchen.setUpstreamUp(true);

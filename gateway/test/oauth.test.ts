@@ -123,6 +123,19 @@ describe('OAuth 2.1 resource server with Authentik as the authorization server',
     expect(audit).toContainEqual(expect.objectContaining({ subject: 'oauth:reader', tool: 'change', result: 'refused' }));
   });
 
+  it("refuses the gateway's own tools to a token without homelab:read as it refuses shard tools, saying what to do, and counts it", async () => {
+    const { client } = await connect(await token(['homelab:write'], { subject: 'writer-only' }));
+    const refusedBefore = (await gateway.metrics.calls.get()).values.find((v) => v.labels.tool === 'homelab_status' && v.labels.outcome === 'refused')?.value ?? 0;
+    for (const [name, args] of [['homelab_status', {}], ['diagnose_service', { service: 'gitea' }]] as const) {
+      const refused = (await client.callTool({ name, arguments: args })) as CallToolResult;
+      expect(refused.isError).toBe(true);
+      expect(text(refused)).toMatch(/needs the homelab:read scope; this caller has homelab:write\.\nWhat to do: use a token that grants homelab:read/);
+      expect(refused._meta?.['homelab-mcp/error']).toEqual({ code: 'PERMISSION_DENIED', reason: 'MISSING_SCOPE', scope: 'homelab:read' });
+    }
+    const refusedAfter = (await gateway.metrics.calls.get()).values.find((v) => v.labels.tool === 'homelab_status' && v.labels.outcome === 'refused')?.value ?? 0;
+    expect(refusedAfter - refusedBefore).toBe(1);
+  });
+
   it('lets homelab:write plan and apply; the shard sees the subject, never the access token', async () => {
     const accessToken = await token(['homelab:read', 'homelab:write'], { subject: 'writer' });
     const { client } = await connect(accessToken);

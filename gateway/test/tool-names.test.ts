@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { TOOL_NAME_PATTERN, assignToolNames, toSnakeCase } from '../src/discovery/tool-names.js';
+import { TOOL_NAME_PATTERN, assignToolNames, fitToolName, toSnakeCase, toolNameProblem } from '../src/discovery/tool-names.js';
 
 describe('tool names', () => {
   it('turns RPC names into snake_case', () => {
@@ -27,5 +27,14 @@ describe('tool names', () => {
     expect(names).toHaveLength(2);
     expect(new Set(names).size).toBe(2);
     for (const n of names) expect(n).toMatch(TOOL_NAME_PATTERN);
+  });
+
+  it('fits any name into one every client takes, without what the MCP SDK warns about', () => {
+    for (const raw of ['get_routes', 'a.b', '-lead', 'trail-', 'sp ace', 'x'.repeat(200), '', '\u00e9t\u00e9', '--']) {
+      const fitted = fitToolName(raw);
+      expect({ raw, fitted, problem: toolNameProblem(fitted) }).toEqual({ raw, fitted, problem: undefined });
+    }
+    expect(toolNameProblem('-lead')).toMatch(/starts or ends with a dash/);
+    expect(toolNameProblem('a.b')).toMatch(/64 letters/);
   });
 });

@@ -1,18 +1,20 @@
 import type { Brand as AkBrand, BrandRequest, Flow as AkFlow, FlowDesignationEnum, Application as AkApplication } from '@goauthentik/api';
 import type { Logger } from 'pino';
-import { PlanBook, ShardError, toTimestamp, type ShardHandlers } from '@homelab-mcp/shard-kit';
+import { PlanBook, ShardError, planRequest, toTimestamp, type PlanRequest, type ShardHandlers } from '@homelab-mcp/shard-kit';
 import { ChangeKind, type Change, type Plan } from '@homelab-mcp/proto/ts/homelab/mcp/v1/plan.js';
 import {
   ClientType,
+  CreateApplicationRequest,
   CreateApplicationResponse,
   FlowDesignation,
+  ManageFlowsRequest,
   ManageFlowsResponse,
   MatchingMode,
   ProxyMode,
+  SyncBrandRequest,
   SyncBrandResponse,
   type Application,
   type Brand,
-  type CreateApplicationRequest,
   type Flow,
   type GatekeeperServiceService,
 } from '@homelab-mcp/proto/ts/homelab/authentik/v1/gatekeeper.js';
@@ -51,7 +53,7 @@ function change(path: string, before: unknown, after: unknown, kind?: ChangeKind
   return { path, before: s(before), after: s(after), kind: kind ?? (before === undefined || before === null || before === '' ? ChangeKind.CHANGE_KIND_CREATE : ChangeKind.CHANGE_KIND_UPDATE) };
 }
 
-function planOf(book: PlanBook<unknown>, request: object, payload: unknown, summary: string, changes: Change[], diff = ''): Plan {
+function planOf(book: PlanBook<unknown>, request: PlanRequest, payload: unknown, summary: string, changes: Change[], diff = ''): Plan {
   const { id, expiresAt } = book.create(request, payload);
   return {
     id,
@@ -143,7 +145,7 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
       }
       const slugs = await flowSlugs(signal);
       if (!req.planId) {
-        const plan = planOf(plans, req, { uuid: existing?.brandUuid, desired }, existing ? `update brand ${req.domain}: ${changes.map((c) => c.path).join(', ')}` : `create brand ${req.domain}`, changes);
+        const plan = planOf(plans, planRequest(SyncBrandRequest, req), { uuid: existing?.brandUuid, desired }, existing ? `update brand ${req.domain}: ${changes.map((c) => c.path).join(', ')}` : `create brand ${req.domain}`, changes);
         return SyncBrandResponse.fromPartial({
           plan,
           created: !existing,
@@ -151,7 +153,7 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
           message: plan.noOp ? `Brand ${req.domain} already matches: nothing to do.` : `Plan ready (${changes.length} change${changes.length === 1 ? '' : 's'}). Call sync_brand again with the same arguments and plan_id "${plan.id}" to apply it.`,
         });
       }
-      const planned = plans.take(req.planId, req) as { uuid?: string; desired: Partial<BrandRequest> };
+      const planned = plans.take(req.planId, planRequest(SyncBrandRequest, req)) as { uuid?: string; desired: Partial<BrandRequest> };
       if (planned.uuid !== existing?.brandUuid) throw new ShardError('ABORTED', `brand ${req.domain} changed since the plan was made`, { hint: 'Plan again.' });
       let brand: AkBrand;
       if (!existing) brand = await call(() => ak.core.coreBrandsCreate({ brandRequest: { domain: req.domain, ...planned.desired } }, { signal }));
@@ -181,10 +183,10 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
         ...(bind ? [change('embedded outpost providers', '(existing)', `(existing) + ${providerName}`, ChangeKind.CHANGE_KIND_UPDATE)] : []),
       ];
       if (!req.planId) {
-        const plan = planOf(plans, req, null, `create ${req.proxy ? `proxy provider (${mode})` : 'OAuth2 provider'} and application ${req.slug}${bind ? ', bind to the embedded outpost' : ''}`, changes);
+        const plan = planOf(plans, planRequest(CreateApplicationRequest, req), null, `create ${req.proxy ? `proxy provider (${mode})` : 'OAuth2 provider'} and application ${req.slug}${bind ? ', bind to the embedded outpost' : ''}`, changes);
         return CreateApplicationResponse.fromPartial({ plan, message: `Plan ready. Call create_application again with the same arguments and plan_id "${plan.id}" to apply it.` });
       }
-      plans.take(req.planId, req);
+      plans.take(req.planId, planRequest(CreateApplicationRequest, req));
       const created: string[] = [];
       const undo: (() => Promise<unknown>)[] = [];
       try {
@@ -266,10 +268,10 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
         const blueprint = parseFlowBlueprint(text);
         const slugs = blueprint.flows.map((f) => f.slug);
         if (!req.planId) {
-          const plan = planOf(plans, req, null, `import flow blueprint${blueprint.name ? ` "${blueprint.name}"` : ''} (${slugs.join(', ')}; ${blueprint.entryCount} entr${blueprint.entryCount === 1 ? 'y' : 'ies'})`, slugs.map((s) => change(`flow ${s}`, undefined, 'imported')), text);
+          const plan = planOf(plans, planRequest(ManageFlowsRequest, req), null, `import flow blueprint${blueprint.name ? ` "${blueprint.name}"` : ''} (${slugs.join(', ')}; ${blueprint.entryCount} entr${blueprint.entryCount === 1 ? 'y' : 'ies'})`, slugs.map((s) => change(`flow ${s}`, undefined, 'imported')), text);
           return ManageFlowsResponse.fromPartial({ plan, message: `Plan ready. Call manage_flows again with the same import and plan_id "${plan.id}" to apply it.` });
         }
-        plans.take(req.planId, req);
+        plans.take(req.planId, planRequest(ManageFlowsRequest, req));
         const res = await ak.importFlow(text, req.import.clear, signal);
         if (!res.success) throw new ShardError('INVALID_ARGUMENT', `Authentik refused the blueprint: ${res.logs.join('; ') || 'no reason given'}`, { reason: 'IMPORT_FAILED', hint: 'Fix the blueprint and plan again.' });
         return ManageFlowsResponse.fromPartial({ applied: true, logs: res.logs, message: 'Imported the flow blueprint.' });
@@ -277,10 +279,10 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
       if (req.delete) {
         const flow = await ak.flowBySlug(req.delete.slug, signal);
         if (!req.planId) {
-          const plan = planOf(plans, req, flow.pk, `delete flow ${flow.slug}`, [change(`flow ${flow.slug}`, flow.name, undefined, ChangeKind.CHANGE_KIND_DELETE)]);
+          const plan = planOf(plans, planRequest(ManageFlowsRequest, req), flow.pk, `delete flow ${flow.slug}`, [change(`flow ${flow.slug}`, flow.name, undefined, ChangeKind.CHANGE_KIND_DELETE)]);
           return ManageFlowsResponse.fromPartial({ plan, flow: toFlow(flow), message: `Plan ready. Call manage_flows again with the same delete and plan_id "${plan.id}" to apply it.` });
         }
-        plans.take(req.planId, req);
+        plans.take(req.planId, planRequest(ManageFlowsRequest, req));
         await call(() => ak.flows.flowsInstancesDestroy({ slug: flow.slug }, { signal }));
         return ManageFlowsResponse.fromPartial({ applied: true, flow: toFlow(flow), message: `Deleted flow ${flow.slug}.` });
       }

@@ -2,8 +2,8 @@ export { serve, loadDescriptorSet, type ShardContext, type ShardHandlers, type S
 export { ShardError, HttpStatusError, upstreamError, toGrpcStatus, type ShardErrorCode, type ShardErrorOptions } from './errors.js';
 export { shardListenConfigSchema, toListenConfig, type ShardListenEnv } from './config.js';
 export { HealthReporter, type HealthProbe, type HealthState } from './health.js';
-export { DescriptorIndex } from './descriptor-index.js';
+export { DescriptorSet } from './descriptor-set.js';
 export { type ShardTlsFiles } from './caller-policy.js';
-export { PlanBook, requestKey } from './plans.js';
+export { PlanBook, planRequest, type PlanRequest, type RequestCodec } from './plans.js';
 export { toTimestamp, fromTimestamp, fromMs, toMs, type Timestamp, type Duration } from './timestamps.js';
 export { encodeStatusDetails, type StatusDetails } from './status-details.js';

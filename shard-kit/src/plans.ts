@@ -1,61 +1,61 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { PlanLedger, PlanRefusal, bindRequest, type PlanRefusalReason } from '@homelab-mcp/plan-binding';
 import { ShardError } from './errors.js';
 
-interface Entry<T> {
-  key: string;
-  payload: T;
-  expiresAt: number;
-  used: boolean;
+/** A generated message type (ts-proto): its proto3 JSON is what a plan is bound to, as in the gateway. */
+export interface RequestCodec<M> {
+  toJSON(message: M): unknown;
 }
 
-/** Stable JSON of a request without its plan_id: what a plan is bound to. */
-export function requestKey(request: object): string {
-  const canon = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(canon);
-    if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.keys(v as object).filter((k) => k !== 'planId' && k !== 'plan_id').sort().map((k) => [k, canon((v as Record<string, unknown>)[k])]));
-    }
-    return v;
+/** A request reduced to what a plan is bound to. */
+export interface PlanRequest {
+  readonly binding: string;
+}
+
+/** The plan binding of a request: `planRequest(SyncBrandRequest, req)`. */
+export function planRequest<M>(codec: RequestCodec<M>, request: M): PlanRequest {
+  return { binding: bindRequest(codec.toJSON(request)) };
+}
+
+const AGAIN = 'Call the tool again without plan_id to get a fresh plan.';
+
+function refusal(err: PlanRefusal, ttlMs: number): ShardError {
+  const id = err.planId;
+  const words: Record<PlanRefusalReason, [string, string, string]> = {
+    unknown: [`plan ${id} is unknown (plans live ${Math.round(ttlMs / 60_000)} minutes and do not survive a restart)`, 'PLAN_UNKNOWN', AGAIN],
+    used: [`plan ${id} was already applied`, 'PLAN_USED', 'Plan again if you want to make another change.'],
+    expired: [`plan ${id} expired`, 'PLAN_EXPIRED', AGAIN],
+    mismatch: [`plan ${id} was made for different arguments`, 'PLAN_MISMATCH', 'Apply with exactly the arguments of the plan, or plan again.'],
   };
-  return createHash('sha256').update(JSON.stringify(canon(request))).digest('hex');
+  const [message, reason, hint] = words[err.reason];
+  return new ShardError('FAILED_PRECONDITION', message, { reason, hint });
 }
 
 /**
  * The shard's side of plan -> apply: a plan is bound to the exact request it
- * was made for, expires, and can be applied once. (The gateway enforces the
- * same per caller; the shard never applies a change it did not plan.)
+ * was made for (the same binding as the gateway's), expires, and can be
+ * applied once. (The gateway enforces the same per caller; the shard never
+ * applies a change it did not plan.)
  */
 export class PlanBook<T> {
-  private readonly entries = new Map<string, Entry<T>>();
+  private readonly ledger: PlanLedger<T>;
 
-  constructor(
-    private readonly ttlMs = 10 * 60_000,
-    private readonly max = 1000,
-  ) {}
+  constructor(ttlMs = 10 * 60_000, max = 1000) {
+    this.ledger = new PlanLedger({ ttlMs, max });
+  }
 
-  create(request: object, payload: T): { id: string; expiresAt: Date } {
-    const now = Date.now();
-    for (const [id, e] of this.entries) if (e.expiresAt < now || this.entries.size >= this.max) this.entries.delete(id);
+  create(request: PlanRequest, payload: T): { id: string; expiresAt: Date } {
     const id = randomUUID();
-    const expiresAt = now + this.ttlMs;
-    this.entries.set(id, { key: requestKey(request), payload, expiresAt, used: false });
+    const expiresAt = this.ledger.issue(id, request.binding, payload);
     return { id, expiresAt: new Date(expiresAt) };
   }
 
   /** The planned payload for this request; refuses unknown, expired, reused or tampered plans. */
-  take(planId: string, request: object): T {
-    const e = this.entries.get(planId);
-    if (!e) throw new ShardError('FAILED_PRECONDITION', `plan ${planId} is unknown (plans live ${Math.round(this.ttlMs / 60_000)} minutes and do not survive a restart)`, { reason: 'PLAN_UNKNOWN', hint: 'Call the tool again without plan_id to get a fresh plan.' });
-    if (e.used) throw new ShardError('FAILED_PRECONDITION', `plan ${planId} was already applied`, { reason: 'PLAN_USED', hint: 'Plan again if you want to make another change.' });
-    if (e.expiresAt < Date.now()) throw new ShardError('FAILED_PRECONDITION', `plan ${planId} expired`, { reason: 'PLAN_EXPIRED', hint: 'Call the tool again without plan_id to get a fresh plan.' });
-    if (e.key !== requestKey(request)) throw new ShardError('FAILED_PRECONDITION', `plan ${planId} was made for different arguments`, { reason: 'PLAN_MISMATCH', hint: 'Apply with exactly the arguments of the plan, or plan again.' });
-    e.used = true;
-    return e.payload;
-  }
-
-  /** Gives a plan back when applying it failed before anything changed. */
-  release(planId: string): void {
-    const e = this.entries.get(planId);
-    if (e) e.used = false;
+  take(planId: string, request: PlanRequest): T {
+    try {
+      return this.ledger.redeem(planId, request.binding);
+    } catch (err) {
+      throw err instanceof PlanRefusal ? refusal(err, this.ledger.ttlMs) : err;
+    }
   }
 }

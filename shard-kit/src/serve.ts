@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { drain } from '@homelab-mcp/component-kit/drain.js';
 import { ShardStatusServiceService, type GetShardStatusResponse } from '@homelab-mcp/proto/ts/homelab/mcp/v1/shard.js';
-import { DescriptorIndex } from './descriptor-index.js';
+import { DescriptorSet } from './descriptor-set.js';
 import { ShardError, toGrpcStatus } from './errors.js';
 import { HealthReporter, type HealthProbe } from './health.js';
 import { addReflectionToServer } from './reflection.js';
@@ -140,7 +140,7 @@ function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unkn
           try {
             for await (const msg of (handler as (r: unknown, c: ShardContext) => AsyncIterable<unknown>)(call.request, ctx)) {
               if (ctx.signal.aborted) break;
-              if (!call.write(msg)) await new Promise<void>((resolve) => { call.once('drain', resolve); ctx.signal.addEventListener('abort', () => resolve(), { once: true }); });
+              if (!call.write(msg)) await drained(call, ctx.signal);
             }
             if (!ctx.signal.aborted) call.end();
           } catch (err) {
@@ -183,13 +183,13 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
     'grpc.enable_channelz': 0,
   } as grpc.ServerOptions);
 
-  const index = new DescriptorIndex(opts.descriptorSet ?? loadDescriptorSet());
-  if (!index.fileOfSymbol(opts.serviceName)) throw new Error(`${opts.serviceName} is not in the descriptor set: run npm run generate`);
+  const descriptors = new DescriptorSet(opts.descriptorSet ?? loadDescriptorSet());
+  if (!descriptors.registry.getService(opts.serviceName)) throw new Error(`${opts.serviceName} is not in the descriptor set: run npm run generate`);
   const inflight = new Set<object>();
   server.addService(opts.service, adapt(opts.service, opts.handlers as Record<string, unknown>, logger, inflight));
 
   const health = new HealthReporter(opts.serviceName, opts.health, logger);
-  health.implementation.addToServer(server);
+  health.addToServer(server);
   server.addService(ShardStatusServiceService, {
     getShardStatus: (_call: grpc.ServerUnaryCall<unknown, GetShardStatusResponse>, callback: grpc.sendUnaryData<GetShardStatusResponse>) => {
       const st = health.status();
@@ -205,7 +205,7 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
       });
     },
   });
-  addReflectionToServer(server, index, [opts.serviceName, 'homelab.mcp.v1.ShardStatusService']);
+  addReflectionToServer(server, descriptors, [opts.serviceName, 'homelab.mcp.v1.ShardStatusService']);
 
   const certificates = listen.tls === 'plaintext' ? undefined : new WatchedCertificateFiles(listen.tls);
   const creds = certificates ? await createMtlsServerCredentials(certificates) : grpc.ServerCredentials.createInsecure();
@@ -232,4 +232,17 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
         certificates?.close();
       })()),
   };
+}
+
+/** Resolves when the stream wants more or the call ends; either way both listeners go, so a long stream piles none up. */
+function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

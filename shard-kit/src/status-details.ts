@@ -1,4 +1,6 @@
-import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import type { Any } from '@homelab-mcp/proto/ts/google/protobuf/any.js';
+import { BadRequest, ErrorInfo, LocalizedMessage } from '@homelab-mcp/proto/ts/google/rpc/error_details.js';
+import { Status } from '@homelab-mcp/proto/ts/google/rpc/status.js';
 
 /** The google.rpc detail messages a shard attaches to a failed call. */
 export interface StatusDetails {
@@ -10,28 +12,12 @@ export interface StatusDetails {
   hint?: string;
 }
 
-const TYPE_PREFIX = 'type.googleapis.com/';
-
-function any(typeName: string, value: Uint8Array): Uint8Array {
-  return new BinaryWriter().uint32(10).string(TYPE_PREFIX + typeName).uint32(18).bytes(value).finish();
+interface Encodes<T> {
+  encode(message: T): { finish(): Uint8Array };
 }
 
-function errorInfo(reason: string, domain: string, metadata: Record<string, string>): Uint8Array {
-  const w = new BinaryWriter().uint32(10).string(reason).uint32(18).string(domain);
-  for (const [k, v] of Object.entries(metadata)) {
-    w.uint32(26).bytes(new BinaryWriter().uint32(10).string(k).uint32(18).string(v).finish());
-  }
-  return w.finish();
-}
-
-function badRequest(violations: { field: string; description: string }[]): Uint8Array {
-  const w = new BinaryWriter();
-  for (const v of violations) w.uint32(10).bytes(new BinaryWriter().uint32(10).string(v.field).uint32(18).string(v.description).finish());
-  return w.finish();
-}
-
-function localizedMessage(message: string): Uint8Array {
-  return new BinaryWriter().uint32(10).string('en-US').uint32(18).string(message).finish();
+function pack<T>(type: Encodes<T>, typeName: string, message: T): Any {
+  return { typeUrl: `type.googleapis.com/${typeName}`, value: Buffer.from(type.encode(message).finish()) };
 }
 
 /**
@@ -39,9 +25,9 @@ function localizedMessage(message: string): Uint8Array {
  * standard place clients (the gateway, grpcurl, buf curl) read details from.
  */
 export function encodeStatusDetails(code: number, message: string, d: StatusDetails): Buffer {
-  const w = new BinaryWriter().uint32(8).int32(code).uint32(18).string(message);
-  if (d.reason) w.uint32(26).bytes(any('google.rpc.ErrorInfo', errorInfo(d.reason, d.domain ?? 'homelab-mcp', d.metadata ?? {})));
-  if (d.fieldViolations?.length) w.uint32(26).bytes(any('google.rpc.BadRequest', badRequest(d.fieldViolations)));
-  if (d.hint) w.uint32(26).bytes(any('google.rpc.LocalizedMessage', localizedMessage(d.hint)));
-  return Buffer.from(w.finish());
+  const details: Any[] = [];
+  if (d.reason) details.push(pack(ErrorInfo, 'google.rpc.ErrorInfo', { reason: d.reason, domain: d.domain ?? 'homelab-mcp', metadata: d.metadata ?? {} }));
+  if (d.fieldViolations?.length) details.push(pack(BadRequest, 'google.rpc.BadRequest', BadRequest.fromPartial({ fieldViolations: d.fieldViolations })));
+  if (d.hint) details.push(pack(LocalizedMessage, 'google.rpc.LocalizedMessage', { locale: 'en-US', message: d.hint }));
+  return Buffer.from(Status.encode({ code, message, details }).finish());
 }

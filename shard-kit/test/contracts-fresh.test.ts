@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -28,6 +29,18 @@ describe('contracts', () => {
     for (const f of fresh) {
       const [a, b] = await Promise.all([readFile(join(root, 'proto/gen', f)), readFile(join(out, f))]);
       expect({ file: f, same: a.equals(b) }).toEqual({ file: f, same: true });
+    }
+  });
+
+  it('keeps the vendored protocols as proto/vendored.json records them', async () => {
+    const dir = join(root, 'proto');
+    const sources = JSON.parse(await readFile(join(dir, 'vendored.json'), 'utf8')) as Record<string, { sha256: string; license: string }>;
+    const vendored = (await listFiles(dir)).filter((f) => f.endsWith('.proto') && !f.startsWith('homelab/'));
+    expect(vendored).toEqual(Object.keys(sources).sort());
+    for (const [file, source] of Object.entries(sources)) {
+      const sha256 = createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
+      expect({ file, sha256 }).toEqual({ file, sha256: source.sha256 });
+      await expect(readFile(join(dir, source.license), 'utf8')).resolves.toContain('Apache License');
     }
   });
 

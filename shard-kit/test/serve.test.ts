@@ -5,14 +5,20 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
-import { fromBinary } from '@bufbuild/protobuf';
-import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
+import { createFileRegistry, fromBinary, getExtension, hasExtension } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { pino } from 'pino';
 import { createCa, ensurePki, issueCertificate, loadCa } from '@homelab-mcp/pki';
 import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
 import { EchoRequest } from '@homelab-mcp/proto/ts/homelab/testing/v1/kitchen_sink.js';
-import { clientCredentials, healthClient, kitchenClient, unary } from './support/clients.js';
+import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient, type HealthCheckResponse } from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
+import {
+  ServerReflectionClient,
+  ServerReflectionService,
+  type ServerReflectionRequest,
+  type ServerReflectionResponse,
+} from '@homelab-mcp/proto/ts/grpc/reflection/v1/reflection.js';
+import { clientCredentials, kitchenClient, unary } from './support/clients.js';
 
 const run = promisify(execFile);
 const logger = pino({ level: 'silent' });
@@ -34,31 +40,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** One reflection request over a raw bidi stream; returns the serialized FileDescriptorProtos. */
+/** One reflection request (file_containing_symbol); returns the serialized FileDescriptorProtos. */
 function reflectFile(symbol: string, creds = clientCredentials(gatewayTls())): Promise<Uint8Array[]> {
-  const client = new grpc.Client(`127.0.0.1:${shard.port}`, creds);
-  const id = (b: Uint8Array) => Buffer.from(b);
-  return new Promise((resolve, reject) => {
-    const call = client.makeBidiStreamRequest('/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', id, (b: Buffer) => new Uint8Array(b));
-    call.on('data', (res: Uint8Array) => {
-      const files: Uint8Array[] = [];
-      const r = new BinaryReader(res);
-      while (r.pos < r.len) {
-        const [f, wt] = r.tag();
-        if (f !== 4) { r.skip(wt); continue; }
-        const inner = new BinaryReader(r.bytes());
-        while (inner.pos < inner.len) {
-          const [g, w2] = inner.tag();
-          if (g === 1) files.push(inner.bytes()); else inner.skip(w2);
-        }
-      }
+  const client = new ServerReflectionClient(`127.0.0.1:${shard.port}`, creds);
+  return new Promise<Uint8Array[]>((resolve, reject) => {
+    const call = client.serverReflectionInfo();
+    call.on('data', (res: ServerReflectionResponse) => {
       call.end();
-      client.close();
-      resolve(files);
+      resolve(res.fileDescriptorResponse?.fileDescriptorProto ?? []);
     });
     call.on('error', reject);
-    call.write(new BinaryWriter().uint32(34).string(symbol).finish());
-  });
+    call.write({ host: '', fileContainingSymbol: symbol });
+  }).finally(() => client.close());
 }
 
 describe('serve()', () => {
@@ -70,6 +63,53 @@ describe('serve()', () => {
     ]);
     expect(stdout).toContain('homelab.testing.v1.KitchenSinkService/Echo');
     expect(stdout).toContain('homelab.testing.v1.KitchenSinkService/Count');
+    // A call needs every message of the method and the files they import, all from reflection.
+    const echoed = await run(join(process.cwd(), 'node_modules/.bin/buf'), [
+      'curl', '--protocol', 'grpc', '--reflect',
+      '--cacert', pki.caFile, '--cert', gatewayTls().certFile, '--key', gatewayTls().keyFile,
+      '-d', '{"fString":"hi","wDuration":"1.5s"}', `https://localhost:${shard.port}/homelab.testing.v1.KitchenSinkService/Echo`,
+    ]);
+    expect(JSON.parse(echoed.stdout)).toMatchObject({ echo: { fString: 'hi', wDuration: '1.500s' } });
+  });
+
+  it('answers reflection v1alpha like v1: services, files by name, symbol, extension', async () => {
+    const client = new grpc.Client(`127.0.0.1:${shard.port}`, clientCredentials(gatewayTls()));
+    const { requestSerialize, responseDeserialize } = ServerReflectionService.serverReflectionInfo;
+    const call = client.makeBidiStreamRequest('/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo', requestSerialize, responseDeserialize);
+    const answers: ServerReflectionResponse[] = [];
+    call.on('data', (res: ServerReflectionResponse) => answers.push(res));
+    const ask = (req: Partial<ServerReflectionRequest>) =>
+      new Promise<ServerReflectionResponse>((resolve, reject) => {
+        const n = answers.length;
+        const onData = () => {
+          if (answers.length <= n) return;
+          call.off('data', onData);
+          resolve(answers[n]!);
+        };
+        call.on('data', onData);
+        call.once('error', reject);
+        call.write({ host: '', ...req });
+      });
+    const names = (res: ServerReflectionResponse) => (res.fileDescriptorResponse?.fileDescriptorProto ?? []).map((b) => fromBinary(FileDescriptorProtoSchema, b).name);
+    try {
+      const listed = await ask({ listServices: '*' });
+      expect(listed.listServicesResponse?.service.map((s) => s.name)).toEqual(['homelab.testing.v1.KitchenSinkService', 'homelab.mcp.v1.ShardStatusService']);
+      const byName = await ask({ fileByFilename: 'homelab/mcp/v1/tool.proto' });
+      expect(names(byName)).toEqual(['homelab/mcp/v1/tool.proto', 'google/protobuf/descriptor.proto']);
+      expect(byName.originalRequest?.fileByFilename).toBe('homelab/mcp/v1/tool.proto');
+      expect(names(await ask({ fileContainingSymbol: 'homelab.testing.v1.KitchenSinkService.Echo' }))[0]).toBe('homelab/testing/v1/kitchen_sink.proto');
+      expect(names(await ask({ fileContainingSymbol: 'homelab.testing.v1.EchoRequest.f_double' }))[0]).toBe('homelab/testing/v1/kitchen_sink.proto');
+      const numbers = await ask({ allExtensionNumbersOfType: 'google.protobuf.MethodOptions' });
+      const [toolNumber] = numbers.allExtensionNumbersResponse?.extensionNumber ?? [];
+      expect(toolNumber).toBeGreaterThan(0);
+      const extension = await ask({ fileContainingExtension: { containingType: 'google.protobuf.MethodOptions', extensionNumber: toolNumber! } });
+      expect(names(extension)[0]).toBe('homelab/mcp/v1/tool.proto');
+      const missing = await ask({ fileContainingSymbol: 'homelab.testing.v1.Nothing' });
+      expect(missing.errorResponse).toEqual({ errorCode: grpc.status.NOT_FOUND, errorMessage: 'symbol homelab.testing.v1.Nothing not found' });
+    } finally {
+      call.end();
+      client.close();
+    }
   });
 
   it('hands out the descriptor with the RPC comments and tool options intact', async () => {
@@ -78,29 +118,34 @@ describe('serve()', () => {
     expect(own).toBeDefined();
     const comments = own?.sourceCodeInfo?.location.map((l) => l.leadingComments) ?? [];
     expect(comments).toContain(' Echo every field back unchanged.\n');
-    // The (homelab.mcp.v1.tool) option is an extension: it survives as unknown fields of MethodOptions.
-    const echo = own?.service[0]?.method.find((m) => m.name === 'Echo');
-    expect(echo?.options?.$unknown?.some((u) => u.no === 50100)).toBe(true);
+    // The requested file first, then what it imports (tool.proto declares the option).
+    expect(files[0]?.name).toBe('homelab/testing/v1/kitchen_sink.proto');
     expect(files.map((f) => f.name)).toContain('homelab/mcp/v1/tool.proto');
+    // The (homelab.mcp.v1.tool) option is an extension of MethodOptions, declared by tool.proto.
+    const byName = new Map(files.map((f) => [f.name, f]));
+    const tool = createFileRegistry(byName.get('homelab/mcp/v1/tool.proto')!, (name) => byName.get(name)).getExtension('homelab.mcp.v1.tool');
+    const echo = own?.service[0]?.method.find((m) => m.name === 'Echo');
+    expect(tool && echo?.options && hasExtension(echo.options, tool)).toBe(true);
+    expect(getExtension(echo!.options!, tool!)).toMatchObject({ title: 'Echo', readOnly: true });
   });
 
   it('reports health over Watch: SERVING, NOT_SERVING when the upstream check fails, SERVING again', async () => {
-    const client = healthClient(shard.port, clientCredentials(gatewayTls()));
-    const seen: string[] = [];
+    const client = new HealthClient(`127.0.0.1:${shard.port}`, clientCredentials(gatewayTls()));
+    const seen: ServingStatus[] = [];
     const stream = client.watch({ service: 'homelab.testing.v1.KitchenSinkService' });
     stream.on('error', () => undefined); // the CANCELLED from our own cancel() at the end
-    const next = (want: string) => new Promise<void>((resolve) => {
+    const next = (want: ServingStatus) => new Promise<void>((resolve) => {
       const check = () => { if (seen.includes(want)) { stream.off('data', onData); resolve(); } };
-      const onData = (m: { status: string }) => { seen.push(m.status); check(); };
+      const onData = (m: HealthCheckResponse) => { seen.push(m.status); check(); };
       stream.on('data', onData);
       check();
     });
-    await next('SERVING');
+    await next(ServingStatus.SERVING);
     await shard.setUpstreamUp(false);
-    await next('NOT_SERVING');
+    await next(ServingStatus.NOT_SERVING);
     seen.length = 0;
     await shard.setUpstreamUp(true);
-    await next('SERVING');
+    await next(ServingStatus.SERVING);
     stream.cancel();
     client.close();
   });
@@ -150,12 +195,12 @@ describe('mTLS', () => {
     const own = pki.identities['shard-kitchen']!;
     const creds = clientCredentials({ caFile: pki.caFile, certFile: own.certFile, keyFile: own.keyFile });
     // The container healthcheck presents the shard's own certificate.
-    const health = healthClient(shard.port, creds);
-    const status = await new Promise<string>((resolve, reject) =>
-      health.check({ service: '' }, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res?.status ?? 'UNKNOWN'))),
+    const health = new HealthClient(`127.0.0.1:${shard.port}`, creds);
+    const status = await new Promise<ServingStatus>((resolve, reject) =>
+      health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res.status))),
     );
     health.close();
-    expect(status).toBe('SERVING');
+    expect(status).toBe(ServingStatus.SERVING);
     await expect(echo(creds)).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: expect.stringMatching(/shard-kitchen.*health/) });
     await expect(reflectFile('homelab.testing.v1.KitchenSinkService', creds)).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
   });

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { ShardError, toTimestamp, type ShardHandlers } from '@homelab-mcp/shard-kit';
+import { ShardError, planRequest, toTimestamp, type ShardHandlers } from '@homelab-mcp/shard-kit';
 import { ChangeKind } from '@homelab-mcp/proto/ts/homelab/mcp/v1/plan.js';
-import { AddDynamicConfigResponse, RecoveryOutcome, RemoveDynamicConfigResponse, type InterruptedChange, type NavigatorServiceService } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import { AddDynamicConfigRequest, AddDynamicConfigResponse, RecoveryOutcome, RemoveDynamicConfigRequest, RemoveDynamicConfigResponse, type InterruptedChange, type NavigatorServiceService } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import { buildRouteFile } from './dynamic/model.js';
 import type { RecoveryRecord } from './dynamic/journal.js';
 import type { DynamicStore } from './dynamic/store.js';
@@ -51,11 +51,11 @@ export function createHandlers(deps: NavigatorDeps): ShardHandlers<typeof Naviga
       if (!req.planId) {
         const problem = await store.problem();
         if (problem) throw new ShardError('FAILED_PRECONDITION', problem, { reason: 'DYNAMIC_DIR_UNAVAILABLE', hint: 'Mount Traefik\'s file-provider directory read-write into shard-traefik (TRAEFIK_DYNAMIC_DIR).' });
-        const { plan, skipped } = await store.planAdd(req.name, route, req);
+        const { plan, skipped } = await store.planAdd(req.name, route, planRequest(AddDynamicConfigRequest, req));
         const unchecked = skipped.length ? ` Not checked for names other files define: ${skipped.map((e) => `${e.path} (${e.reason})`).join('; ')}.` : '';
         return AddDynamicConfigResponse.fromPartial({ plan, file, skipped, message: (plan.noOp ? plan.summary : `Plan ready: ${plan.summary}. Call add_dynamic_config again with the same arguments and plan_id "${plan.id}" to apply it.`) + unchecked });
       }
-      const { router } = await store.apply(req.planId, req, ctx.signal);
+      const { router } = await store.apply(req.planId, planRequest(AddDynamicConfigRequest, req), ctx.signal);
       return AddDynamicConfigResponse.fromPartial({
         applied: true,
         file,
@@ -66,10 +66,10 @@ export function createHandlers(deps: NavigatorDeps): ShardHandlers<typeof Naviga
 
     removeDynamicConfig: async (req, ctx) => {
       if (!req.planId) {
-        const plan = await store.planRemove(req.name, req);
+        const plan = await store.planRemove(req.name, planRequest(RemoveDynamicConfigRequest, req));
         return RemoveDynamicConfigResponse.fromPartial({ plan, message: `Plan ready: ${plan.summary}. Call remove_dynamic_config again with plan_id "${plan.id}" to apply it.` });
       }
-      await store.apply(req.planId, req, ctx.signal);
+      await store.apply(req.planId, planRequest(RemoveDynamicConfigRequest, req), ctx.signal);
       return RemoveDynamicConfigResponse.fromPartial({ applied: true, message: `Removed ${store.fileName(req.name)}; Traefik no longer serves ${req.name}@file.` });
     },
 

@@ -1,20 +1,18 @@
 import * as grpc from '@grpc/grpc-js';
-import { BinaryWriter, WireType, identityCodec, readFields } from './wire.js';
+import {
+  HealthService,
+  healthCheckResponse_ServingStatusToJSON,
+  type HealthCheckResponse,
+  type HealthCheckResponse_ServingStatus,
+} from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
 
-const WATCH_PATH = '/grpc.health.v1.Health/Watch';
-
-/** grpc.health.v1.HealthCheckResponse.ServingStatus */
+/** grpc.health.v1.HealthCheckResponse.ServingStatus, by name. */
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
-const STATUS_NAMES: readonly ServingStatus[] = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 
-function decodeStatus(bytes: Uint8Array): ServingStatus {
-  let status: ServingStatus = 'UNKNOWN';
-  readFields(bytes, (no, r) => {
-    if (no !== 1) return;
-    status = STATUS_NAMES[r.int32()] ?? 'UNKNOWN';
-    return true;
-  });
-  return status;
+function statusName(status: HealthCheckResponse_ServingStatus): ServingStatus {
+  const name = healthCheckResponse_ServingStatusToJSON(status);
+  // A status this protocol version does not know is no reason to list the shard's tools.
+  return name === 'UNRECOGNIZED' ? 'UNKNOWN' : (name as ServingStatus);
 }
 
 export interface HealthWatch {
@@ -28,11 +26,11 @@ export interface HealthWatch {
  * pushes; the promise settles only when the stream is gone.
  */
 export function watchHealth(client: grpc.Client, service: string, onStatus: (status: ServingStatus) => void): HealthWatch {
-  const request = new BinaryWriter().tag(1, WireType.LengthDelimited).string(service).finish();
-  const call = client.makeServerStreamRequest(WATCH_PATH, identityCodec.serialize, identityCodec.deserialize, request, new grpc.Metadata(), {});
+  const { path, requestSerialize, responseDeserialize } = HealthService.watch;
+  const call = client.makeServerStreamRequest(path, requestSerialize, responseDeserialize, { service }, new grpc.Metadata(), {});
   let cancelled = false;
   const done = new Promise<void>((resolve, reject) => {
-    call.on('data', (bytes: Uint8Array) => onStatus(decodeStatus(bytes)));
+    call.on('data', (res: HealthCheckResponse) => onStatus(statusName(res.status)));
     call.on('error', (err: grpc.ServiceError) => (cancelled && err.code === grpc.status.CANCELLED ? resolve() : reject(err)));
     call.on('end', () => (cancelled ? resolve() : reject(Object.assign(new Error('health stream ended'), { code: grpc.status.UNAVAILABLE }))));
   });

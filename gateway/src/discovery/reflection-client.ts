@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { createFileRegistry, fromBinary, type FileRegistry } from '@bufbuild/protobuf';
+import { createFileRegistry, fromBinary, type DescFile, type FileRegistry } from '@bufbuild/protobuf';
 import {
   FileDescriptorProtoSchema,
-  FileDescriptorSetSchema,
   file_google_protobuf_any,
   file_google_protobuf_descriptor,
   file_google_protobuf_duration,
@@ -14,12 +13,18 @@ import {
   file_google_protobuf_wrappers,
   type FileDescriptorProto,
 } from '@bufbuild/protobuf/wkt';
-import { create } from '@bufbuild/protobuf';
-import { BinaryWriter, WireType, identityCodec, readFields } from './wire.js';
+import {
+  ServerReflectionService,
+  type ServerReflectionRequest,
+  type ServerReflectionResponse,
+} from '@homelab-mcp/proto/ts/grpc/reflection/v1/reflection.js';
 
+const { requestSerialize, responseDeserialize } = ServerReflectionService.serverReflectionInfo;
+
+/** v1alpha is v1 under its older package name: the same messages, another path. */
 const REFLECTION_PATHS = [
-  '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
-  '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
+  { protocol: 'v1', path: ServerReflectionService.serverReflectionInfo.path },
+  { protocol: 'v1alpha', path: '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo' },
 ] as const;
 
 /** What reflection says about one shard. */
@@ -40,73 +45,15 @@ export class ReflectionError extends Error {
   }
 }
 
-type Request = { listServices: true } | { fileContainingSymbol: string } | { fileByFilename: string };
-
-interface Response {
-  services?: string[];
-  files?: Uint8Array[];
-  error?: { code: number; message: string };
-}
-
-function encodeRequest(req: Request): Uint8Array {
-  const w = new BinaryWriter();
-  if ('listServices' in req) w.tag(7, WireType.LengthDelimited).string('*');
-  else if ('fileContainingSymbol' in req) w.tag(4, WireType.LengthDelimited).string(req.fileContainingSymbol);
-  else w.tag(3, WireType.LengthDelimited).string(req.fileByFilename);
-  return w.finish();
-}
-
-function decodeResponse(bytes: Uint8Array): Response {
-  const res: Response = {};
-  readFields(bytes, (no, r) => {
-    if (no === 4) {
-      const files: Uint8Array[] = [];
-      readFields(r.bytes(), (fno, fr) => {
-        if (fno === 1) {
-          files.push(fr.bytes());
-          return true;
-        }
-      });
-      res.files = files;
-      return true;
-    }
-    if (no === 6) {
-      const services: string[] = [];
-      readFields(r.bytes(), (sno, sr) => {
-        if (sno !== 1) return;
-        readFields(sr.bytes(), (nno, nr) => {
-          if (nno === 1) {
-          services.push(nr.string());
-          return true;
-        }
-        });
-        return true;
-      });
-      res.services = services;
-      return true;
-    }
-    if (no === 7) {
-      const error = { code: 0, message: '' };
-      readFields(r.bytes(), (eno, er) => {
-        if (eno === 1) {
-          error.code = er.int32();
-          return true;
-        }
-        if (eno === 2) {
-          error.message = er.string();
-          return true;
-        }
-      });
-      res.error = error;
-      return true;
-    }
-  });
-  return res;
+/** The answer's error as a ReflectionError, or undefined when it has none. */
+function errorOf(res: ServerReflectionResponse, what: string): ReflectionError | undefined {
+  const e = res.errorResponse;
+  return e ? new ReflectionError(`${what}: ${e.errorMessage}`, e.errorCode) : undefined;
 }
 
 // Shards normally send the well-known types with their own files; these are
 // used only when one does not.
-const BUNDLED = new Map(
+const BUNDLED = new Map<string, DescFile>(
   [
     file_google_protobuf_any,
     file_google_protobuf_descriptor,
@@ -116,18 +63,17 @@ const BUNDLED = new Map(
     file_google_protobuf_struct,
     file_google_protobuf_timestamp,
     file_google_protobuf_wrappers,
-  ].map((f) => [f.proto.name, f.proto] as const),
+  ].map((f) => [f.proto.name, f] as const),
 );
 
 /** One reflection conversation over a bidi stream: request, then wait for its answer. */
 class ReflectionStream {
-  private readonly queue: Response[] = [];
-  private waiter?: { resolve: (r: Response) => void; reject: (e: Error) => void };
+  private readonly queue: ServerReflectionResponse[] = [];
+  private waiter?: { resolve: (r: ServerReflectionResponse) => void; reject: (e: Error) => void };
   private failure?: Error;
 
-  constructor(private readonly call: grpc.ClientDuplexStream<Uint8Array, Uint8Array>) {
-    call.on('data', (bytes: Uint8Array) => {
-      const res = decodeResponse(bytes);
+  constructor(private readonly call: grpc.ClientDuplexStream<ServerReflectionRequest, ServerReflectionResponse>) {
+    call.on('data', (res: ServerReflectionResponse) => {
       if (this.waiter) {
         const w = this.waiter;
         this.waiter = undefined;
@@ -145,9 +91,9 @@ class ReflectionStream {
     w?.reject(err);
   }
 
-  ask(req: Request): Promise<Response> {
+  ask(req: Omit<ServerReflectionRequest, 'host'>): Promise<ServerReflectionResponse> {
     if (this.failure) return Promise.reject(this.failure);
-    this.call.write(encodeRequest(req));
+    this.call.write({ host: '', ...req });
     const queued = this.queue.shift();
     if (queued) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
@@ -168,12 +114,11 @@ class ReflectionStream {
  */
 export async function reflectShard(client: grpc.Client, deadline: Date): Promise<ReflectedShard> {
   let lastError: unknown;
-  for (const path of REFLECTION_PATHS) {
-    const call = client.makeBidiStreamRequest(path, identityCodec.serialize, identityCodec.deserialize, new grpc.Metadata(), { deadline });
+  for (const { protocol, path } of REFLECTION_PATHS) {
+    const call = client.makeBidiStreamRequest(path, requestSerialize, responseDeserialize, new grpc.Metadata(), { deadline });
     const stream = new ReflectionStream(call);
     try {
-      const result = await reflectOver(stream);
-      return { ...result, protocol: path.includes('v1alpha') ? 'v1alpha' : 'v1' };
+      return { ...(await reflectOver(stream)), protocol };
     } catch (err) {
       lastError = err;
       if (!(err instanceof ReflectionError && err.code === grpc.status.UNIMPLEMENTED)) throw err;
@@ -185,16 +130,20 @@ export async function reflectShard(client: grpc.Client, deadline: Date): Promise
 }
 
 async function reflectOver(stream: ReflectionStream): Promise<Omit<ReflectedShard, 'protocol'>> {
-  const listed = await stream.ask({ listServices: true });
-  if (listed.error) throw new ReflectionError(`list services: ${listed.error.message}`, listed.error.code);
+  const listed = await stream.ask({ listServices: '*' });
+  const listError = errorOf(listed, 'list services');
+  if (listError) throw listError;
   // gRPC infrastructure and the shard's own status service are not tools.
-  const services = (listed.services ?? []).filter((s) => !s.startsWith('grpc.') && !s.startsWith('homelab.mcp.')).sort();
+  const services = (listed.listServicesResponse?.service ?? [])
+    .map((s) => s.name)
+    .filter((s) => !s.startsWith('grpc.') && !s.startsWith('homelab.mcp.'))
+    .sort();
   if (services.length === 0) throw new ReflectionError('the shard offers no service besides gRPC infrastructure', grpc.status.NOT_FOUND);
 
   const raw = new Map<string, Uint8Array>();
   const protos = new Map<string, FileDescriptorProto>();
-  const add = (files: Uint8Array[] | undefined) => {
-    for (const bytes of files ?? []) {
+  const add = (res: ServerReflectionResponse) => {
+    for (const bytes of res.fileDescriptorResponse?.fileDescriptorProto ?? []) {
       const proto = fromBinary(FileDescriptorProtoSchema, bytes);
       if (!protos.has(proto.name)) {
         protos.set(proto.name, proto);
@@ -204,52 +153,57 @@ async function reflectOver(stream: ReflectionStream): Promise<Omit<ReflectedShar
   };
   for (const service of services) {
     const res = await stream.ask({ fileContainingSymbol: service });
-    if (res.error) throw new ReflectionError(`files of ${service}: ${res.error.message}`, res.error.code);
-    add(res.files);
+    const error = errorOf(res, `files of ${service}`);
+    if (error) throw error;
+    add(res);
   }
-  // Servers may answer with the file alone; fetch what its imports still miss.
-  for (let missing = missingDeps(protos); missing.length > 0; missing = missingDeps(protos)) {
-    let progressed = false;
+  // Servers may answer with the file alone: ask for what its imports still miss, once each.
+  const asked = new Set<string>();
+  for (let missing = missingDeps(protos, asked); missing.length > 0; missing = missingDeps(protos, asked)) {
     for (const name of missing) {
-      const res = await stream.ask({ fileByFilename: name });
-      if (!res.error && res.files?.length) {
-        add(res.files);
-        progressed = progressed || protos.has(name);
-      }
-      if (!protos.has(name)) {
-        const bundled = BUNDLED.get(name);
-        if (!bundled) throw new ReflectionError(`the shard did not send ${name}, imported by its service files`, grpc.status.NOT_FOUND);
-        protos.set(name, bundled);
-        progressed = true;
-      }
+      asked.add(name);
+      add(await stream.ask({ fileByFilename: name }));
+      if (!protos.has(name) && !BUNDLED.has(name)) throw new ReflectionError(`the shard did not send ${name}, imported by its service files`, grpc.status.NOT_FOUND);
     }
-    if (!progressed) break;
   }
 
-  const ordered = orderByDependencies(protos);
-  const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: ordered }));
+  const registryOf = fileRegistries(protos);
+  const registry = createFileRegistry(...[...protos.keys()].sort().map((name) => registryOf(name)));
   const hash = createHash('sha256');
   for (const name of [...raw.keys()].sort()) hash.update(name).update('\0').update(raw.get(name)!);
   return { services, registry, hash: hash.digest('hex') };
 }
 
-function missingDeps(protos: Map<string, FileDescriptorProto>): string[] {
+/** Files imported by those the shard sent that it has not sent, and that were not asked for yet. */
+function missingDeps(protos: Map<string, FileDescriptorProto>, asked: Set<string>): string[] {
   const missing = new Set<string>();
-  for (const p of protos.values()) for (const d of p.dependency) if (!protos.has(d)) missing.add(d);
+  for (const p of protos.values()) for (const d of p.dependency) if (!protos.has(d) && !asked.has(d)) missing.add(d);
   return [...missing].sort();
 }
 
-function orderByDependencies(protos: Map<string, FileDescriptorProto>): FileDescriptorProto[] {
-  const out: FileDescriptorProto[] = [];
-  const seen = new Set<string>();
-  const visit = (name: string) => {
-    if (seen.has(name)) return;
-    seen.add(name);
-    const p = protos.get(name);
-    if (!p) return;
-    for (const d of p.dependency) visit(d);
-    out.push(p);
+/**
+ * A registry per file (the file and all it imports), each built once. The
+ * resolver hands createFileRegistry files it has already built: given
+ * FileDescriptorProtos instead, it can add a file before one it imports (when
+ * a file imports X and also a file that imports X) and fail.
+ */
+function fileRegistries(protos: Map<string, FileDescriptorProto>): (name: string) => FileRegistry {
+  const registries = new Map<string, FileRegistry>();
+  const building = new Set<string>();
+  const fileOf = (name: string): DescFile | undefined => {
+    if (!protos.has(name)) return BUNDLED.get(name);
+    // An import cycle makes no valid descriptor set: left unresolved, createFileRegistry reports it.
+    if (building.has(name) && !registries.has(name)) return undefined;
+    return registryOf(name).getFile(name);
   };
-  for (const name of [...protos.keys()].sort()) visit(name);
-  return out;
+  const registryOf = (name: string): FileRegistry => {
+    let registry = registries.get(name);
+    if (!registry) {
+      building.add(name);
+      registry = createFileRegistry(protos.get(name)!, fileOf);
+      registries.set(name, registry);
+    }
+    return registry;
+  };
+  return registryOf;
 }

@@ -5,10 +5,10 @@ import { serviceOwnership, type ShardTarget } from '../config.js';
 
 class OwnershipRefused extends Error {}
 import { buildToolSpecs, type ToolSpec } from '../schema/index.js';
-import { readFields } from './wire.js';
 import { checkReadable, createWatchedChannelCredentials, WatchedCertificateFiles, type TlsFiles } from '@homelab-mcp/pki/credentials.js';
 import { watchHealth, type HealthWatch, type ServingStatus } from './health-watch.js';
 import { reflectShard } from './reflection-client.js';
+import { ShardStatusServiceService } from '@homelab-mcp/proto/ts/homelab/mcp/v1/shard.js';
 
 /**
  * connecting: never reached yet; serving: tools listed; not_serving: the shard
@@ -229,25 +229,9 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
 
   /** Why the shard is not serving, from homelab.mcp.v1.ShardStatusService (empty when it has none). */
   private fetchReason(): Promise<string> {
-    const identity = (b: Uint8Array) => Buffer.from(b);
+    const { path, requestSerialize, responseDeserialize } = ShardStatusServiceService.getShardStatus;
     return new Promise((resolve) => {
-      this.client.makeUnaryRequest(
-        '/homelab.mcp.v1.ShardStatusService/GetShardStatus',
-        identity,
-        (b: Buffer) => new Uint8Array(b),
-        new Uint8Array(),
-        { deadline: Date.now() + 3000 },
-        (err, res) => {
-          if (err || !res) return resolve('');
-          let reason = '';
-          readFields(res, (no, r) => {
-            if (no !== 5) return;
-            reason = r.string();
-            return true;
-          });
-          resolve(reason);
-        },
-      );
+      this.client.makeUnaryRequest(path, requestSerialize, responseDeserialize, {}, { deadline: Date.now() + 3000 }, (err, res) => resolve(err || !res ? '' : res.reason));
     });
   }
 

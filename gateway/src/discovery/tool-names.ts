@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
+import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
 
+/** The alphabet and length many clients still require: narrower than MCP's own rule (dots, 128 characters). */
 export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Why a name is not one every client takes (MCP's rule as the SDK checks it, its warnings included, then the narrower pattern), or undefined. */
+export function toolNameProblem(name: string): string | undefined {
+  const checked = validateToolName(name);
+  if (!checked.isValid || checked.warnings.length) return checked.warnings[0] ?? 'not a valid tool name';
+  return TOOL_NAME_PATTERN.test(name) ? undefined : 'Tool names here are at most 64 letters, digits, underscores and dashes';
+}
 
 /** GetRoutes -> get_routes, CheckSSLStatus -> check_ssl_status. */
 export function toSnakeCase(name: string): string {
@@ -13,9 +22,9 @@ export function toSnakeCase(name: string): string {
     .toLowerCase();
 }
 
-/** Forces a name into MCP's allowed alphabet and length, keeping it unique by a short hash when cut. */
+/** Forces a name into the alphabet and length every client takes (toolNameProblem), keeping it unique by a short hash when cut. */
 export function fitToolName(name: string): string {
-  const cleaned = name.replace(/[^A-Za-z0-9_-]/g, '_') || 'tool';
+  const cleaned = name.replace(/[^A-Za-z0-9_-]/g, '_').replace(/^-+|-+$/g, '') || 'tool';
   if (cleaned.length <= 64) return cleaned;
   const suffix = createHash('sha256').update(name).digest('hex').slice(0, 8);
   return `${cleaned.slice(0, 55)}_${suffix}`;

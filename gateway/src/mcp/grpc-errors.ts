@@ -1,5 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
-import { readFields } from '../discovery/wire.js';
+import type { Any } from '@homelab-mcp/proto/ts/google/protobuf/any.js';
+import {
+  BadRequest,
+  ErrorInfo,
+  Help,
+  LocalizedMessage,
+  PreconditionFailure,
+  ResourceInfo,
+  RetryInfo,
+} from '@homelab-mcp/proto/ts/google/rpc/error_details.js';
+import { Status } from '@homelab-mcp/proto/ts/google/rpc/status.js';
 
 export interface FieldViolation {
   field: string;
@@ -26,111 +36,49 @@ export function codeName(code: number): string {
   return CODE_NAMES[code] ?? `CODE_${code}`;
 }
 
-function decodeAny(bytes: Uint8Array): { typeUrl: string; value: Uint8Array } {
-  let typeUrl = '';
-  let value: Uint8Array = new Uint8Array();
-  readFields(bytes, (no, r) => {
-    if (no === 1) typeUrl = r.string();
-    else if (no === 2) value = r.bytes();
-    else return;
-    return true;
-  });
-  return { typeUrl, value };
-}
+const addHint = (failure: CallFailure, hint: string) => {
+  failure.hint = failure.hint ? `${failure.hint}; ${hint}` : hint;
+};
 
-function readStrings(bytes: Uint8Array, fields: number[]): string[] {
-  const out = fields.map(() => '');
-  readFields(bytes, (no, r) => {
-    const i = fields.indexOf(no);
-    if (i < 0) return;
-    out[i] = r.string();
-    return true;
-  });
-  return out;
-}
+/** What each google.rpc detail adds to the failure; DebugInfo and unknown details stay out of what a client sees. */
+const DETAILS: Record<string, (failure: CallFailure, value: Uint8Array) => void> = {
+  'google.rpc.ErrorInfo': (failure, value) => {
+    const info = ErrorInfo.decode(value);
+    if (info.reason) failure.reason = info.reason;
+    if (info.domain) failure.domain = info.domain;
+    if (Object.keys(info.metadata).length > 0) failure.metadata = info.metadata;
+    // Shards may carry the "what to do" line in ErrorInfo metadata.
+    failure.hint ??= info.metadata.hint;
+  },
+  'google.rpc.BadRequest': (failure, value) => {
+    const violations = BadRequest.decode(value).fieldViolations.map(({ field, description }) => ({ field, description }));
+    failure.fieldViolations = [...(failure.fieldViolations ?? []), ...violations];
+  },
+  'google.rpc.PreconditionFailure': (failure, value) => {
+    failure.preconditionViolations = PreconditionFailure.decode(value).violations.map(
+      ({ type, subject, description }) => [type, subject].filter(Boolean).join(' ') + (description ? `: ${description}` : ''),
+    );
+  },
+  'google.rpc.Help': (failure, value) => {
+    const links = Help.decode(value).links.map(({ description, url }) => [description, url].filter(Boolean).join(': ')).filter(Boolean);
+    if (links.length > 0) addHint(failure, links.join('; '));
+  },
+  'google.rpc.LocalizedMessage': (failure, value) => {
+    const { message } = LocalizedMessage.decode(value);
+    if (message) addHint(failure, message);
+  },
+  'google.rpc.RetryInfo': (failure, value) => {
+    const delay = RetryInfo.decode(value).retryDelay;
+    if (delay) failure.retryAfterMs = Number(delay.seconds) * 1000 + Math.round(delay.nanos / 1e6);
+  },
+  'google.rpc.ResourceInfo': (failure, value) => {
+    const { resourceType, resourceName } = ResourceInfo.decode(value);
+    failure.resource = [resourceType, resourceName].filter(Boolean).join(' ');
+  },
+};
 
-function applyDetail(failure: CallFailure, typeUrl: string, value: Uint8Array): void {
-  const type = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
-  switch (type) {
-    case 'google.rpc.ErrorInfo': {
-      const metadata: Record<string, string> = {};
-      readFields(value, (no, r) => {
-        if (no === 1) failure.reason = r.string();
-        else if (no === 2) failure.domain = r.string();
-        else if (no === 3) {
-          const [k, v] = readStrings(r.bytes(), [1, 2]);
-          metadata[k!] = v!;
-        } else return;
-        return true;
-      });
-      if (Object.keys(metadata).length > 0) failure.metadata = metadata;
-      // Shards may carry the "what to do" line in ErrorInfo metadata.
-      failure.hint ??= metadata.hint;
-      break;
-    }
-    case 'google.rpc.BadRequest': {
-      const violations: FieldViolation[] = [];
-      readFields(value, (no, r) => {
-        if (no !== 1) return;
-        const [field, description] = readStrings(r.bytes(), [1, 2]);
-        violations.push({ field: field!, description: description! });
-        return true;
-      });
-      failure.fieldViolations = [...(failure.fieldViolations ?? []), ...violations];
-      break;
-    }
-    case 'google.rpc.PreconditionFailure': {
-      const list: string[] = [];
-      readFields(value, (no, r) => {
-        if (no !== 1) return;
-        const [t, subject, description] = readStrings(r.bytes(), [1, 2, 3]);
-        list.push([t, subject].filter(Boolean).join(' ') + (description ? `: ${description}` : ''));
-        return true;
-      });
-      failure.preconditionViolations = list;
-      break;
-    }
-    case 'google.rpc.Help': {
-      const links: string[] = [];
-      readFields(value, (no, r) => {
-        if (no !== 1) return;
-        const [description, url] = readStrings(r.bytes(), [1, 2]);
-        links.push([description, url].filter(Boolean).join(': '));
-        return true;
-      });
-      if (links.length > 0) failure.hint = [failure.hint, ...links].filter(Boolean).join('; ');
-      break;
-    }
-    case 'google.rpc.LocalizedMessage': {
-      const [, message] = readStrings(value, [1, 2]);
-      if (message) failure.hint = failure.hint ? `${failure.hint}; ${message}` : message;
-      break;
-    }
-    case 'google.rpc.RetryInfo': {
-      readFields(value, (no, r) => {
-        if (no !== 1) return;
-        let seconds = 0;
-        let nanos = 0;
-        readFields(r.bytes(), (dno, dr) => {
-          if (dno === 1) seconds = Number(dr.int64());
-          else if (dno === 2) nanos = dr.int32();
-          else return;
-          return true;
-        });
-        failure.retryAfterMs = seconds * 1000 + Math.round(nanos / 1e6);
-        return true;
-      });
-      break;
-    }
-    case 'google.rpc.ResourceInfo': {
-      const [resourceType, resourceName] = readStrings(value, [1, 2]);
-      failure.resource = [resourceType, resourceName].filter(Boolean).join(' ');
-      break;
-    }
-    default:
-      // DebugInfo and unknown details stay out of what a client sees.
-      break;
-  }
+function applyDetail(failure: CallFailure, { typeUrl, value }: Any): void {
+  DETAILS[typeUrl.slice(typeUrl.lastIndexOf('/') + 1)]?.(failure, value);
 }
 
 /** Decodes the status and its `grpc-status-details-bin` details from a failed call. */
@@ -139,16 +87,9 @@ export function decodeCallFailure(err: grpc.ServiceError): CallFailure {
   const raw = err.metadata?.get('grpc-status-details-bin')[0];
   if (raw instanceof Buffer) {
     try {
-      readFields(raw, (no, r) => {
-        if (no === 2) {
-          const message = r.string();
-          if (message) failure.message = message;
-        } else if (no === 3) {
-          const any = decodeAny(r.bytes());
-          applyDetail(failure, any.typeUrl, any.value);
-        } else return;
-        return true;
-      });
+      const status = Status.decode(raw);
+      if (status.message) failure.message = status.message;
+      for (const detail of status.details) applyDetail(failure, detail);
     } catch {
       // A malformed details blob must not hide the status itself.
     }

@@ -1,4 +1,4 @@
-import { fromBinary, fromJson, toBinary, toJson, type DescMethod, type FileRegistry, type JsonValue } from '@bufbuild/protobuf';
+import { fromBinary, fromJson, toBinary, toJson, type DescMethod, type FileRegistry, type JsonValue, type Message } from '@bufbuild/protobuf';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { toSnakeCase } from '../discovery/tool-names.js';
 import { commentOf } from './comments.js';
@@ -145,34 +145,81 @@ export function createArgumentsValidator(schema: object): (args: unknown) => voi
   };
 }
 
-/** Validates the arguments against the tool's input schema and encodes them as the request message. */
-export function encodeRequest(spec: ToolSpec, args: unknown): Uint8Array {
+/**
+ * A tool's arguments decoded once into the request message. The message is
+ * what the call reasons about (its plan binding, its audit line); `bytes` is
+ * what goes on the wire.
+ */
+export interface DecodedRequest {
+  readonly message: Message;
+  bytes: Uint8Array;
+}
+
+/** A shard's answer decoded once: the message, and the proto3 JSON that outputSchema describes. */
+export interface DecodedResponse {
+  readonly message: Message;
+  readonly json: Record<string, unknown>;
+}
+
+/** Validates the arguments against the tool's input schema and decodes them into the request message. */
+export function decodeArguments(spec: ToolSpec, args: unknown): DecodedRequest {
   const { validate, registry } = preparedOf(spec);
   const value = args ?? {};
   // Before anything recursive looks at the arguments: what protobuf cannot decode is refused here, by field.
   const tooDeep = findTooDeep(spec.method.input, value);
   if (tooDeep) throw new InvalidArgumentsError([tooDeep]);
   if (!validate(value)) throw new InvalidArgumentsError(describeErrors(validate.errors ?? []));
-  let message;
+  let message: Message;
   try {
     message = fromJson(spec.method.input, value as JsonValue, { registry });
   } catch (err) {
     throw new InvalidArgumentsError([locateConversionError(spec.method.input, value, registry, '', err)]);
   }
+  return { message, bytes: toBinary(spec.method.input, message) };
+}
+
+/** The wire form of a request message the call changed (a plan id set after the user confirmed). */
+export function encodeMessage(spec: ToolSpec, message: Message): Uint8Array {
   return toBinary(spec.method.input, message);
 }
 
+/** Validates the arguments and encodes them as the request message. */
+export function encodeRequest(spec: ToolSpec, args: unknown): Uint8Array {
+  return decodeArguments(spec, args).bytes;
+}
+
 /**
- * The response as proto3 JSON with the .proto field names, every field
- * present (zero values included), fields marked secret redacted: exactly what
- * outputSchema describes.
+ * A request as proto3 JSON: with the .proto field names (the tool's own
+ * argument names, for people: the audit), or with the JSON names (what a plan
+ * binding is computed from, as the shards compute it). Default values are left out.
  */
-export function decodeResponse(spec: ToolSpec, bytes: Uint8Array): Record<string, unknown> {
-  const { registry, outputSecrets } = preparedOf(spec);
-  const msg = fromBinary(spec.method.output, bytes);
-  const json = toJson(spec.method.output, msg, { useProtoFieldName: true, alwaysEmitImplicit: true, registry }) as Record<string, unknown>;
+export function requestJson(spec: ToolSpec, message: Message, names: 'proto' | 'json'): Record<string, unknown> {
+  const { registry } = preparedOf(spec);
+  return toJson(spec.method.input, message, { useProtoFieldName: names === 'proto', registry }) as Record<string, unknown>;
+}
+
+/**
+ * The response as proto3 JSON with the .proto field names and every field
+ * present (zero values included): exactly what outputSchema describes, before
+ * its secret fields are redacted (redactOutput).
+ */
+export function readResponse(spec: ToolSpec, bytes: Uint8Array): DecodedResponse {
+  const { registry } = preparedOf(spec);
+  const message = fromBinary(spec.method.output, bytes);
+  const json = toJson(spec.method.output, message, { useProtoFieldName: true, alwaysEmitImplicit: true, registry }) as Record<string, unknown>;
+  return { message, json };
+}
+
+/** Replaces the values of the output fields marked secret in the contract; the JSON is changed in place. */
+export function redactOutput(spec: ToolSpec, json: Record<string, unknown>): Record<string, unknown> {
+  const { outputSecrets } = preparedOf(spec);
   if (outputSecrets.length) redactPaths(json, outputSecrets);
   return json;
+}
+
+/** readResponse and redactOutput in one: the JSON a result may show. */
+export function decodeResponse(spec: ToolSpec, bytes: Uint8Array): Record<string, unknown> {
+  return redactOutput(spec, readResponse(spec, bytes).json);
 }
 
 /**

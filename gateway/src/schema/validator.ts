@@ -83,6 +83,50 @@ function oneofConflict(e: ErrorObject): [string, string] | undefined {
   return m ? [decodeURIComponent(m[1]!).replace(/~1/g, '/').replace(/~0/g, '~'), decodeURIComponent(m[2]!).replace(/~1/g, '/').replace(/~0/g, '~')] : undefined;
 }
 
+type Describe = (e: ErrorObject, at: string) => Violation;
+
+const limitWords = (e: ErrorObject, unit: string) => count(e.params.limit, unit);
+
+/** What each JSON Schema keyword's failure means, in words, at the field it names. */
+const DESCRIBE: Record<string, Describe> = {
+  additionalProperties: (e, at) => ({ path: joinPath(at, String(e.params.additionalProperty)), message: 'unknown field (field names are snake_case, exactly as in the schema)' }),
+  required: (e, at) => ({ path: joinPath(at, String(e.params.missingProperty)), message: 'is required' }),
+  propertyNames: (e, at) => {
+    const boolKeys = (e.schema as { pattern?: string } | undefined)?.pattern?.includes('true|false');
+    return { path: joinPath(at, String(e.params.propertyName)), message: `is not a valid key here: keys are ${boolKeys ? '"true" or "false"' : 'integers written as strings, such as "42"'}` };
+  },
+  anyOf: (e, at) => {
+    const members = ((e.schema as { required?: string[] }[] | undefined) ?? []).flatMap((s) => s.required ?? []);
+    return { path: at, message: members.length ? `set exactly one of: ${members.join(', ')}` : 'does not match any allowed form' };
+  },
+  type: (e, at) => ({ path: at, message: typeMessage(e) }),
+  enum: (e, at) => ({ path: at, message: `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` }),
+  pattern: (e, at) => ({ path: at, message: PATTERN_MESSAGES[String(e.params.pattern)] ?? `must match the pattern ${String(e.params.pattern)}` }),
+  minLength: (e, at) => ({ path: at, message: e.params.limit === 1 ? 'must not be empty' : `must have at least ${limitWords(e, 'character')}` }),
+  maxLength: (e, at) => ({ path: at, message: `must have at most ${limitWords(e, 'character')}` }),
+  minItems: (e, at) => ({ path: at, message: `must have at least ${limitWords(e, 'item')}` }),
+  minProperties: (e, at) => ({ path: at, message: `must have at least ${limitWords(e, 'entry')}` }),
+  maxItems: (e, at) => ({ path: at, message: `must have at most ${limitWords(e, 'item')}` }),
+  maxProperties: (e, at) => ({ path: at, message: `must have at most ${limitWords(e, 'entry')}` }),
+  minimum: (e, at) => ({ path: at, message: `must be at least ${String(e.params.limit)}` }),
+  maximum: (e, at) => ({ path: at, message: `must be at most ${String(e.params.limit)}` }),
+  format: (e, at) => ({ path: at, message: `must be a valid ${String(e.params.format)}` }),
+};
+
+/**
+ * A oneof member set together with another: said once per pair (Ajv reports
+ * it from both sides), or undefined for the second side. A false schema that
+ * is not a oneof is a field that may not be set here.
+ */
+function describeFalseSchema(e: ErrorObject, at: string, conflicts: Set<string>): Violation | undefined {
+  const pair = oneofConflict(e);
+  if (!pair) return { path: at, message: 'is not allowed here' };
+  const key = [e.instancePath.slice(0, e.instancePath.lastIndexOf('/')), ...[...pair].sort()].join('\u0000');
+  if (conflicts.has(key)) return undefined;
+  conflicts.add(key);
+  return { path: at, message: `cannot be set together with ${pair[0]}: they are alternatives (a oneof), set only one` };
+}
+
 /**
  * Turns Ajv's errors into violations a person (or model) can act on: each
  * names the field, says what is wrong in words, and appears once.
@@ -90,13 +134,6 @@ function oneofConflict(e: ErrorObject): [string, string] | undefined {
 export function describeErrors(errors: ErrorObject[]): Violation[] {
   const out: Violation[] = [];
   const seen = new Set<string>();
-  const push = (v: Violation) => {
-    // One message per field is enough (a timestamp failing its pattern also fails its format).
-    if (!seen.has(v.path)) {
-      seen.add(v.path);
-      out.push(v);
-    }
-  };
   // Errors inside an anyOf that lists oneof members say "required" per member; the anyOf itself says it better.
   const anyOfPaths = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.schemaPath);
   const conflicts = new Set<string>();
@@ -104,67 +141,12 @@ export function describeErrors(errors: ErrorObject[]): Violation[] {
     if (anyOfPaths.some((p) => e.schemaPath.startsWith(`${p}/`))) continue;
     if (e.schemaPath.includes('/propertyNames/')) continue;
     const at = pointerToPath(e.instancePath);
-    switch (e.keyword) {
-      case 'additionalProperties':
-        push({ path: joinPath(at, String(e.params.additionalProperty)), message: 'unknown field (field names are snake_case, exactly as in the schema)' });
-        break;
-      case 'required':
-        push({ path: joinPath(at, String(e.params.missingProperty)), message: 'is required' });
-        break;
-      case 'propertyNames': {
-        const boolKeys = (e.schema as { pattern?: string } | undefined)?.pattern?.includes('true|false');
-        push({ path: joinPath(at, String(e.params.propertyName)), message: `is not a valid key here: keys are ${boolKeys ? '"true" or "false"' : 'integers written as strings, such as "42"'}` });
-        break;
-      }
-      case 'anyOf': {
-        const members = ((e.schema as { required?: string[] }[] | undefined) ?? []).flatMap((s) => s.required ?? []);
-        push({ path: at, message: members.length ? `set exactly one of: ${members.join(', ')}` : 'does not match any allowed form' });
-        break;
-      }
-      case 'false schema': {
-        const pair = oneofConflict(e);
-        if (!pair) {
-          push({ path: at, message: 'is not allowed here' });
-          break;
-        }
-        const key = [e.instancePath.slice(0, e.instancePath.lastIndexOf('/')), ...[...pair].sort()].join('\u0000');
-        if (conflicts.has(key)) break;
-        conflicts.add(key);
-        push({ path: at, message: `cannot be set together with ${pair[0]}: they are alternatives (a oneof), set only one` });
-        break;
-      }
-      case 'type':
-        push({ path: at, message: typeMessage(e) });
-        break;
-      case 'enum':
-        push({ path: at, message: `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` });
-        break;
-      case 'pattern':
-        push({ path: at, message: PATTERN_MESSAGES[String(e.params.pattern)] ?? `must match the pattern ${String(e.params.pattern)}` });
-        break;
-      case 'minLength':
-        push({ path: at, message: e.params.limit === 1 ? 'must not be empty' : `must have at least ${count(e.params.limit, 'character')}` });
-        break;
-      case 'maxLength':
-        push({ path: at, message: `must have at most ${count(e.params.limit, 'character')}` });
-        break;
-      case 'minItems':
-      case 'minProperties':
-        push({ path: at, message: `must have at least ${count(e.params.limit, e.keyword === 'minItems' ? 'item' : 'entry')}` });
-        break;
-      case 'maxItems':
-      case 'maxProperties':
-        push({ path: at, message: `must have at most ${count(e.params.limit, e.keyword === 'maxItems' ? 'item' : 'entry')}` });
-        break;
-      case 'minimum':
-      case 'maximum':
-        push({ path: at, message: `must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${String(e.params.limit)}` });
-        break;
-      case 'format':
-        push({ path: at, message: `must be a valid ${String(e.params.format)}` });
-        break;
-      default:
-        push({ path: at, message: e.message ?? 'is invalid' });
+    const describe = Object.hasOwn(DESCRIBE, e.keyword) ? DESCRIBE[e.keyword] : undefined;
+    const v = e.keyword === 'false schema' ? describeFalseSchema(e, at, conflicts) : describe ? describe(e, at) : { path: at, message: e.message ?? 'is invalid' };
+    // One message per field is enough (a timestamp failing its pattern also fails its format).
+    if (v && !seen.has(v.path)) {
+      seen.add(v.path);
+      out.push(v);
     }
   }
   return out;

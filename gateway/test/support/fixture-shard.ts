@@ -1,7 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { FileDescriptorProtoSchema, file_google_protobuf_empty } from '@bufbuild/protobuf/wkt';
+import { FileDescriptorProtoSchema, ServiceDescriptorProtoSchema, file_google_protobuf_empty } from '@bufbuild/protobuf/wkt';
+import { HealthCheckResponse_ServingStatus, HealthService, type HealthServer } from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
+import {
+  ServerReflectionService,
+  type ServerReflectionRequest,
+  type ServerReflectionResponse,
+} from '@homelab-mcp/proto/ts/grpc/reflection/v1/reflection.js';
 
 // A shard written with plain grpc-js, independent of shard-kit: it speaks only
 // reflection v1alpha (so the gateway's fallback is exercised) and health, and
@@ -9,6 +14,10 @@ import { FileDescriptorProtoSchema, file_google_protobuf_empty } from '@bufbuild
 
 const SERVICE = 'homelab.conformance.v1.ConformanceFixtureService';
 export const FIXTURE_ERROR_TEXT = 'This tool intentionally returns an error for testing';
+
+// Source locations are paths of field numbers: the file's services, a service's methods.
+const SERVICES = FileDescriptorProtoSchema.field.service!.number;
+const METHODS = ServiceDescriptorProtoSchema.field.method!.number;
 
 const fixtureFile = create(FileDescriptorProtoSchema, {
   name: 'homelab/conformance/v1/fixture.proto',
@@ -23,14 +32,14 @@ const fixtureFile = create(FileDescriptorProtoSchema, {
   ],
   sourceCodeInfo: {
     location: [
-      { path: [6, 0], span: [0, 0, 0], leadingComments: ' Fixtures of the MCP conformance suite.\n' },
-      { path: [6, 0, 2, 0], span: [1, 0, 0], leadingComments: ' Always fails, so clients can check how tool errors look.\n' },
+      { path: [SERVICES, 0], span: [0, 0, 0], leadingComments: ' Fixtures of the MCP conformance suite.\n' },
+      { path: [SERVICES, 0, METHODS, 0], span: [1, 0, 0], leadingComments: ' Always fails, so clients can check how tool errors look.\n' },
     ],
   },
 });
-const FILES = new Map<string, Uint8Array>([
-  [fixtureFile.name, toBinary(FileDescriptorProtoSchema, fixtureFile)],
-  [file_google_protobuf_empty.proto.name, toBinary(FileDescriptorProtoSchema, file_google_protobuf_empty.proto)],
+const FILES = new Map<string, Buffer>([
+  [fixtureFile.name, Buffer.from(toBinary(FileDescriptorProtoSchema, fixtureFile))],
+  [file_google_protobuf_empty.proto.name, Buffer.from(toBinary(FileDescriptorProtoSchema, file_google_protobuf_empty.proto))],
 ]);
 
 const raw = {
@@ -47,28 +56,26 @@ const method = (path: string, requestStream: boolean, responseStream: boolean) =
   responseDeserialize: raw.deserialize,
 });
 
-function reflectionAnswer(request: Uint8Array): Uint8Array {
-  const reader = new BinaryReader(request);
-  const w = new BinaryWriter();
-  while (reader.pos < reader.len) {
-    const [no, wt] = reader.tag();
-    if (no === 7) {
-      reader.string();
-      w.tag(6, WireType.LengthDelimited).fork();
-      for (const name of [SERVICE, 'grpc.health.v1.Health', 'grpc.reflection.v1alpha.ServerReflection']) {
-        w.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(name).join();
-      }
-      w.join();
-    } else if (no === 4 || no === 3) {
-      const wanted = reader.string();
-      const file = no === 4 ? (wanted.startsWith('homelab.conformance.') ? fixtureFile.name : undefined) : wanted;
-      const bytes = file ? FILES.get(file) : undefined;
-      if (bytes) w.tag(4, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).bytes(bytes).join();
-      else w.tag(7, WireType.LengthDelimited).fork().tag(1, WireType.Varint).int32(grpc.status.NOT_FOUND).tag(2, WireType.LengthDelimited).string(`${wanted} not found`).join();
-    } else reader.skip(wt, no);
+function reflectionAnswer(req: ServerReflectionRequest): ServerReflectionResponse {
+  const res = { validHost: req.host, originalRequest: req };
+  if (req.listServices !== undefined) {
+    return { ...res, listServicesResponse: { service: [SERVICE, 'grpc.health.v1.Health', 'grpc.reflection.v1alpha.ServerReflection'].map((name) => ({ name })) } };
   }
-  return w.finish();
+  const wanted = req.fileContainingSymbol ?? req.fileByFilename ?? '';
+  const file = req.fileContainingSymbol !== undefined ? (wanted.startsWith('homelab.conformance.') ? fixtureFile.name : undefined) : wanted;
+  const bytes = file ? FILES.get(file) : undefined;
+  if (bytes) return { ...res, fileDescriptorResponse: { fileDescriptorProto: [bytes] } };
+  return { ...res, errorResponse: { errorCode: grpc.status.NOT_FOUND, errorMessage: `${wanted} not found` } };
 }
+
+/** Always SERVING. */
+const health: HealthServer = {
+  watch: (call) => {
+    call.write({ status: HealthCheckResponse_ServingStatus.SERVING });
+  },
+  check: (_call, cb) => cb(null, { status: HealthCheckResponse_ServingStatus.SERVING }),
+  list: (_call, cb) => cb(null, { statuses: { '': { status: HealthCheckResponse_ServingStatus.SERVING } } }),
+};
 
 export interface FixtureShard {
   port: number;
@@ -79,24 +86,15 @@ export interface FixtureShard {
 export async function startFixtureShard(port = 0): Promise<FixtureShard> {
   const server = new grpc.Server();
   server.addService(
-    { info: method('/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo', true, true) },
+    { info: { ...ServerReflectionService.serverReflectionInfo, path: '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo' } },
     {
-      info: (call: grpc.ServerDuplexStream<Uint8Array, Uint8Array>) => {
-        call.on('data', (req: Uint8Array) => call.write(reflectionAnswer(req)));
+      info: (call: grpc.ServerDuplexStream<ServerReflectionRequest, ServerReflectionResponse>) => {
+        call.on('data', (req: ServerReflectionRequest) => call.write(reflectionAnswer(req)));
         call.on('end', () => call.end());
       },
     },
   );
-  const serving = new BinaryWriter().tag(1, WireType.Varint).int32(1).finish();
-  server.addService(
-    { watch: method('/grpc.health.v1.Health/Watch', false, true), check: method('/grpc.health.v1.Health/Check', false, false) },
-    {
-      watch: (call: grpc.ServerWritableStream<Uint8Array, Uint8Array>) => {
-        call.write(serving);
-      },
-      check: (_call: grpc.ServerUnaryCall<Uint8Array, Uint8Array>, cb: grpc.sendUnaryData<Uint8Array>) => cb(null, serving),
-    },
-  );
+  server.addService(HealthService, health);
   server.addService(
     { testErrorHandling: method(`/${SERVICE}/TestErrorHandling`, false, false) },
     {

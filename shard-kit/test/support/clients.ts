@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
 import { KitchenSinkServiceClient } from '@homelab-mcp/proto/ts/homelab/testing/v1/kitchen_sink.js';
 
 export interface ClientTls {
@@ -28,15 +27,4 @@ export function unary<Req, Res>(fn: (req: Req, md: grpc.Metadata, opts: grpc.Cal
   return new Promise((resolve, reject) => {
     fn(req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res)));
   });
-}
-
-interface HealthClient extends grpc.Client {
-  check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
-  watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
-}
-
-/** A grpc.health.v1 client from the service definition shard-kit's health service is built on. */
-export function healthClient(port: number, creds: grpc.ChannelCredentials): HealthClient {
-  const Health = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, 'Health') as unknown as new (a: string, c: grpc.ChannelCredentials) => HealthClient;
-  return new Health(`127.0.0.1:${port}`, creds);
 }

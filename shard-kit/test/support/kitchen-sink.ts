@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { serve, ShardError, toMs, type ShardHandlers } from '../../src/index.js';
@@ -11,6 +12,8 @@ export interface KitchenSinkObservations {
   countStarted: number;
   countAborted: number;
   countFinished: number;
+  /** Abort listeners left on the call's signal when the last count stream ended. */
+  countAbortListeners: number;
   applied: string[];
   subjects: string[];
   /** Every metadata key the Change handler received (no client credential may be among them). */
@@ -32,7 +35,7 @@ const CODE_NAMES = [
 
 /** The kitchen-sink service on shard-kit's serve(): echo, a counter stream, failures on demand, plan -> apply. */
 export async function startKitchenSink(options: { name?: string; listen: Listen; logger: Logger }): Promise<KitchenSinkControl> {
-  const observations: KitchenSinkObservations = { countStarted: 0, countAborted: 0, countFinished: 0, applied: [], subjects: [], metadataKeys: [] };
+  const observations: KitchenSinkObservations = { countStarted: 0, countAborted: 0, countFinished: 0, countAbortListeners: 0, applied: [], subjects: [], metadataKeys: [] };
   const plans = new Map<string, string>();
   let upstreamUp = true;
 
@@ -47,6 +50,7 @@ export async function startKitchenSink(options: { name?: string; listen: Listen;
           yield { numbers: [i], last: i };
         }
         observations.countFinished++;
+        observations.countAbortListeners = getEventListeners(ctx.signal, 'abort').length;
       } catch (err) {
         if (ctx.signal.aborted) observations.countAborted++;
         throw err;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import * as yaml from 'js-yaml';
 import type { Logger } from 'pino';
-import { PlanBook, ShardError, toTimestamp } from '@homelab-mcp/shard-kit';
+import { PlanBook, ShardError, toTimestamp, type PlanRequest } from '@homelab-mcp/shard-kit';
 import type { Plan } from '@homelab-mcp/proto/ts/homelab/mcp/v1/plan.js';
 import { ChangeKind } from '@homelab-mcp/proto/ts/homelab/mcp/v1/plan.js';
 import type { ApiRouter, TraefikApi } from '../upstream/traefik-api.js';
@@ -222,7 +222,7 @@ export class DynamicStore {
     return { names, skipped };
   }
 
-  private plan(change: Omit<Change, 'planId'>, request: object, summary: string): Plan {
+  private plan(change: Omit<Change, 'planId'>, request: PlanRequest, summary: string): Plan {
     const { id, expiresAt } = this.plans.create(request, change);
     const noOp = change.before === change.content;
     const diff = createTwoFilesPatch(change.before === undefined ? '/dev/null' : change.file, change.content === undefined ? '/dev/null' : change.file, change.before ?? '', change.content ?? '', '', '', { context: 3 });
@@ -237,7 +237,7 @@ export class DynamicStore {
     };
   }
 
-  async planAdd(name: string, route: RouteFile, request: object): Promise<{ plan: Plan; skipped: Skipped[] }> {
+  async planAdd(name: string, route: RouteFile, request: PlanRequest): Promise<{ plan: Plan; skipped: Skipped[] }> {
     await this.recovered;
     const file = this.fileName(name);
     const before = await this.readOwn(file);
@@ -252,7 +252,7 @@ export class DynamicStore {
     return { plan, skipped };
   }
 
-  async planRemove(name: string, request: object): Promise<Plan> {
+  async planRemove(name: string, request: PlanRequest): Promise<Plan> {
     await this.recovered;
     const file = this.fileName(name);
     const before = await this.readOwn(file);
@@ -266,7 +266,7 @@ export class DynamicStore {
    * rolled back when not. The journal entry is written before the file and
    * cleared only once the change is confirmed or undone.
    */
-  apply(planId: string, request: object, signal: AbortSignal): Promise<{ change: Change; router?: ApiRouter }> {
+  apply(planId: string, request: PlanRequest, signal: AbortSignal): Promise<{ change: Change; router?: ApiRouter }> {
     const change: Change = { ...this.plans.take(planId, request), planId };
     return this.serialized(async () => {
       this.stage('begin', change, 'applying a plan');

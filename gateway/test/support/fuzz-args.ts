@@ -3,7 +3,7 @@
 // construction, each with the path the answer must name), and arguments on
 // the edge of what the schema allows (valid as far as the schema can tell).
 
-import { MAX_VALUE_DEPTH } from '@homelab-mcp/gateway/schema/index.js';
+import { MAX_VALUE_DEPTH } from '../../src/schema/index.js';
 
 export type JsonSchema = { [k: string]: unknown };
 

@@ -1,0 +1,119 @@
+import * as grpc from '@grpc/grpc-js';
+import type { GatewayConfig } from '../config.js';
+import { identityCodec } from '../discovery/wire.js';
+import type { ToolEntry, ToolTable } from '../discovery/tool-table.js';
+import type { ToolSpec } from '../schema/index.js';
+import { decodeCallFailure, describeCallFailure, describeUnknownOutcome, isCutOff, isTransportFailure } from '../mcp/grpc-errors.js';
+import { needsPlan } from './plans.js';
+import { TIMEOUT_META_KEY, errorResult } from './results.js';
+import type { CallContext, Stage, StageResult, ToolCall } from './tool-call.js';
+
+function deadlineMs(spec: ToolSpec, calls: GatewayConfig['calls'], meta: Record<string, unknown> | undefined): number {
+  const asked = Number(meta?.[TIMEOUT_META_KEY]);
+  const requested = Number.isFinite(asked) && asked > 0 ? asked : (spec.timeoutMs || calls.defaultTimeoutMs);
+  return Math.min(requested, spec.maxTimeoutMs || calls.maxTimeoutMs, calls.maxTimeoutMs);
+}
+
+function invokeUnary(entry: ToolEntry, request: Uint8Array, metadata: grpc.Metadata, deadline: Date, signal: AbortSignal): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const call = entry.shard.client.makeUnaryRequest(entry.path, identityCodec.serialize, identityCodec.deserialize, request, metadata, { deadline }, (err, value) => {
+      signal.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(value ?? new Uint8Array());
+    });
+    const onAbort = () => call.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Collects a server stream's messages, reporting each as progress, up to maxItems (then the shard is told to stop). */
+async function invokeStream(entry: ToolEntry, request: Uint8Array, metadata: grpc.Metadata, deadline: Date, ctx: CallContext, maxItems: number): Promise<{ chunks: Uint8Array[]; truncated: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let truncated = false;
+  const call = entry.shard.client.makeServerStreamRequest(entry.path, identityCodec.serialize, identityCodec.deserialize, request, metadata, { deadline });
+  const onAbort = () => call.cancel();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      call.on('data', (chunk: Uint8Array) => {
+        if (truncated) return;
+        chunks.push(chunk);
+        if (ctx.sendProgress) {
+          void ctx.sendProgress(chunks.length, `${chunks.length} message${chunks.length === 1 ? '' : 's'} received`).catch(() => undefined);
+        }
+        if (chunks.length >= maxItems) {
+          // Bounded: keep what fits and stop the shard from producing more.
+          truncated = true;
+          call.cancel();
+          resolve();
+        }
+      });
+      call.on('error', (err: grpc.ServiceError) => (truncated && err.code === grpc.status.CANCELLED ? resolve() : reject(err)));
+      call.on('end', () => resolve());
+    });
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+  return { chunks, truncated };
+}
+
+/**
+ * The tools that show whether a call of this tool took effect: the one its
+ * contract names (verify_with), else every read-only tool of its shard.
+ */
+function verifyingTools(table: ToolTable, entry: ToolEntry): string[] {
+  const tools = table.ofShard(entry.shard);
+  const named = entry.spec.verifyWith && tools.find((t) => t.spec.method.name === entry.spec.verifyWith);
+  if (named) return [named.name];
+  return tools.filter((t) => t.spec.annotations.readOnlyHint === true).map((t) => t.name);
+}
+
+/** A failed gRPC call in words; a change cut off midway says it may have been applied and how to check. */
+function failed(call: ToolCall<ToolEntry>, table: ToolTable, err: unknown): StageResult {
+  const e = err as grpc.ServiceError;
+  if (typeof e.code !== 'number' || !(e.code in grpc.status)) throw err;
+  const entry = call.target;
+  const shard = entry.shard.target.name;
+  const transport = isTransportFailure(e);
+  const failure = decodeCallFailure(e);
+  if (transport) entry.shard.reconnectNow();
+  const outcome = { code: failure.code, reason: `${failure.code}: ${failure.message}`, ...(failure.reason ? { detail: failure.reason } : {}) };
+  // A dry run changes nothing; any other call that can change something and was cut off may have.
+  const dryRun = call.plan !== undefined && !call.plan.id;
+  if (!call.readOnly && !dryRun && isCutOff(e)) {
+    const verify = verifyingTools(table, entry);
+    return {
+      outcome: { ...outcome, kind: 'unknown', reason: `${outcome.reason}: the change may or may not have been applied` },
+      answer: errorResult(describeUnknownOutcome(call.name, shard, failure, transport, call.timeoutMs, verify, needsPlan(entry.spec)), {
+        ...failure,
+        shard,
+        outcome: 'unknown',
+        ...(verify.length === 1 ? { verifyWith: verify[0] } : {}),
+      }),
+    };
+  }
+  return { outcome: { ...outcome, kind: 'failed' }, answer: errorResult(describeCallFailure(call.name, shard, failure, transport, call.timeoutMs), { ...failure, shard }) };
+}
+
+/** The RPC itself, unary or server-streaming, with a deadline; the client's cancellation cancels it. */
+export const invoke: Stage<ToolEntry> = {
+  name: 'invoke',
+  async run(call, deps) {
+    const entry = call.target;
+    const { ctx } = call;
+    if (ctx.signal.aborted) return { outcome: { kind: 'failed', code: 'CANCELLED', reason: 'cancelled' }, answer: errorResult(`${call.name} was cancelled by the client.`, { code: 'CANCELLED' }) };
+    call.timeoutMs = deadlineMs(entry.spec, deps.calls, ctx.meta);
+    const deadline = new Date(Date.now() + call.timeoutMs);
+    const metadata = new grpc.Metadata();
+    metadata.set('x-homelab-mcp-subject', ctx.subject);
+    const request = call.request!.bytes;
+    call.sentAt = Date.now();
+    try {
+      call.received = entry.spec.streaming
+        ? await invokeStream(entry, request, metadata, deadline, ctx, deps.calls.maxStreamItems)
+        : { chunks: [await invokeUnary(entry, request, metadata, deadline, ctx.signal)], truncated: false };
+    } catch (err) {
+      return failed(call, deps.table, err);
+    }
+  },
+};

@@ -1,0 +1,23 @@
+import type { ToolEntry } from '../discovery/tool-table.js';
+import { errorResult } from './results.js';
+import type { Stage } from './tool-call.js';
+
+/** The shard that answers the call is serving; otherwise nothing is sent and the answer says when to expect it back. */
+export const route: Stage<ToolEntry> = {
+  name: 'route',
+  run(call) {
+    const { shard } = call.target;
+    if (shard.isServing()) return;
+    const status = shard.status();
+    const name = shard.target.name;
+    const state = status.state.replace('_', ' ');
+    return {
+      outcome: { kind: 'unavailable', code: 'SHARD_OFFLINE', reason: `shard offline: the ${name} shard is ${state}; nothing was sent` },
+      answer: errorResult(
+        `${call.name} is unavailable: the ${name} shard is ${state} since ${status.since.toISOString()}` +
+          `${status.lastError ? ` (${status.lastError})` : ''}.\nWhat to do: check shard-${name} and the service behind it; the tool returns as soon as the shard reports SERVING. homelab_status shows every shard.`,
+        { code: 'UNAVAILABLE', reason: 'SHARD_OFFLINE', shard: name, state: status.state },
+      ),
+    };
+  },
+};

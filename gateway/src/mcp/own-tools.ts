@@ -1,0 +1,32 @@
+import type { ShardConnection } from '../discovery/shard-connection.js';
+import { diagnoseService, diagnoseTool } from '../composite/diagnose.js';
+import type { OwnTool } from '../call/tool-call.js';
+import { InvalidArgumentsError, createArgumentsValidator } from '../schema/index.js';
+import { callStatusTool, statusTool } from './status-tool.js';
+
+/**
+ * The gateway's own tools, by name. Their schemas are compiled here, once per
+ * gateway; calls reach them through the same authorize and validate stages
+ * as every shard tool.
+ */
+export function createOwnTools(shards: readonly ShardConnection[], listedTools: () => number): ReadonlyMap<string, OwnTool> {
+  const status: OwnTool = {
+    definition: statusTool,
+    validate: createArgumentsValidator(statusTool.inputSchema),
+    run: () => callStatusTool(shards, listedTools()),
+  };
+  const validateDiagnose = createArgumentsValidator(diagnoseTool.inputSchema);
+  const diagnose: OwnTool = {
+    definition: diagnoseTool,
+    validate(args) {
+      validateDiagnose(args);
+      if (!(args as { service: string }).service.trim()) throw new InvalidArgumentsError([{ path: 'service', message: 'must name a service or host, such as "gitea" or "gitea.home.lan"' }]);
+    },
+    run: (args, ctx) => {
+      const { service, path } = args as { service: string; path?: string };
+      return diagnoseService(shards, { service, ...(path !== undefined ? { path } : {}) }, ctx.signal);
+    },
+  };
+  return new Map([status, diagnose].map((tool) => [tool.definition.name, tool]));
+}
+
