@@ -18,6 +18,7 @@ COPY proto/package.json proto/
 COPY pki/package.json pki/
 COPY component-kit/package.json component-kit/
 COPY hygiene/package.json hygiene/
+COPY upstream-types/package.json upstream-types/
 COPY plan-binding/package.json plan-binding/
 COPY shard-kit/package.json shard-kit/
 COPY shard-traefik/package.json shard-traefik/

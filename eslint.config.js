@@ -75,9 +75,9 @@ export default tseslint.config(
   },
   // What every package builds on knows none of the others.
   {
-    files: ['pki/**/*.ts', 'component-kit/**/*.ts', 'hygiene/**/*.ts'],
+    files: ['pki/**/*.ts', 'component-kit/**/*.ts', 'hygiene/**/*.ts', 'upstream-types/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'homelab-sim', 'cli', 'shard-kit', ...shards], 'pki, component-kit and hygiene are the base every component builds on') }],
+      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'homelab-sim', 'cli', 'shard-kit', ...shards], 'pki, component-kit, hygiene and upstream-types are the base every component builds on') }],
     },
   },
   // The CLI never imports the bench: `homelab-mcp bench` runs the bench's own program.
