@@ -39,7 +39,9 @@ function handshake(host: string, address: string, timeoutMs: number): Promise<De
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate(true);
       const protocol = socket.getProtocol() ?? '';
-      socket.end();
+      // Destroyed, not ended: whatever the server sends after the handshake is never read, and an
+      // ended socket with unread data stays open (and keeps the process alive) until the peer gives up.
+      socket.destroy();
       if (!cert || !cert.raw) reject(new Error('the server sent no certificate'));
       else resolve(Object.assign(cert, { protocol }));
     });
