@@ -38,9 +38,8 @@ beforeAll(async () => {
         // Workspace packages are TypeScript: compile them in; everything from npm stays an import.
         name: 'workspace',
         setup(b) {
-          b.onResolve({ filter: /^@homelab-mcp\/proto\/ts\// }, (a) => ({ path: join(root, 'proto/gen/ts', a.path.slice('@homelab-mcp/proto/ts/'.length).replace(/\.js$/, '.ts')) }));
-          b.onResolve({ filter: /^@homelab-mcp\/[a-z-]+$/ }, (a) => ({ path: join(root, a.path.slice('@homelab-mcp/'.length), 'src/index.ts') }));
-          b.onResolve({ filter: /^[^./]/ }, (a) => ({ path: a.path, external: true }));
+          // (esbuild resolves their exports itself, `.js` to the `.ts` beside it)
+          b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('@homelab-mcp/') ? undefined : { path: a.path, external: true }));
         },
       },
     ],
