@@ -158,38 +158,20 @@ function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unkn
   return impl;
 }
 
-/**
- * Starts a shard: its service with typed handlers, server reflection from the
- * buf-built descriptor set, the gRPC health service driven by the upstream
- * probe, ShardStatusService, and mTLS that checks the caller's identity.
- */
-export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions<S>): Promise<RunningShard> {
-  const logger = opts.logger.child({ shard: opts.name });
-  const { listen } = opts;
-  if (listen.tls === 'plaintext' && !isLoopbackHost(listen.host)) {
-    throw new Error(`plaintext gRPC is allowed only on loopback, not on ${listen.host}; configure SHARD_TLS_CA/CERT/KEY`);
-  }
-  const interceptors = listen.tls === 'plaintext' ? [] : [createIdentityInterceptor({ peers: new Set(listen.tls.allowedPeers), healthOnly: new Set([`shard-${opts.name}`]) })];
-  const server = new grpc.Server({
-    interceptors,
-    'grpc.max_receive_message_length': 4 * 1024 * 1024,
-    'grpc.max_send_message_length': 16 * 1024 * 1024,
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
-    'grpc.keepalive_permit_without_calls': 1,
-    // The gateway pings often (every 100 ms by default) to notice a cut link within a second; accept that.
-    'grpc.http2.min_ping_interval_without_data_ms': 50,
-    // No channelz: nothing reads it, and it books every call.
-    'grpc.enable_channelz': 0,
-  } as grpc.ServerOptions);
+const SERVER_OPTIONS = {
+  'grpc.max_receive_message_length': 4 * 1024 * 1024,
+  'grpc.max_send_message_length': 16 * 1024 * 1024,
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  // The gateway pings often (every 100 ms by default) to notice a cut link within a second; accept that.
+  'grpc.http2.min_ping_interval_without_data_ms': 50,
+  // No channelz: nothing reads it, and it books every call.
+  'grpc.enable_channelz': 0,
+};
 
-  const descriptors = new DescriptorSet(opts.descriptorSet ?? loadDescriptorSet());
-  if (!descriptors.registry.getService(opts.serviceName)) throw new Error(`${opts.serviceName} is not in the descriptor set: run npm run generate`);
-  const inflight = new Set<object>();
-  server.addService(opts.service, adapt(opts.service, opts.handlers as Record<string, unknown>, logger, inflight));
-
-  const health = new HealthReporter(opts.serviceName, opts.health, logger);
-  health.addToServer(server);
+/** ShardStatusService: the shard's name, service, version and health, for homelab_status. */
+function addShardStatusToServer(server: grpc.Server, opts: Pick<ServeOptions<grpc.ServiceDefinition>, 'name' | 'serviceName' | 'version' | 'upstream'>, health: HealthReporter): void {
   server.addService(ShardStatusServiceService, {
     getShardStatus: (_call: grpc.ServerUnaryCall<unknown, GetShardStatusResponse>, callback: grpc.sendUnaryData<GetShardStatusResponse>) => {
       const st = health.status();
@@ -205,6 +187,30 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
       });
     },
   });
+}
+
+/**
+ * Starts a shard: its service with typed handlers, server reflection from the
+ * buf-built descriptor set, the gRPC health service driven by the upstream
+ * probe, ShardStatusService, and mTLS that checks the caller's identity.
+ */
+export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions<S>): Promise<RunningShard> {
+  const logger = opts.logger.child({ shard: opts.name });
+  const { listen } = opts;
+  if (listen.tls === 'plaintext' && !isLoopbackHost(listen.host)) {
+    throw new Error(`plaintext gRPC is allowed only on loopback, not on ${listen.host}; configure SHARD_TLS_CA/CERT/KEY`);
+  }
+  const interceptors = listen.tls === 'plaintext' ? [] : [createIdentityInterceptor({ peers: new Set(listen.tls.allowedPeers), healthOnly: new Set([`shard-${opts.name}`]) })];
+  const server = new grpc.Server({ interceptors, ...SERVER_OPTIONS } as grpc.ServerOptions);
+
+  const descriptors = new DescriptorSet(opts.descriptorSet ?? loadDescriptorSet());
+  if (!descriptors.registry.getService(opts.serviceName)) throw new Error(`${opts.serviceName} is not in the descriptor set: run npm run generate`);
+  const inflight = new Set<object>();
+  server.addService(opts.service, adapt(opts.service, opts.handlers as Record<string, unknown>, logger, inflight));
+
+  const health = new HealthReporter(opts.serviceName, opts.health, logger);
+  health.addToServer(server);
+  addShardStatusToServer(server, opts, health);
   addReflectionToServer(server, descriptors, [opts.serviceName, 'homelab.mcp.v1.ShardStatusService']);
 
   const certificates = listen.tls === 'plaintext' ? undefined : new WatchedCertificateFiles(listen.tls);
