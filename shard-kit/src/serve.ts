@@ -8,7 +8,7 @@ import { DescriptorSet } from './descriptor-set.js';
 import { ShardError, toGrpcStatus } from './errors.js';
 import { HealthReporter, type HealthProbe } from './health.js';
 import { addReflectionToServer } from './reflection.js';
-import { toTimestamp } from './timestamps.js';
+import { toTimestamp } from '@homelab-mcp/component-kit/timestamps.js';
 import { isLoopbackHost, joinHostPort } from '@homelab-mcp/pki/address.js';
 import { createMtlsServerCredentials, WatchedCertificateFiles } from '@homelab-mcp/pki/credentials.js';
 import { peerIdentity } from '@homelab-mcp/pki/identity.js';

@@ -1,4 +1,5 @@
-// google.protobuf.Timestamp and Duration as ts-proto represents them (forceLong=string, useDate=false).
+// google.protobuf.Timestamp and Duration as ts-proto represents them (forceLong=string, useDate=false),
+// for the gateway and the shards alike; structural, so it needs no generated type.
 
 export interface Timestamp {
   seconds: string;
@@ -21,7 +22,7 @@ export function fromMs(ms: number): Duration {
   return { seconds: String(seconds), nanos: Math.round((ms - seconds * 1000) * 1_000_000) };
 }
 
-/** A Duration (or a Timestamp) in milliseconds. */
-export function toMs(d: Duration): number {
+/** A Duration (or a Timestamp) in milliseconds; protobuf-es's bigint seconds are read too. */
+export function toMs(d: { seconds: string | bigint; nanos: number }): number {
   return Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
 }
