@@ -115,81 +115,104 @@ export interface ScanOptions {
  * wanted entry not read, and every link to a directory, is reported with why.
  */
 export async function scanDirectory(root: string, options: ScanOptions, onFile: (rel: string, text: string) => void): Promise<Skipped[]> {
-  const { limits, wanted, ignore } = options;
-  const skipped: Skipped[] = [];
-  const realRoot = await realpath(root);
-  const inside = (p: string) => p === realRoot || p.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
-  let entries = 0;
-  let bytes = 0;
-  let truncated = false;
+  const scan = new DirectoryScan(await realpath(root), options, onFile);
+  await scan.walk(scan.root, '', 0);
+  if (scan.truncated) scan.skip('.', `more than ${options.limits.maxEntries} entries: the rest was not looked at`);
+  return scan.skipped;
+}
 
-  const readWanted = async (rel: string, path: string) => {
-    if (bytes >= limits.maxTotalBytes) return void skipped.push({ path: rel, reason: `not read: the scan's ${limits.maxTotalBytes}-byte budget is spent` });
-    const res = await readRegularFile(path, Math.min(limits.maxFileBytes, limits.maxTotalBytes - bytes));
-    if (!res) return;
-    if ('skipped' in res) return void skipped.push({ path: rel, reason: res.skipped });
-    bytes += Buffer.byteLength(res.text);
-    onFile(rel, res.text);
-  };
+/** One walk's state: what it has counted, read and passed over. */
+class DirectoryScan {
+  readonly skipped: Skipped[] = [];
+  truncated = false;
+  private entries = 0;
+  private bytes = 0;
 
-  const followLink = async (rel: string, path: string) => {
-    let target: string;
-    try {
-      target = await realpath(path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (wanted(rel)) skipped.push({ path: rel, reason: code === 'ELOOP' ? 'a symbolic link that loops; Traefik cannot read it either' : `a symbolic link to nothing (${code}); Traefik cannot read it either` });
-      return;
-    }
-    const st = await lstat(target).catch(() => undefined);
-    if (st?.isDirectory()) return void skipped.push({ path: rel, reason: `a symbolic link to a directory${inside(target) ? '' : ' outside the dynamic directory'}: not followed (Traefik does not follow it either)` });
-    if (!wanted(rel)) return;
-    if (!inside(target)) return void skipped.push({ path: rel, reason: 'a symbolic link to a file outside the dynamic directory: not read' });
-    await readWanted(rel, target);
-  };
+  constructor(
+    readonly root: string,
+    private readonly options: ScanOptions,
+    private readonly onFile: (rel: string, text: string) => void,
+  ) {}
 
-  const walk = async (dir: string, rel: string, depth: number): Promise<void> => {
+  skip(path: string, reason: string): void {
+    this.skipped.push({ path, reason });
+  }
+
+  private inside(p: string): boolean {
+    return p === this.root || p.startsWith(this.root.endsWith(sep) ? this.root : this.root + sep);
+  }
+
+  async walk(dir: string, rel: string, depth: number): Promise<void> {
     // A directory swapped for a link between listing and opening is not entered.
-    if (depth > 0 && (await realpath(dir).catch(() => '')) !== dir) return void skipped.push({ path: rel, reason: 'changed while being read: not looked into' });
+    if (depth > 0 && (await realpath(dir).catch(() => '')) !== dir) return this.skip(rel, 'changed while being read: not looked into');
     const handle = await opendir(dir, { bufferSize: 64 }).catch((err: NodeJS.ErrnoException) => {
-      skipped.push({ path: rel || '.', reason: `unreadable directory (${err.code}); Traefik fails on it too` });
+      this.skip(rel || '.', `unreadable directory (${err.code}); Traefik fails on it too`);
       return undefined;
     });
     if (!handle) return;
     const subdirs: [string, string][] = [];
     // for await closes the handle also when the loop is left early.
     for await (const entry of handle as AsyncIterable<Dirent>) {
-      if (++entries > limits.maxEntries) {
-        truncated = true;
+      if (++this.entries > this.options.limits.maxEntries) {
+        this.truncated = true;
         break;
       }
       const childRel = rel ? `${rel}/${entry.name}` : entry.name;
-      const childPath = join(dir, entry.name);
-      if (ignore(childRel)) continue;
-      let type: Dirent | Stats = entry;
-      if (!entry.isFile() && !entry.isDirectory() && !entry.isSymbolicLink() && !entry.isFIFO() && !entry.isSocket() && !entry.isCharacterDevice() && !entry.isBlockDevice()) {
-        // The file system did not say (DT_UNKNOWN): ask without following a link.
-        const st = await lstat(childPath).catch(() => undefined);
-        if (!st) continue;
-        type = st;
-      }
-      if (type.isDirectory()) {
-        if (depth >= limits.maxDepth) skipped.push({ path: childRel, reason: `deeper than ${limits.maxDepth} directory levels: not looked into` });
-        else subdirs.push([childPath, childRel]);
-      } else if (type.isSymbolicLink()) {
-        await followLink(childRel, childPath);
-      } else if (wanted(childRel)) {
-        if (type.isFile()) await readWanted(childRel, childPath);
-        else skipped.push({ path: childRel, reason: kindOf(type) });
-      }
+      if (this.options.ignore(childRel)) continue;
+      const subdir = await this.visit(entry, join(dir, entry.name), childRel, depth);
+      if (subdir) subdirs.push(subdir);
     }
     for (const [path, r] of subdirs) {
-      if (truncated) return;
-      await walk(path, r, depth + 1);
+      if (this.truncated) return;
+      await this.walk(path, r, depth + 1);
     }
-  };
+  }
 
-  await walk(realRoot, '', 0);
-  if (truncated) skipped.push({ path: '.', reason: `more than ${limits.maxEntries} entries: the rest was not looked at` });
-  return skipped;
+  /** Looks at one entry; a subdirectory to enter later is returned. */
+  private async visit(entry: Dirent, path: string, rel: string, depth: number): Promise<[string, string] | undefined> {
+    const type = await entryType(entry, path);
+    if (!type) return undefined;
+    if (type.isDirectory()) {
+      if (depth < this.options.limits.maxDepth) return [path, rel];
+      this.skip(rel, `deeper than ${this.options.limits.maxDepth} directory levels: not looked into`);
+    } else if (type.isSymbolicLink()) {
+      await this.followLink(rel, path);
+    } else if (this.options.wanted(rel)) {
+      if (type.isFile()) await this.readWanted(rel, path);
+      else this.skip(rel, kindOf(type));
+    }
+    return undefined;
+  }
+
+  private async followLink(rel: string, path: string): Promise<void> {
+    let target: string;
+    try {
+      target = await realpath(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (this.options.wanted(rel)) this.skip(rel, code === 'ELOOP' ? 'a symbolic link that loops; Traefik cannot read it either' : `a symbolic link to nothing (${code}); Traefik cannot read it either`);
+      return;
+    }
+    const st = await lstat(target).catch(() => undefined);
+    if (st?.isDirectory()) return this.skip(rel, `a symbolic link to a directory${this.inside(target) ? '' : ' outside the dynamic directory'}: not followed (Traefik does not follow it either)`);
+    if (!this.options.wanted(rel)) return;
+    if (!this.inside(target)) return this.skip(rel, 'a symbolic link to a file outside the dynamic directory: not read');
+    await this.readWanted(rel, target);
+  }
+
+  private async readWanted(rel: string, path: string): Promise<void> {
+    const { maxFileBytes, maxTotalBytes } = this.options.limits;
+    if (this.bytes >= maxTotalBytes) return this.skip(rel, `not read: the scan's ${maxTotalBytes}-byte budget is spent`);
+    const res = await readRegularFile(path, Math.min(maxFileBytes, maxTotalBytes - this.bytes));
+    if (!res) return;
+    if ('skipped' in res) return this.skip(rel, res.skipped);
+    this.bytes += Buffer.byteLength(res.text);
+    this.onFile(rel, res.text);
+  }
+}
+
+/** The entry's type; when the file system did not say (DT_UNKNOWN), asked without following a link. */
+async function entryType(entry: Dirent, path: string): Promise<Dirent | Stats | undefined> {
+  const known = entry.isFile() || entry.isDirectory() || entry.isSymbolicLink() || entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice();
+  return known ? entry : lstat(path).catch(() => undefined);
 }

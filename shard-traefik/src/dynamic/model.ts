@@ -60,6 +60,26 @@ function containsTemplate(value: unknown): boolean {
  */
 export function buildRouteFile(req: AddDynamicConfigRequest): RouteFile {
   const v: Violation[] = [];
+  checkNameAndRule(req, v);
+  checkServiceAndMiddlewares(req, v);
+  const middlewares: Record<string, Record<string, unknown>> = {};
+  req.newMiddlewares.forEach((spec, i) => {
+    const made = middlewareOf(spec, `new_middlewares[${i}]`, v);
+    if (made) middlewares[`${req.name}-${made[0]}`] = made[1];
+  });
+  const router = routerOf(req, Object.keys(middlewares));
+  const file: RouteFile = { http: { routers: { [req.name]: router }, services: { [req.name]: serviceOf(req) }, ...(Object.keys(middlewares).length ? { middlewares } : {}) } };
+  if (containsTemplate(file)) v.push({ field: 'rule', description: 'contains "{{": Traefik would run it as a Go template; template actions are refused' });
+  if (v.length) {
+    throw new ShardError('INVALID_ARGUMENT', v.map((x) => `${x.field}: ${x.description}`).join('; '), {
+      fieldViolations: v,
+      hint: 'Fix the fields named and call add_dynamic_config again.',
+    });
+  }
+  return file;
+}
+
+function checkNameAndRule(req: AddDynamicConfigRequest, v: Violation[]): void {
   if (!NAME.test(req.name)) v.push({ field: 'name', description: 'must be lowercase letters, digits and dashes (e.g. "pinchflat")' });
   req.hosts.forEach((h, i) => {
     if (!HOST.test(h)) v.push({ field: `hosts[${i}]`, description: `"${h}" is not a host name` });
@@ -71,57 +91,57 @@ export function buildRouteFile(req: AddDynamicConfigRequest): RouteFile {
     v.push({ field: 'rule', description: 'must be a single-line Traefik rule such as Host(`a.home.lan`) && PathPrefix(`/api`)' });
   }
   if (req.pathPrefix && req.rule) v.push({ field: 'path_prefix', description: 'path_prefix goes with hosts, not with a rule' });
+}
+
+function isBackendUrl(u: string): boolean {
+  try {
+    const p = new URL(u);
+    return (p.protocol === 'http:' || p.protocol === 'https:' || p.protocol === 'h2c:') && Boolean(p.hostname);
+  } catch {
+    return false;
+  }
+}
+
+function checkServiceAndMiddlewares(req: AddDynamicConfigRequest, v: Violation[]): void {
   const urls = req.service?.urls ?? [];
   if (!urls.length) v.push({ field: 'service.urls', description: 'give at least one backend URL, e.g. http://10.0.0.5:8945' });
   urls.forEach((u, i) => {
-    let ok = false;
-    try {
-      const p = new URL(u);
-      ok = (p.protocol === 'http:' || p.protocol === 'https:' || p.protocol === 'h2c:') && Boolean(p.hostname);
-    } catch {
-      ok = false;
-    }
-    if (!ok) v.push({ field: `service.urls[${i}]`, description: `"${u}" is not an http(s) URL` });
+    if (!isBackendUrl(u)) v.push({ field: `service.urls[${i}]`, description: `"${u}" is not an http(s) URL` });
   });
   req.middlewares.forEach((m, i) => {
     if (!REF.test(m)) v.push({ field: `middlewares[${i}]`, description: `"${m}" is not a middleware name` });
     if (m.endsWith('@internal')) v.push({ field: `middlewares[${i}]`, description: 'Traefik\'s @internal objects are off limits' });
   });
+}
 
-  const middlewares: Record<string, Record<string, unknown>> = {};
-  req.newMiddlewares.forEach((spec, i) => {
-    const made = middlewareOf(spec, `new_middlewares[${i}]`, v);
-    if (made) middlewares[`${req.name}-${made[0]}`] = made[1];
-  });
-  const rule = req.rule || [
-    req.hosts.length ? req.hosts.map((h) => `Host(\`${h.toLowerCase()}\`)`).join(' || ') : '',
-    req.pathPrefix ? `PathPrefix(\`${req.pathPrefix}\`)` : '',
-  ].filter(Boolean).map((p, _i, all) => (all.length > 1 && p.includes('||') ? `(${p})` : p)).join(' && ');
+/** The rule the request asks for: its own, or its hosts (any of them) and path prefix. */
+function ruleOf(req: AddDynamicConfigRequest): string {
+  if (req.rule) return req.rule;
+  const parts = [req.hosts.length ? req.hosts.map((h) => `Host(\`${h.toLowerCase()}\`)`).join(' || ') : '', req.pathPrefix ? `PathPrefix(\`${req.pathPrefix}\`)` : ''].filter(Boolean);
+  return parts.map((p) => (parts.length > 1 && p.includes('||') ? `(${p})` : p)).join(' && ');
+}
+
+function routerOf(req: AddDynamicConfigRequest, ownMiddlewares: string[]): Record<string, unknown> {
   const tls = req.tls ? { ...(req.tls.certResolver ? { certResolver: req.tls.certResolver } : {}), ...(req.tls.options ? { options: req.tls.options } : {}) } : undefined;
   const router: Record<string, unknown> = {
-    rule,
+    rule: ruleOf(req),
     entryPoints: req.entryPoints.length ? req.entryPoints : tls ? ['websecure'] : ['web'],
     service: req.name,
   };
-  const allMiddlewares = [...req.middlewares, ...Object.keys(middlewares)];
+  const allMiddlewares = [...req.middlewares, ...ownMiddlewares];
   if (allMiddlewares.length) router.middlewares = allMiddlewares;
   if (tls) router.tls = tls;
   if (req.priority !== undefined) router.priority = Number(req.priority);
+  return router;
+}
+
+function serviceOf(req: AddDynamicConfigRequest): Record<string, unknown> {
   const hc = req.service?.healthCheck;
-  const service = {
+  return {
     loadBalancer: {
-      servers: urls.map((url) => ({ url })),
+      servers: (req.service?.urls ?? []).map((url) => ({ url })),
       ...(req.service?.passHostHeader !== undefined ? { passHostHeader: req.service.passHostHeader } : {}),
       ...(hc ? { healthCheck: { path: hc.path, interval: `${hc.intervalSeconds || 30}s`, timeout: `${hc.timeoutSeconds || 5}s` } } : {}),
     },
   };
-  const file: RouteFile = { http: { routers: { [req.name]: router }, services: { [req.name]: service }, ...(Object.keys(middlewares).length ? { middlewares } : {}) } };
-  if (containsTemplate(file)) v.push({ field: 'rule', description: 'contains "{{": Traefik would run it as a Go template; template actions are refused' });
-  if (v.length) {
-    throw new ShardError('INVALID_ARGUMENT', v.map((x) => `${x.field}: ${x.description}`).join('; '), {
-      fieldViolations: v,
-      hint: 'Fix the fields named and call add_dynamic_config again.',
-    });
-  }
-  return file;
 }
