@@ -15,7 +15,7 @@ try {
   const base = gateway.url.replace(/\/mcp$/, '');
   process.send?.({
     type: 'ready',
-    endpoints: { mcp: gateway.url, healthz: `${base}/healthz`, metrics: `${base}/metrics`, tokenCreated: String(gateway.tokenCreated) },
+    endpoints: { mcp: gateway.url, healthz: `${base}/healthz`, metrics: `${base}/metrics`, tokenCreated: String(gateway.tokenCreated), auth: config.auth.mode },
   });
   let stopping = false;
   const stop = (signal: string) => {

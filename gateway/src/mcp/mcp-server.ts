@@ -5,6 +5,7 @@ import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/t
 import { callTool } from '../call/pipeline.js';
 import type { CallContext, CallDeps } from '../call/tool-call.js';
 import { ALL_SCOPES, mayUse } from '../trust/principal.js';
+import { sessionLogOf } from './session-log.js';
 
 export const SERVER_INFO = { name: 'homelab-mcp-gateway', title: 'homelab-mcp', version: '0.1.0' };
 
@@ -70,6 +71,7 @@ export function createMcpServer(core: McpCore): Server {
     const tools = core.listTools();
     return { tools: ALL_SCOPES.every((s) => scopes.includes(s)) ? tools : tools.filter((t) => mayUse(scopes, t.annotations)) };
   });
+  sessionLogOf(server);
   server.setRequestHandler(CallToolRequestSchema, (request, extra) => callTool(core, request.params.name, request.params.arguments, callContext(server, core, request, extra)));
   return server;
 }

@@ -4,7 +4,7 @@ import { toSnakeCase } from '../discovery/tool-names.js';
 import { commentOf } from './comments.js';
 import { locateConversionError, parseSecretPath, redactPaths } from './convert.js';
 import { findTooDeep } from './depth.js';
-import { ContractError, SchemaBuilder, secretPaths, type JsonSchemaObject } from './json-schema.js';
+import { ContractError, SchemaBuilder, portableSchema, secretPaths, type JsonSchemaObject } from './json-schema.js';
 import { createOptionReaders } from './options.js';
 import { renderResult } from './summarize.js';
 import { compileSchema, describeErrors, isKnownFormat, type Violation } from './validator.js';
@@ -22,7 +22,7 @@ import { compileSchema, describeErrors, isKnownFormat, type Violation } from './
  */
 export type { JsonSchemaObject, Violation };
 export { MAX_MESSAGE_DEPTH, MAX_VALUE_DEPTH } from './depth.js';
-export { ContractError };
+export { ContractError, portableSchema };
 
 /**
  * Everything the gateway needs to offer and call one RPC as an MCP tool.
@@ -46,7 +46,10 @@ export interface ToolSpec {
   verifyWith?: string;
   /** Server-streaming: the responses are merged with mergeResponses. */
   streaming: boolean;
+  /** The exact schema arguments are validated against. */
   inputSchema: JsonSchemaObject;
+  /** What tools/list shows: inputSchema without boolean subschemas and `type` arrays (see portableSchema). */
+  publishedInputSchema: JsonSchemaObject;
   outputSchema: JsonSchemaObject;
   /**
    * Paths of the request fields marked (homelab.mcp.v1.field).secret, in the
@@ -119,6 +122,7 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
       ...(opts?.verifyWith ? { verifyWith: opts.verifyWith } : {}),
       streaming: method.methodKind === 'server_streaming',
       inputSchema,
+      publishedInputSchema: portableSchema(inputSchema),
       outputSchema,
       secretFields: secretPaths(method.input, options),
     };
