@@ -15,6 +15,8 @@ import { PlanRegistry } from './call/plans.js';
 import { createOwnTools } from './mcp/own-tools.js';
 import { renderStatus } from './mcp/status-tool.js';
 import { sessionLogOf } from './mcp/session-log.js';
+import { Subscriptions } from './surface/subscriptions.js';
+import { SurfaceTable } from './surface/surface-table.js';
 
 export { parseGatewayConfig, ConfigError, type GatewayConfig, type ShardTarget } from './config.js';
 export type { ShardState, ShardStatus } from './discovery/shard-connection.js';
@@ -66,6 +68,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   };
   rebuildCatalog();
 
+  const surface = new SurfaceTable(shards, logger);
+  const subscriptions = new Subscriptions(surface, shards, logger);
   const audit = new AuditLog(join(config.dataDir, 'audit.log'), logger);
   const core: McpCore = {
     table,
@@ -77,6 +81,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     listTools: () => catalog,
     validator: new AjvJsonSchemaValidator(),
     elicitation: !config.sessions.jsonResponse,
+    surface,
+    subscriptions,
   };
 
   const health = () => {
@@ -99,6 +105,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     refusedCall: (subject, tool, args, reason) => auditRefusedCall({ table, audit }, subject, tool, args, reason),
   });
 
+  surface.on('resourcesChanged', () => {
+    for (const server of http.servers()) server.sendResourceListChanged().catch(() => undefined);
+  });
+  surface.on('promptsChanged', () => {
+    for (const server of http.servers()) server.sendPromptListChanged().catch(() => undefined);
+  });
   const waiters: (() => void)[] = [];
   table.on('changed', () => {
     rebuildCatalog();
@@ -135,6 +147,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     metrics,
     nextToolsChange: () => new Promise<void>((resolve) => waiters.push(resolve)),
     close: async () => {
+      subscriptions.close();
       await http.close();
       await Promise.all(shards.map((s) => s.close()));
     },
