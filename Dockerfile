@@ -16,7 +16,9 @@ ENV npm_config_update_notifier=false
 COPY package.json package-lock.json .npmrc ./
 COPY proto/package.json proto/
 COPY pki/package.json pki/
+COPY component-kit/package.json component-kit/
 COPY hygiene/package.json hygiene/
+COPY upstream-types/package.json upstream-types/
 COPY plan-binding/package.json plan-binding/
 COPY shard-kit/package.json shard-kit/
 COPY shard-traefik/package.json shard-traefik/
@@ -25,6 +27,9 @@ COPY shard-authentik/package.json shard-authentik/
 COPY gateway/package.json gateway/
 COPY homelab-sim/package.json homelab-sim/
 COPY cli/package.json cli/
+COPY bench/package.json bench/
+COPY deploy/package.json deploy/
+COPY e2e/package.json e2e/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN node cli/bin/homelab-mcp.js build --runtime /runtime

@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import declaredDependencies from './tools/eslint/declared-dependencies.js';
 import protobufWire from './scripts/eslint-generated-wire-only.js';
 
 const shards = ['shard-traefik', 'shard-dozzle', 'shard-authentik'];
@@ -21,32 +22,68 @@ export default tseslint.config(
   },
   // Source code logs through an injected pino logger, never the console.
   { files: ['*/src/**/*.ts'], rules: { 'no-console': 'error' } },
-  // Boundaries (DESIGN.md): the gateway only sees proto/gen; shards never see the gateway
-  // or each other; shard-kit knows no homelab service.
+  // Every package imports another only by name and only as declared in its package.json
+  // (sources: dependencies; tests and the bench: devDependencies too).
+  {
+    files: ['**/*.ts'],
+    plugins: { homelab: { rules: { 'declared-dependencies': declaredDependencies } } },
+    rules: { 'homelab/declared-dependencies': 'error' },
+  },
+  // Boundaries (DESIGN.md), for sources and tests alike: the gateway only sees proto/gen
+  // (its tests start shards with shard-kit and the stand-ins, never a real shard); shards never
+  // see the gateway or each other; shard-kit knows no homelab service. Tests that need several
+  // of them together live in e2e/.
   {
     files: ['gateway/src/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: restrict([...shards, 'shard-kit', 'homelab-sim'], 'the gateway only sees proto/gen (and the shared pki)') }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: restrict([...shards, 'shard-kit', 'homelab-sim', 'cli'], 'the gateway only sees proto/gen (and the shared pki and component-kit)') }] },
+  },
+  {
+    files: ['gateway/test/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: restrict([...shards, 'cli'], 'gateway tests start their shards with shard-kit; tests with the real shards or the launcher are in e2e/') }] },
   },
   ...shards.map((s) => ({
     files: [`${s}/src/**/*.ts`],
     rules: {
-      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'homelab-sim', ...shards.filter((o) => o !== s)], 'a shard never imports the gateway, another shard or the stand-ins') }],
+      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'homelab-sim', 'cli', ...shards.filter((o) => o !== s)], 'a shard never imports the gateway, another shard or the stand-ins') }],
+    },
+  })),
+  ...shards.map((s) => ({
+    files: [`${s}/test/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'cli', ...shards.filter((o) => o !== s)], 'a shard\'s tests run it on the stand-ins; with the gateway or other shards they are in e2e/') }],
     },
   })),
   // Plan binding is shared by both ends of plan -> apply: it sees neither, nor any homelab service.
   {
     files: ['plan-binding/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'shard-kit', 'homelab-sim', ...shards], 'plan-binding is shared by the gateway and the shards and imports neither') }],
+      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'shard-kit', 'homelab-sim', 'cli', ...shards], 'plan-binding is shared by the gateway and the shards and imports neither') }],
       'no-restricted-syntax': ['error', { selector: 'Literal[value=/traefik|dozzle|authentik/i]', message: 'plan-binding knows no homelab service' }],
+    },
+  },
+  {
+    files: ['shard-kit/src/**/*.ts', 'shard-kit/test/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'homelab-sim', 'cli', ...shards], 'shard-kit knows no homelab service') }],
     },
   },
   {
     files: ['shard-kit/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'homelab-sim', ...shards], 'shard-kit knows no homelab service') }],
       'no-restricted-syntax': ['error', { selector: 'Literal[value=/traefik|dozzle|authentik/i]', message: 'shard-kit knows no homelab service' }],
     },
+  },
+  // What every package builds on knows none of the others.
+  {
+    files: ['pki/**/*.ts', 'component-kit/**/*.ts', 'hygiene/**/*.ts', 'upstream-types/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: restrict(['gateway', 'homelab-sim', 'cli', 'shard-kit', ...shards], 'pki, component-kit, hygiene and upstream-types are the base every component builds on') }],
+    },
+  },
+  // The CLI never imports the bench: `homelab-mcp bench` runs the bench's own program.
+  {
+    files: ['cli/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: restrict(['bench', 'e2e'], 'the bench and e2e build on the CLI, never the other way') }] },
   },
   {
     files: ['*/src/**/*.ts'],

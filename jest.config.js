@@ -11,6 +11,7 @@ export default {
   moduleNameMapper: {
     '^@homelab-mcp/proto/(.*)\\.js$': '<rootDir>/proto/gen/$1',
     '^@homelab-mcp/([^/]+)$': '<rootDir>/$1/src/index.ts',
+    '^@homelab-mcp/([^/]+)/testing/(.*)\\.js$': '<rootDir>/$1/test/support/$2',
     '^@homelab-mcp/([^/]+)/(.*)\\.js$': '<rootDir>/$1/src/$2',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { ensurePki } from '@homelab-mcp/pki';
 import { dockerUnavailable, startDockerEngine, startSocketProxy } from '@homelab-mcp/homelab-sim/docker/index.js';
 import { SearchLogsRequest, WatchmanServiceClient, type SearchLogsResponse } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
-import { startComponent, stopComponents } from '../../cli/src/supervisor.js';
+import { startComponent, stopComponents } from '@homelab-mcp/cli/supervisor.js';
 import { formatTable } from './load.js';
 import { cpuMs } from './cpu.js';
 import { peakRssMiB, resetPeakRss } from './rss.js';

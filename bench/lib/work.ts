@@ -1,6 +1,6 @@
 import { GetRoutesRequest, GetRoutesResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
-import { getRoutes } from '../../shard-traefik/src/routes.js';
-import { TraefikApi } from '../../shard-traefik/src/upstream/traefik-api.js';
+import { getRoutes } from '@homelab-mcp/shard-traefik/routes.js';
+import { TraefikApi } from '@homelab-mcp/shard-traefik/upstream/traefik-api.js';
 import type { DirectTool } from './direct-server.js';
 
 /**

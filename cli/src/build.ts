@@ -29,11 +29,6 @@ const NO_SSH = `export class Client {
   }
 }`;
 
-/** The benchmark needs a checkout (its peers, the stand-ins, Docker); a built CLI says so. */
-const NO_BENCH = `export async function runBench() {
-  throw new Error('the benchmark runs from a checkout of homelab-mcp: npm run bench');
-}`;
-
 export interface BuildResult {
   /** Component name -> bundle path. */
   bundles: Record<string, string>;
@@ -74,8 +69,7 @@ export async function buildComponents(entries: Record<string, string> = Object.f
         name: 'homelab-externals',
         setup(b) {
           b.onResolve({ filter: /^ssh2$/ }, () => ({ path: 'ssh2', namespace: 'homelab-stub' }));
-          b.onResolve({ filter: /\/bench\/run\.js$/ }, () => ({ path: 'bench', namespace: 'homelab-stub' }));
-          b.onLoad({ filter: /.*/, namespace: 'homelab-stub' }, (a) => ({ contents: a.path === 'ssh2' ? NO_SSH : NO_BENCH, loader: 'js' }));
+          b.onLoad({ filter: /.*/, namespace: 'homelab-stub' }, () => ({ contents: NO_SSH, loader: 'js' }));
           b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('node:') || BUNDLED.test(a.path) ? undefined : { path: a.path, external: true }));
         },
       },

@@ -4,7 +4,9 @@ import { connect as netConnect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
-import * as grpc from '@grpc/grpc-js';
+import { splitHostPort } from '@homelab-mcp/pki/address.js';
+import { createChannelCredentials } from '@homelab-mcp/pki/credentials.js';
+import { checkPeerIdentity, daysUntil } from '@homelab-mcp/pki/identity.js';
 import type { CliConfig } from './config.js';
 import { checkDeployment, COMPOSE_FILE } from './doctor-deploy.js';
 import { servingStatus } from './healthcheck.js';
@@ -36,8 +38,7 @@ interface Tls {
 const TIMEOUT_MS = 3000;
 
 function splitAddress(address: string): { host: string; port: number } | undefined {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address.replace(/^[a-z]+:\/\//, ''));
-  return m?.[1] && m[2] ? { host: m[1], port: Number(m[2]) } : undefined;
+  return splitHostPort(address.replace(/^[a-z]+:\/\//, ''));
 }
 
 async function checkDns(t: ShardTarget): Promise<Check> {
@@ -66,13 +67,12 @@ function checkTlsIdentity(t: ShardTarget, tls: Tls): Promise<Check> {
     const done = (c: Check) => { socket.destroy(); resolve(c); };
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate();
-      const uris = (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
-      const want = `spiffe://homelab-mcp/${t.identity}`;
-      if (!uris.includes(want)) {
-        done({ target: t.name, check: 'tls identity', ok: false, detail: `the server at ${t.host}:${t.port} presents ${uris.join(', ') || 'no identity'}, not ${want}`, fix: `Point SHARD_${t.name.toUpperCase()}_URL at shard-${t.name}, or re-issue its certificate: homelab-mcp certs issue ${t.identity}` });
+      const wrong = checkPeerIdentity(cert, t.identity);
+      if (wrong) {
+        done({ target: t.name, check: 'tls identity', ok: false, detail: `${t.host}:${t.port}: ${wrong.message}`, fix: `Point SHARD_${t.name.toUpperCase()}_URL at shard-${t.name}, or re-issue its certificate: homelab-mcp certs issue ${t.identity}` });
         return;
       }
-      const daysLeft = Math.floor((new Date(cert.valid_to).getTime() - Date.now()) / 86_400_000);
+      const daysLeft = daysUntil(new Date(cert.valid_to));
       if (daysLeft < 14) {
         done({ target: t.name, check: 'tls identity', ok: false, detail: `${t.identity}'s certificate expires in ${daysLeft} days (${cert.valid_to})`, fix: `homelab-mcp certs issue ${t.identity} and restart shard-${t.name}` });
         return;
@@ -85,7 +85,7 @@ function checkTlsIdentity(t: ShardTarget, tls: Tls): Promise<Check> {
 }
 
 async function checkHealth(t: ShardTarget, tls: Tls): Promise<Check> {
-  const creds = grpc.credentials.createSsl(tls.ca, tls.key, tls.cert, { checkServerIdentity: () => undefined });
+  const creds = createChannelCredentials(tls, t.identity);
   try {
     const status = await servingStatus(`${t.host}:${t.port}`, creds, TIMEOUT_MS);
     return status === 'SERVING'

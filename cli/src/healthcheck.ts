@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { readChannelCredentials } from '@homelab-mcp/pki/credentials.js';
 import { HealthClient, healthCheckResponse_ServingStatusToJSON, type HealthCheckResponse } from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
 import type { HealthcheckTls } from './config.js';
 import type { HealthcheckOptions } from './healthcheck-command.js';
@@ -15,18 +15,6 @@ export async function servingStatus(address: string, creds: grpc.ChannelCredenti
   } finally {
     client.close();
   }
-}
-
-/** Channel credentials for mTLS whose server check is the URI SAN identity, not the host name. */
-export function mtlsCredentials(caFile: string, certFile: string, keyFile: string, expectedIdentity: string): grpc.ChannelCredentials {
-  return grpc.credentials.createSsl(readFileSync(caFile), readFileSync(keyFile), readFileSync(certFile), {
-    checkServerIdentity: (_host, cert) => {
-      const uris = (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
-      return uris.includes(`spiffe://homelab-mcp/${expectedIdentity}`)
-        ? undefined
-        : new Error(`the server is not ${expectedIdentity} (its certificate names ${uris.join(', ') || 'no identity'})`);
-    },
-  });
 }
 
 /**
@@ -49,7 +37,7 @@ export async function runHealthcheck(opts: HealthcheckOptions, tls: HealthcheckT
     return 2;
   }
   const creds = ca && cert && key && opts.identity
-    ? mtlsCredentials(ca, cert, key, opts.identity)
+    ? readChannelCredentials({ caFile: ca, certFile: cert, keyFile: key }, opts.identity)
     : grpc.credentials.createInsecure();
   // SNI is the expected identity (a DNS name of the shard's certificate), never an IP address.
   try {

@@ -1,6 +1,7 @@
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { stopOnSignals } from '@homelab-mcp/component-kit/signals.js';
 import type { CliConfig } from './config.js';
 import { componentEntries } from './build.js';
 import { startComponent, stopComponents, type RunningComponent } from './supervisor.js';
@@ -196,14 +197,11 @@ function upstreamEnv(shard: string, sim: Record<string, string>, env: NodeJS.Pro
 export async function runStart(cfg: CliConfig, logger: Logger, opts: StartOptions): Promise<void> {
   const started = await startAll(cfg, logger, opts);
   let stopping = false;
-  const shutdown = () => {
-    if (stopping) return;
+  stopOnSignals(async () => {
     stopping = true;
     process.stdout.write('stopping…\n');
-    void started.stop().then(() => process.exit(0));
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+    await started.stop();
+  }, logger);
   // A component that dies is reported; the others keep running (that is the point of shards).
   for (const c of started.components) {
     void c.exited.then((code) => {

@@ -1,13 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-
-/** What a component's main.ts reports over IPC once it listens. */
-export interface ReadyMessage {
-  type: 'ready';
-  /** Where it listens, e.g. { grpc: "127.0.0.1:50061" } or { mcp: "http://127.0.0.1:8765/mcp" }. */
-  endpoints: Record<string, string>;
-}
+import { drain } from '@homelab-mcp/component-kit/drain.js';
+import { waitForReady } from '@homelab-mcp/component-kit/ready.js';
 
 export interface ComponentSpec {
   /** Short name shown to the user, e.g. "shard-traefik". */
@@ -25,10 +20,6 @@ export interface RunningComponent {
   endpoints: Record<string, string>;
   /** Resolves with the exit code when the process ends. */
   exited: Promise<number | null>;
-}
-
-function isReady(msg: unknown): msg is ReadyMessage {
-  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'ready';
 }
 
 /**
@@ -73,23 +64,9 @@ export function startComponent(spec: ComponentSpec, logger: Logger): Promise<Run
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timeout = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${spec.name} did not start within ${spec.readyTimeoutMs ?? 30_000} ms`));
-    }, spec.readyTimeoutMs ?? 30_000);
-    const onExit = (code: number | null): void => {
-      clearTimeout(timeout);
-      reject(new Error(`${spec.name} exited with code ${code} before it was ready (its log above says why)`));
-    };
-    child.once('exit', onExit);
-    child.on('message', (msg) => {
-      if (!isReady(msg)) return;
-      clearTimeout(timeout);
-      child.off('exit', onExit);
-      logger.debug({ component: spec.name, endpoints: msg.endpoints }, 'component ready');
-      resolve({ spec, child, endpoints: msg.endpoints, exited });
-    });
+  return waitForReady(child, spec.name, spec.readyTimeoutMs).then((endpoints) => {
+    logger.debug({ component: spec.name, endpoints }, 'component ready');
+    return { spec, child, endpoints, exited };
   });
 }
 
@@ -98,8 +75,9 @@ export async function stopComponents(components: RunningComponent[], graceMs = 1
   for (const c of [...components].reverse()) {
     if (c.child.exitCode !== null || c.child.signalCode !== null) continue;
     c.child.kill('SIGTERM');
-    const timer = setTimeout(() => c.child.kill('SIGKILL'), graceMs);
-    await c.exited;
-    clearTimeout(timer);
+    await drain(c.exited, () => {
+      c.child.kill('SIGKILL');
+      return c.exited;
+    }, graceMs);
   }
 }

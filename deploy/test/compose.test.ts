@@ -10,7 +10,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { baseImagesUnavailable, ensureNodeImage, ensureSocketProxyImage } from '@homelab-mcp/homelab-sim/docker/base-images.js';
 import { dockerUnavailable, freePort, startDockerEngine, type DockerEngine } from '@homelab-mcp/homelab-sim/docker/index.js';
-import { interpolate } from '../../cli/src/doctor-deploy.js';
+import { interpolate } from '@homelab-mcp/cli/doctor-deploy.js';
 import { readCompose, readDockerfile, root } from './support/deploy-files.js';
 
 // The README's "Deploy with Docker Compose", as a new user follows it, on a real Docker

@@ -7,10 +7,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { startDozzleSim, type DozzleSim } from '@homelab-mcp/homelab-sim/dozzle/index.js';
-import { buildComponents } from '../../cli/src/build.js';
-import { interpolate } from '../../cli/src/doctor-deploy.js';
-import { IMAGE_BUNDLES, writeRuntimeTrees, type RuntimeTree } from '../../cli/src/runtime-tree.js';
-import { startComponent, stopComponents, type RunningComponent } from '../../cli/src/supervisor.js';
+import { buildComponents } from '@homelab-mcp/cli/build.js';
+import { interpolate } from '@homelab-mcp/cli/doctor-deploy.js';
+import { IMAGE_BUNDLES, writeRuntimeTrees, type RuntimeTree } from '@homelab-mcp/cli/runtime-tree.js';
+import { startComponent, stopComponents, type RunningComponent } from '@homelab-mcp/cli/supervisor.js';
 import { portOf, readCompose, readDockerfile, type ComposeService } from './support/deploy-files.js';
 
 // The images' contents without Docker: each image's runtime tree (what its Dockerfile target

@@ -9,7 +9,7 @@ import { ensurePki } from '@homelab-mcp/pki';
 import type { RunningShard } from '@homelab-mcp/shard-kit';
 import { dockerUnavailable, startDockerEngine, startSocketProxy, type DockerEngine, type SocketProxy } from '@homelab-mcp/homelab-sim/docker/index.js';
 import { GetContainerStatsRequest, ListContainersRequest, SearchLogsRequest, TailLogsRequest, WatchmanServiceClient, type SearchLogsResponse, type TailLogsResponse } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
-import { parseConfig, startWatchman } from '../../shard-dozzle/src/index.js';
+import { parseConfig, startWatchman } from '@homelab-mcp/shard-dozzle';
 
 // deploy/docker-socket-proxy/haproxy.cfg in front of a real Docker engine: the Watchman's
 // four tools work through it, and nothing else gets through; the upstream configuration

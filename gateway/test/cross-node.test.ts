@@ -195,7 +195,7 @@ suite('gateway and Traefik shard on two network namespaces joined by a veth pair
   it("refuses a shard presenting another shard's identity from the same CA", async () => {
     const impostor = shard('impostor');
     expect(['unreachable', 'failed']).toContain(impostor.state);
-    expect(impostor.lastError).toContain('shard certificate names spiffe://homelab-mcp/shard-dozzle, expected spiffe://homelab-mcp/shard-traefik');
+    expect(impostor.lastError).toContain('its certificate names spiffe://homelab-mcp/shard-dozzle, expected spiffe://homelab-mcp/shard-traefik');
     expect(impostor).toMatchObject({ toolCount: 0, services: [] });
     expect(impostor.descriptorHash).toBeUndefined();
     expect(impostor.certificateExpiresAt).toBeUndefined();

@@ -9,7 +9,7 @@ import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelco
 import { pino } from 'pino';
 import { startAuthentikSim, type AuthentikSim } from '@homelab-mcp/homelab-sim/authentik/index.js';
 import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
-import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
+import { startKitchenSink, type KitchenSinkControl } from '@homelab-mcp/shard-kit/testing/kitchen-sink.js';
 import { createTestPki, waitServing, type TestPki } from './support/test-pki.js';
 
 // Attacks on the gateway's HTTP limits, over real sockets against the real

@@ -10,7 +10,7 @@ import { createCa, issueCertificate, loadCa } from '@homelab-mcp/pki';
 import { NavigatorServiceService } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import { serve, ShardError, type RunningShard, type ShardHandlers } from '@homelab-mcp/shard-kit';
 import { parseGatewayConfig, startGateway, type Gateway, type ShardStatus } from '../src/index.js';
-import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
+import { startKitchenSink, type KitchenSinkControl } from '@homelab-mcp/shard-kit/testing/kitchen-sink.js';
 import { createTestPki, type TestPki } from './support/test-pki.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

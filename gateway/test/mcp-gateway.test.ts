@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ErrorCode, LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
-import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
+import { startKitchenSink, type KitchenSinkControl } from '@homelab-mcp/shard-kit/testing/kitchen-sink.js';
 import { createTestPki, type TestPki } from './support/test-pki.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -8,7 +8,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { startAuthentikSim, type AccessTokenRequest, type AuthentikSim } from '@homelab-mcp/homelab-sim/authentik/index.js';
 import { ConfigError, parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
-import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
+import { startKitchenSink, type KitchenSinkControl } from '@homelab-mcp/shard-kit/testing/kitchen-sink.js';
 import { createTestPki, type TestPki, waitServing } from './support/test-pki.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

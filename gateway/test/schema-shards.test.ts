@@ -19,7 +19,7 @@ const SERVICES = {
   gatekeeper: 'homelab.authentik.v1.GatekeeperService',
 };
 const BRIEF_TOOLS = ['get_routes', 'add_dynamic_config', 'check_ssl_status', 'tail_logs', 'search_logs', 'get_container_stats', 'sync_brand', 'create_application', 'manage_flows'];
-const HELPER_TOOLS = ['remove_dynamic_config', 'list_dynamic_configs', 'list_containers', 'list_brands', 'list_applications'];
+const HELPER_TOOLS = ['remove_dynamic_config', 'list_dynamic_configs', 'list_containers', 'list_brands', 'list_applications', 'trace_request'];
 
 const specs = Object.fromEntries(Object.entries(SERVICES).map(([shard, service]) => [shard, buildToolSpecs(registry, service)])) as Record<keyof typeof SERVICES, ToolSpec[]>;
 const all = Object.values(specs).flat();
@@ -41,7 +41,7 @@ function* properties(node: unknown, at = '#'): Generator<[string, string, Record
 describe('the three shard contracts as MCP tools', () => {
   it('are the nine tools of the brief plus the helpers, in snake_case', () => {
     expect(all.map((s) => s.name).sort()).toEqual([...BRIEF_TOOLS, ...HELPER_TOOLS].sort());
-    expect(specs.navigator.map((s) => s.name)).toEqual(['get_routes', 'add_dynamic_config', 'remove_dynamic_config', 'list_dynamic_configs', 'check_ssl_status']);
+    expect(specs.navigator.map((s) => s.name)).toEqual(['get_routes', 'add_dynamic_config', 'remove_dynamic_config', 'list_dynamic_configs', 'check_ssl_status', 'trace_request']);
     for (const s of all) expect(s.name).toMatch(/^[a-z0-9_]{1,64}$/);
   });
 

@@ -1,5 +1,4 @@
 export {
-  IDENTITY_URI_PREFIX,
   createCa,
   issueCertificate,
   ensurePki,
@@ -14,4 +13,28 @@ export {
   type EnsurePkiOptions,
   type IssueOptions,
 } from './pki.js';
-export { describeCertificate, readIdentity, identityUri, type CertificateInfo } from './inspect.js';
+export {
+  IDENTITY_URI_PREFIX,
+  identityUri,
+  splitSubjectAltName,
+  sanUris,
+  identityInSan,
+  peerIdentity,
+  checkPeerIdentity,
+  daysUntil,
+  describeCertificate,
+  readIdentity,
+  type CertificateInfo,
+} from './identity.js';
+export { isLoopbackHost, splitHostPort, joinHostPort } from './address.js';
+export {
+  TLS_REFRESH_MS,
+  createMtlsServerCredentials,
+  createWatchedChannelCredentials,
+  WatchedCertificateFiles,
+  checkReadable,
+  createChannelCredentials,
+  readChannelCredentials,
+  type TlsFiles,
+  type AcceptedPeer,
+} from './credentials.js';

@@ -4,9 +4,7 @@ import { webcrypto } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile, access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { IDENTITY_URI_PREFIX, identityUri } from './inspect.js';
-
-export { IDENTITY_URI_PREFIX };
+import { identityUri } from './identity.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;

@@ -65,6 +65,29 @@ function planOf(book: PlanBook<unknown>, request: PlanRequest, payload: unknown,
   };
 }
 
+type AkProxyMode = 'forward_single' | 'forward_domain' | 'proxy';
+
+/** Creates the application's proxy or OAuth2 provider; `undo` deletes it again. */
+async function createProvider(ak: Authentik, req: CreateApplicationRequest, name: string, mode: AkProxyMode, flows: { authorization: string; invalidation: string }, signal: AbortSignal): Promise<{ pk: number; clientId: string; undo: () => Promise<unknown> }> {
+  const common = { name, authorizationFlow: flows.authorization, invalidationFlow: flows.invalidation };
+  if (req.proxy) {
+    const proxy = req.proxy;
+    const pr = await call(() => ak.providers.providersProxyCreate({ proxyProviderRequest: {
+      ...common, externalHost: proxy.externalHost, mode,
+      ...(proxy.internalHost ? { internalHost: proxy.internalHost } : {}),
+      ...(proxy.cookieDomain ? { cookieDomain: proxy.cookieDomain } : {}),
+    } }, { signal }));
+    return { pk: pr.pk, clientId: '', undo: () => ak.providers.providersProxyDestroy({ id: pr.pk }) };
+  }
+  const o = req.oauth2!;
+  const pr = await call(() => ak.providers.providersOauth2Create({ oAuth2ProviderRequest: {
+    ...common,
+    clientType: o.clientType === ClientType.CLIENT_TYPE_PUBLIC ? 'public' : 'confidential',
+    redirectUris: o.redirectUris.map((r) => ({ url: r.url, matchingMode: r.matchingMode === MatchingMode.MATCHING_MODE_REGEX ? 'regex' : 'strict' })),
+  } }, { signal }));
+  return { pk: pr.pk, clientId: pr.clientId ?? '', undo: () => ak.providers.providersOauth2Destroy({ id: pr.pk }) };
+}
+
 export interface GatekeeperDeps {
   ak: Authentik;
   outpostUrl: string;
@@ -90,8 +113,14 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
   const findApp = async (slug: string, signal: AbortSignal): Promise<AkApplication | undefined> =>
     (await call(() => ak.core.coreApplicationsList({ slug }, { signal }))).results[0];
 
-  const embeddedOutpost = async (signal: AbortSignal) =>
-    (await call(() => ak.outposts.outpostsInstancesList({ managedIexact: 'goauthentik.io/outposts/embedded' }, { signal }))).results[0];
+  /** Adds the provider to the embedded outpost; returns the outpost's name. */
+  const bindToEmbeddedOutpost = async (providerPk: number, signal: AbortSignal): Promise<string> => {
+    const outpost = (await call(() => ak.outposts.outpostsInstancesList({ managedIexact: 'goauthentik.io/outposts/embedded' }, { signal }))).results[0];
+    if (!outpost) throw new ShardError('FAILED_PRECONDITION', 'Authentik has no embedded outpost to bind the provider to', { hint: 'Set bind_to_embedded_outpost to false and bind the provider to your outpost in Authentik.' });
+    // providers is replaced as a whole: send the existing ones with the new one.
+    await call(() => ak.outposts.outpostsInstancesPartialUpdate({ uuid: outpost.pk, patchedOutpostRequest: { providers: [...outpost.providers, providerPk] } }, { signal }));
+    return outpost.name;
+  };
 
   const toApplication = async (a: AkApplication, signal: AbortSignal): Promise<Application> => {
     const pk = a.provider ?? undefined;
@@ -174,7 +203,7 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
       const invalidation = await ak.flowBySlug(p?.invalidationFlow || 'default-provider-invalidation-flow', signal);
       const bind = req.proxy !== undefined && req.bindToEmbeddedOutpost !== false;
       const providerName = `${req.name} provider`;
-      const mode = req.proxy?.mode === ProxyMode.PROXY_MODE_FORWARD_DOMAIN ? 'forward_domain' : req.proxy?.mode === ProxyMode.PROXY_MODE_PROXY ? 'proxy' : 'forward_single';
+      const mode: AkProxyMode = req.proxy?.mode === ProxyMode.PROXY_MODE_FORWARD_DOMAIN ? 'forward_domain' : req.proxy?.mode === ProxyMode.PROXY_MODE_PROXY ? 'proxy' : 'forward_single';
       if (req.proxy && mode === 'proxy' && !req.proxy.internalHost) throw new ShardError('INVALID_ARGUMENT', 'mode proxy needs internal_host', { fieldViolations: [{ field: 'proxy.internal_host', description: 'required in proxy mode' }] });
       if (req.proxy && mode === 'forward_domain' && !req.proxy.cookieDomain) throw new ShardError('INVALID_ARGUMENT', 'forward_domain needs cookie_domain', { fieldViolations: [{ field: 'proxy.cookie_domain', description: 'required for forward_domain' }] });
       const changes: Change[] = [
@@ -190,27 +219,9 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
       const created: string[] = [];
       const undo: (() => Promise<unknown>)[] = [];
       try {
-        let providerPk: number;
-        let clientId = '';
-        if (req.proxy) {
-          const pr = await call(() => ak.providers.providersProxyCreate({ proxyProviderRequest: {
-            name: providerName, authorizationFlow: authorization.pk, invalidationFlow: invalidation.pk, externalHost: req.proxy!.externalHost, mode,
-            ...(req.proxy!.internalHost ? { internalHost: req.proxy!.internalHost } : {}),
-            ...(req.proxy!.cookieDomain ? { cookieDomain: req.proxy!.cookieDomain } : {}),
-          } }, { signal }));
-          providerPk = pr.pk;
-          undo.push(() => ak.providers.providersProxyDestroy({ id: pr.pk }));
-        } else {
-          const o = req.oauth2!;
-          const pr = await call(() => ak.providers.providersOauth2Create({ oAuth2ProviderRequest: {
-            name: providerName, authorizationFlow: authorization.pk, invalidationFlow: invalidation.pk,
-            clientType: o.clientType === ClientType.CLIENT_TYPE_PUBLIC ? 'public' : 'confidential',
-            redirectUris: o.redirectUris.map((r) => ({ url: r.url, matchingMode: r.matchingMode === MatchingMode.MATCHING_MODE_REGEX ? 'regex' : 'strict' })),
-          } }, { signal }));
-          providerPk = pr.pk;
-          clientId = pr.clientId ?? '';
-          undo.push(() => ak.providers.providersOauth2Destroy({ id: pr.pk }));
-        }
+        const provider = await createProvider(ak, req, providerName, mode, { authorization: authorization.pk, invalidation: invalidation.pk }, signal);
+        const { pk: providerPk, clientId } = provider;
+        undo.push(provider.undo);
         created.push(`${req.proxy ? 'proxy' : 'oauth2'} provider ${providerPk}`);
         const app = await call(() => ak.core.coreApplicationsCreate({ applicationRequest: {
           name: req.name, slug: req.slug, provider: providerPk,
@@ -219,13 +230,7 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
         } }, { signal }));
         undo.push(() => ak.core.coreApplicationsDestroy({ slug: app.slug }));
         created.push(`application ${app.slug}`);
-        if (bind) {
-          const outpost = await embeddedOutpost(signal);
-          if (!outpost) throw new ShardError('FAILED_PRECONDITION', 'Authentik has no embedded outpost to bind the provider to', { hint: 'Set bind_to_embedded_outpost to false and bind the provider to your outpost in Authentik.' });
-          // providers is replaced as a whole: send the existing ones with the new one.
-          await call(() => ak.outposts.outpostsInstancesPartialUpdate({ uuid: outpost.pk, patchedOutpostRequest: { providers: [...outpost.providers, providerPk] } }, { signal }));
-          created.push(`outpost binding (${outpost.name})`);
-        }
+        if (bind) created.push(`outpost binding (${await bindToEmbeddedOutpost(providerPk, signal)})`);
         const middleware = traefikMiddleware(req);
         return CreateApplicationResponse.fromPartial({
           applied: true,

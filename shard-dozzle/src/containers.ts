@@ -2,6 +2,7 @@ import { cleanText } from '@homelab-mcp/hygiene';
 import { ShardError, toTimestamp } from '@homelab-mcp/shard-kit';
 import type { Container } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import type { ContainerInfo, LogBackend } from './upstream/backend.js';
+import { distance } from 'fastest-levenshtein';
 
 const SERVICE = 'com.docker.compose.service';
 const PROJECT = 'com.docker.compose.project';
@@ -28,20 +29,6 @@ export function toContainer(c: ContainerInfo): Container {
     host: clean(c.host),
     tty: c.tty,
   };
-}
-
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0] ?? 0;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j] ?? 0;
-      d[j] = Math.min((d[j] ?? 0) + 1, (d[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length] ?? 0;
 }
 
 /**

@@ -1,14 +1,8 @@
-import { pino } from 'pino';
-import { ConfigError, handleSignals, reportReady } from '@homelab-mcp/shard-kit';
+import { createLogger, runComponent } from '@homelab-mcp/component-kit';
 import { parseConfig, startWatchman } from './index.js';
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { component: 'shard-dozzle' } });
-try {
-  const config = parseConfig(process.env);
-  const shard = await startWatchman(config, logger);
-  handleSignals(shard, logger);
-  reportReady({ grpc: shard.address });
-} catch (err) {
-  logger.fatal(err instanceof ConfigError ? err.message : { err }, 'shard-dozzle could not start');
-  process.exit(2);
-}
+const logger = createLogger('shard-dozzle', process.env.LOG_LEVEL);
+await runComponent('shard-dozzle', logger, async () => {
+  const shard = await startWatchman(parseConfig(process.env), logger);
+  return { endpoints: { grpc: shard.address }, close: () => shard.close() };
+});

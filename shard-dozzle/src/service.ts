@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ShardError, type ShardHandlers } from '@homelab-mcp/shard-kit';
+import { fromMs, fromTimestamp, ShardError, toMs, type Duration, type ShardHandlers, type Timestamp } from '@homelab-mcp/shard-kit';
 import {
   ContainerStats,
   GetContainerStatsResponse,
@@ -8,24 +8,24 @@ import {
   StreamSelection,
   TailLogsResponse,
   type LogLine,
-  type LogMatch,
   type SearchLogsResponse,
   type WatchmanServiceService,
 } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import { findContainer, resolveContainer, toContainer } from './containers.js';
-import { compileQuery, matchLine } from './line-matcher.js';
+import { compileQuery } from './line-matcher.js';
+import { searchContainer, type SearchPlan } from './search.js';
 import { createSurfaceHandlers } from './surface.js';
 import { cleanLine, toLogLine } from './lines.js';
 import type { ContainerInfo, LogBackend, LogQuery } from './upstream/backend.js';
 
-type Ts = { seconds: string; nanos: number } | undefined;
-type Dur = { seconds: string; nanos: number } | undefined;
+type Ts = Timestamp | undefined;
+type Dur = Duration | undefined;
 
-const toDate = (t: Ts) => (t ? new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6)) : undefined);
-const toMs = (d: Dur) => (d ? Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6) : 0);
+const toDate = (t: Ts) => (t ? fromTimestamp(t) : undefined);
+const msOf = (d: Dur) => (d ? toMs(d) : 0);
 
 function query(streams: StreamSelection, since: Ts, until: Ts, window: Dur): LogQuery {
-  const s = toDate(since) ?? (toMs(window) > 0 ? new Date(Date.now() - toMs(window)) : undefined);
+  const s = toDate(since) ?? (msOf(window) > 0 ? new Date(Date.now() - msOf(window)) : undefined);
   const u = toDate(until);
   if (s && u && s >= u) throw new ShardError('INVALID_ARGUMENT', '`since` must be before `until`', { fieldViolations: [{ field: 'since', description: 'after until' }] });
   return {
@@ -77,7 +77,7 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
       }
       yield TailLogsResponse.fromPartial({ container: toContainer(c), lines: ring, redactions, truncated: seen > ring.length });
       if (!req.follow) return;
-      const until = Date.now() + Math.min(toMs(req.followFor) || 30_000, 300_000);
+      const until = Date.now() + Math.min(msOf(req.followFor) || 30_000, 300_000);
       const stop = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.max(0, until - Date.now()))]);
       let batch: LogLine[] = [];
       let batchRedactions = 0;
@@ -99,64 +99,31 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
     },
 
     searchLogs: async function* (req, ctx) {
-      const matcher = compileQuery(req.query, req.regex, req.caseSensitive);
-      const q = query(req.streams, req.since, req.until, req.window);
-      const max = req.maxMatches || 100;
-      const context = Math.min(req.contextLines, 10);
-      const levels = new Set<LogLevel>(req.levels.filter((l) => l !== LogLevel.LOG_LEVEL_UNSPECIFIED));
+      const plan: SearchPlan = {
+        matcher: compileQuery(req.query, req.regex, req.caseSensitive),
+        query: query(req.streams, req.since, req.until, req.window),
+        levels: new Set<LogLevel>(req.levels.filter((l) => l !== LogLevel.LOG_LEVEL_UNSPECIFIED)),
+        context: Math.min(req.contextLines, 10),
+        maxMatches: req.maxMatches || 100,
+        // The time budget leaves room to answer before the caller's deadline.
+        budgetEnd: Math.min(Date.now() + 55_000, (ctx.deadline?.getTime() ?? Infinity) - 1500),
+      };
       const all = await backend.containers(true, ctx.signal);
       const targets: ContainerInfo[] = req.containers.length ? req.containers.map((r) => findContainer(all, r)) : all;
-      // The time budget leaves room to answer before the caller's deadline.
-      const budgetEnd = Math.min(Date.now() + 55_000, (ctx.deadline?.getTime() ?? Infinity) - 1500);
       let total = 0;
       let searched = 0;
       let stopped = '';
       for (const c of targets) {
         if (stopped) break;
         const name = toContainer(c).name;
-        const found: LogMatch[] = [];
-        const before: LogLine[] = [];
-        const open: { m: LogMatch; left: number }[] = [];
-        let count = 0;
-        let scanned = 0;
-        scan: for await (const batch of backend.logs(c, q, ctx.signal)) {
-          if (Date.now() > budgetEnd) {
-            stopped = `stopped after the time budget while searching ${name}; narrow the time range or the containers`;
-            break;
-          }
-          for (const raw of batch) {
-            scanned++;
-            const matched = matchLine(raw, matcher, c.secrets);
-            const hit = Boolean(matched);
-            if (!hit && !context && !open.length) continue;
-            const line = toLogLine(raw, matched ?? cleanLine(raw.text, c.secrets));
-            for (const o of open) {
-              o.m.after.push(line);
-              o.left--;
-            }
-            while (open.length && (open[0]?.left ?? 0) <= 0) open.shift();
-            if (hit && (!levels.size || levels.has(line.level))) {
-              count++;
-              total++;
-              const m: LogMatch = { container: name, line, before: [...before], after: [] };
-              found.push(m);
-              if (context) open.push({ m, left: context });
-              if (total >= max) {
-                stopped = `stopped at ${max} matches (max_matches); raise it or narrow the search`;
-                break scan;
-              }
-            }
-            if (context) {
-              before.push(line);
-              if (before.length > context) before.shift();
-            }
-          }
-        }
+        const found = await searchContainer(backend, c, name, plan, total, ctx.signal);
+        total += found.matches.length;
+        stopped = found.stopped;
         searched++;
         const msg: SearchLogsResponse = {
-          matches: found,
-          matchesPerContainer: { [name]: String(count) },
-          linesScanned: { [name]: String(scanned) },
+          matches: found.matches,
+          matchesPerContainer: { [name]: String(found.matches.length) },
+          linesScanned: { [name]: String(found.scanned) },
           containersSearched: searched,
           containersTotal: targets.length,
           limitReached: Boolean(stopped),
@@ -186,9 +153,9 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
             blockWriteBytes: String(s?.blockWrite ?? 0),
             pids: s?.pids ?? 0,
             restartCount: c.restartCount,
-            uptime: { seconds: String(Math.floor(uptimeMs / 1000)), nanos: 0 },
+            uptime: fromMs(Math.floor(uptimeMs / 1000) * 1000),
             exitCode: c.exitCode,
-            ...(c.finishedAt ? { finishedAt: { seconds: String(Math.floor(c.finishedAt.getTime() / 1000)), nanos: 0 } } : {}),
+            ...(c.finishedAt ? { finishedAt: fromMs(Math.floor(c.finishedAt.getTime() / 1000) * 1000) } : {}),
           });
         }),
       );

@@ -59,8 +59,3 @@ export class PlanBook<T> {
     }
   }
 }
-
-/** google.protobuf.Timestamp as ts-proto represents it. */
-export function toTimestamp(d: Date): { seconds: string; nanos: number } {
-  return { seconds: String(Math.floor(d.getTime() / 1000)), nanos: (d.getTime() % 1000) * 1_000_000 };
-}

@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { drain } from '@homelab-mcp/component-kit/drain.js';
 import { ShardStatusServiceService, type GetShardStatusResponse } from '@homelab-mcp/proto/ts/homelab/mcp/v1/shard.js';
 import { DescriptorSet } from './descriptor-set.js';
 import { ShardError, toGrpcStatus } from './errors.js';
 import { HealthReporter, type HealthProbe } from './health.js';
 import { addReflectionToServer } from './reflection.js';
-import { createIdentityInterceptor, createMtlsServerCredentials, peerIdentity, type ShardTlsFiles } from './tls.js';
+import { toTimestamp } from '@homelab-mcp/component-kit/timestamps.js';
+import { isLoopbackHost, joinHostPort } from '@homelab-mcp/pki/address.js';
+import { createMtlsServerCredentials, WatchedCertificateFiles } from '@homelab-mcp/pki/credentials.js';
+import { peerIdentity } from '@homelab-mcp/pki/identity.js';
+import { createIdentityInterceptor, type ShardTlsFiles } from './caller-policy.js';
 
 /** What a handler gets besides its request. */
 export interface ShardContext {
@@ -70,10 +74,6 @@ const require = createRequire(import.meta.url);
 
 export function loadDescriptorSet(): Uint8Array {
   return readFileSync(require.resolve('@homelab-mcp/proto/descriptor.binpb'));
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 function contextFor(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, logger: Logger, method: string): { ctx: ShardContext; done: () => void } {
@@ -158,6 +158,37 @@ function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unkn
   return impl;
 }
 
+const SERVER_OPTIONS = {
+  'grpc.max_receive_message_length': 4 * 1024 * 1024,
+  'grpc.max_send_message_length': 16 * 1024 * 1024,
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  // The gateway pings often (every 100 ms by default) to notice a cut link within a second; accept that.
+  'grpc.http2.min_ping_interval_without_data_ms': 50,
+  // No channelz: nothing reads it, and it books every call.
+  'grpc.enable_channelz': 0,
+};
+
+/** ShardStatusService: the shard's name, service, version and health, for homelab_status. */
+function addShardStatusToServer(server: grpc.Server, opts: Pick<ServeOptions<grpc.ServiceDefinition>, 'name' | 'serviceName' | 'version' | 'upstream'>, health: HealthReporter): void {
+  server.addService(ShardStatusServiceService, {
+    getShardStatus: (_call: grpc.ServerUnaryCall<unknown, GetShardStatusResponse>, callback: grpc.sendUnaryData<GetShardStatusResponse>) => {
+      const st = health.status();
+      callback(null, {
+        name: opts.name,
+        service: opts.serviceName,
+        version: opts.version ?? '0.1.0',
+        serving: st.serving,
+        reason: st.reason,
+        since: toTimestamp(st.since),
+        ...(st.checkedAt ? { checkedAt: toTimestamp(st.checkedAt) } : {}),
+        upstream: opts.upstream ?? '',
+      });
+    },
+  });
+}
+
 /**
  * Starts a shard: its service with typed handlers, server reflection from the
  * buf-built descriptor set, the gRPC health service driven by the upstream
@@ -166,22 +197,11 @@ function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unkn
 export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions<S>): Promise<RunningShard> {
   const logger = opts.logger.child({ shard: opts.name });
   const { listen } = opts;
-  if (listen.tls === 'plaintext' && !isLoopback(listen.host)) {
+  if (listen.tls === 'plaintext' && !isLoopbackHost(listen.host)) {
     throw new Error(`plaintext gRPC is allowed only on loopback, not on ${listen.host}; configure SHARD_TLS_CA/CERT/KEY`);
   }
   const interceptors = listen.tls === 'plaintext' ? [] : [createIdentityInterceptor({ peers: new Set(listen.tls.allowedPeers), healthOnly: new Set([`shard-${opts.name}`]) })];
-  const server = new grpc.Server({
-    interceptors,
-    'grpc.max_receive_message_length': 4 * 1024 * 1024,
-    'grpc.max_send_message_length': 16 * 1024 * 1024,
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
-    'grpc.keepalive_permit_without_calls': 1,
-    // The gateway pings often (every 100 ms by default) to notice a cut link within a second; accept that.
-    'grpc.http2.min_ping_interval_without_data_ms': 50,
-    // No channelz: nothing reads it, and it books every call.
-    'grpc.enable_channelz': 0,
-  } as grpc.ServerOptions);
+  const server = new grpc.Server({ interceptors, ...SERVER_OPTIONS } as grpc.ServerOptions);
 
   const descriptors = new DescriptorSet(opts.descriptorSet ?? loadDescriptorSet());
   if (!descriptors.registry.getService(opts.serviceName)) throw new Error(`${opts.serviceName} is not in the descriptor set: run npm run generate`);
@@ -190,28 +210,13 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
 
   const health = new HealthReporter(opts.serviceName, opts.health, logger);
   health.addToServer(server);
-  server.addService(ShardStatusServiceService, {
-    getShardStatus: (_call: grpc.ServerUnaryCall<unknown, GetShardStatusResponse>, callback: grpc.sendUnaryData<GetShardStatusResponse>) => {
-      const st = health.status();
-      const ts = (d: Date) => ({ seconds: String(Math.floor(d.getTime() / 1000)), nanos: (d.getTime() % 1000) * 1e6 });
-      callback(null, {
-        name: opts.name,
-        service: opts.serviceName,
-        version: opts.version ?? '0.1.0',
-        serving: st.serving,
-        reason: st.reason,
-        since: ts(st.since),
-        ...(st.checkedAt ? { checkedAt: ts(st.checkedAt) } : {}),
-        upstream: opts.upstream ?? '',
-      });
-    },
-  });
+  addShardStatusToServer(server, opts, health);
   addReflectionToServer(server, descriptors, [opts.serviceName, 'homelab.mcp.v1.ShardStatusService']);
 
-  const creds = listen.tls === 'plaintext' ? grpc.ServerCredentials.createInsecure() : await createMtlsServerCredentials(listen.tls);
-  const bindHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const certificates = listen.tls === 'plaintext' ? undefined : new WatchedCertificateFiles(listen.tls);
+  const creds = certificates ? await createMtlsServerCredentials(certificates) : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${bindHost}:${listen.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(joinHostPort(listen.host, listen.port), creds, (err, p) => (err ? reject(err) : resolve(p))),
   );
   await health.start();
   const address = `${listen.host}:${port}`;
@@ -223,18 +228,15 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
     address,
     health,
     close: (graceMs = opts.shutdownGraceMs ?? 10_000) =>
-      (closing ??= new Promise<void>((resolve) => {
+      (closing ??= (async () => {
         health.stop();
-        const force = setTimeout(() => {
+        const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        await drain(graceful, () => {
           logger.warn({ inflight: inflight.size }, 'grace period over: cancelling remaining calls');
           server.forceShutdown();
-          resolve();
         }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      })),
+        certificates?.close();
+      })()),
   };
 }
 
@@ -249,20 +251,4 @@ function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: Abor
     call.once('drain', done);
     signal.addEventListener('abort', done, { once: true });
   });
-}
-
-/** SIGTERM/SIGINT: stop accepting, drain in-flight calls, exit 0. */
-export function handleSignals(shard: RunningShard, logger: Logger, graceMs?: number): void {
-  const stop = (signal: string) => {
-    logger.info({ signal }, 'shutting down: draining in-flight calls');
-    shard.close(graceMs).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
 }

@@ -9,7 +9,7 @@ import { createFileRegistry, fromBinary, getExtension, hasExtension } from '@buf
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { pino } from 'pino';
 import { createCa, ensurePki, issueCertificate, loadCa } from '@homelab-mcp/pki';
-import { startKitchenSink, type KitchenSinkControl } from '../../gateway/test/support/kitchen-sink.js';
+import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
 import { EchoRequest } from '@homelab-mcp/proto/ts/homelab/testing/v1/kitchen_sink.js';
 import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient, type HealthCheckResponse } from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
 import {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { ensurePki } from '@homelab-mcp/pki';
-import { startKitchenSink, type KitchenSinkControl } from '../../gateway/test/support/kitchen-sink.js';
+import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
 import type { CountResponse } from '@homelab-mcp/proto/ts/homelab/testing/v1/kitchen_sink.js';
 import { clientCredentials, kitchenClient } from './support/clients.js';
 

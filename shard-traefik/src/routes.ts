@@ -18,8 +18,9 @@ export function ruleValues(rule: string, matchers: string[]): string[] {
   return out;
 }
 
-function status(s: string): ObjectStatus {
-  switch (s.toLowerCase()) {
+/** Traefik's status word as the contract's enum. */
+export function status(s: string | undefined): ObjectStatus {
+  switch ((s ?? '').toLowerCase()) {
     case 'enabled':
       return ObjectStatus.OBJECT_STATUS_ENABLED;
     case 'warning':
@@ -31,7 +32,8 @@ function status(s: string): ObjectStatus {
   }
 }
 
-function qualify(name: string, provider: string): string {
+/** A bare reference resolves within the referring object's provider. */
+export function qualify(name: string, provider: string): string {
   return name.includes('@') ? name : `${name}@${provider}`;
 }
 

@@ -7,6 +7,7 @@ import type { RecoveryRecord } from './dynamic/journal.js';
 import type { DynamicStore } from './dynamic/store.js';
 import { getRoutes, toRoute } from './routes.js';
 import { checkSslStatus } from './ssl.js';
+import { traceRequest } from './trace/trace.js';
 import type { TraefikApi } from './upstream/traefik-api.js';
 
 const OUTCOME: Record<RecoveryRecord['outcome'], RecoveryOutcome> = {
@@ -86,5 +87,7 @@ export function createHandlers(deps: NavigatorDeps): ShardHandlers<typeof Naviga
     },
 
     checkSslStatus: (req, ctx) => checkSslStatus(api, deps.websecureAddress, req, ctx.signal),
+
+    traceRequest: (req, ctx) => traceRequest(api, deps.websecureAddress, req, ctx.signal),
   };
 }

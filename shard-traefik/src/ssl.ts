@@ -1,12 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { connect, type DetailedPeerCertificate } from 'node:tls';
 import { CertificateReport, type Certificate, type CheckSslStatusRequest, type CheckSslStatusResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import { splitSubjectAltName } from '@homelab-mcp/pki/identity.js';
 import { toTimestamp } from '@homelab-mcp/shard-kit';
 import { getRoutes } from './routes.js';
 import type { TraefikApi } from './upstream/traefik-api.js';
 
 function summarize(c: DetailedPeerCertificate): Certificate {
-  const sans = (c.subjectaltname ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^(DNS|IP Address):/, ''));
+  const sans = splitSubjectAltName(c.subjectaltname).map((s) => s.replace(/^(DNS|IP Address):/, ''));
   return {
     subjectCn: String(c.subject?.CN ?? ''),
     sans,
@@ -38,7 +39,9 @@ function handshake(host: string, address: string, timeoutMs: number): Promise<De
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate(true);
       const protocol = socket.getProtocol() ?? '';
-      socket.end();
+      // Destroyed, not ended: whatever the server sends after the handshake is never read, and an
+      // ended socket with unread data stays open (and keeps the process alive) until the peer gives up.
+      socket.destroy();
       if (!cert || !cert.raw) reject(new Error('the server sent no certificate'));
       else resolve(Object.assign(cert, { protocol }));
     });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
+import { waitForReady } from '@homelab-mcp/component-kit';
 import { build } from 'esbuild';
 import { ensurePki } from '@homelab-mcp/pki';
 import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
@@ -37,9 +38,8 @@ beforeAll(async () => {
         // Workspace packages are TypeScript: compile them in; everything from npm stays an import.
         name: 'workspace',
         setup(b) {
-          b.onResolve({ filter: /^@homelab-mcp\/proto\/ts\// }, (a) => ({ path: join(root, 'proto/gen/ts', a.path.slice('@homelab-mcp/proto/ts/'.length).replace(/\.js$/, '.ts')) }));
-          b.onResolve({ filter: /^@homelab-mcp\/[a-z-]+$/ }, (a) => ({ path: join(root, a.path.slice('@homelab-mcp/'.length), 'src/index.ts') }));
-          b.onResolve({ filter: /^[^./]/ }, (a) => ({ path: a.path, external: true }));
+          // (esbuild resolves their exports itself, `.js` to the `.ts` beside it)
+          b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('@homelab-mcp/') ? undefined : { path: a.path, external: true }));
         },
       },
     ],
@@ -94,11 +94,8 @@ class ShardProcess {
   static async start(env: Record<string, string>, creds: grpc.ChannelCredentials): Promise<ShardProcess> {
     const proc = spawn(process.execPath, [bundle('crash-shard')], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
     const child = new ShardProcess(proc);
-    const endpoints = await new Promise<{ grpc: string }>((resolve, reject) => {
-      proc.on('message', (m: { type?: string; endpoints?: { grpc: string } }) => m.type === 'ready' && m.endpoints && resolve(m.endpoints));
-      void child.exited.then((how) => reject(new Error(`the shard exited before it was ready (${how})`)));
-    });
-    child.client = new NavigatorServiceClient(endpoints.grpc, creds);
+    const endpoints = await waitForReady(proc, 'the shard');
+    child.client = new NavigatorServiceClient(endpoints.grpc ?? '', creds);
     return child;
   }
 

@@ -1,6 +1,7 @@
 import type { DescField, Message } from '@bufbuild/protobuf';
 import { PLAN_ID_FIELD, PlanLedger, PlanRefusal, bindRequest, type PlanRefusalReason } from '@homelab-mcp/plan-binding';
 import { requestJson, type ToolSpec } from '../schema/index.js';
+import { toMs } from '@homelab-mcp/component-kit/timestamps.js';
 
 const PLAN_TYPE = 'homelab.mcp.v1.Plan';
 
@@ -115,7 +116,7 @@ export class PlanRegistry {
   /** Records the plan of a dry run's answer; returns its id when one was issued (a no-op plan is not). */
   record(subject: string, tool: string, binding: string, plan: AnsweredPlan | undefined): string | undefined {
     if (!plan?.id || plan.noOp) return undefined;
-    const shardExpiry = plan.expiresAt ? Number(plan.expiresAt.seconds) * 1000 + Math.floor(plan.expiresAt.nanos / 1e6) : Infinity;
+    const shardExpiry = plan.expiresAt ? toMs(plan.expiresAt) : Infinity;
     this.ledger.issue(plan.id, binding, { subject, tool }, Math.min(Date.now() + this.ledger.ttlMs, shardExpiry));
     return plan.id;
   }

@@ -11,6 +11,7 @@ import {
 import { ListContainersRequest, TailLogsRequest, WatchmanServiceClient, type Container, type LogLine, type TailLogsResponse } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import { GatekeeperServiceClient, ListApplicationsRequest, type Application } from '@homelab-mcp/proto/ts/homelab/authentik/v1/gatekeeper.js';
 import type { ShardConnection } from '../discovery/shard-connection.js';
+import { distance } from 'fastest-levenshtein';
 
 export const DIAGNOSE_TOOL_NAME = 'diagnose_service';
 
@@ -90,20 +91,6 @@ function collect<T>(stream: grpc.ClientReadableStream<T>, signal: AbortSignal): 
     stream.on('error', reject);
     signal.addEventListener('abort', () => stream.cancel(), { once: true });
   });
-}
-
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0] ?? 0;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j] ?? 0;
-      d[j] = Math.min((d[j] ?? 0) + 1, (d[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length] ?? 0;
 }
 
 /** Clients that share the gateway's one channel per shard (no new connection per call). */

@@ -5,7 +5,7 @@ import { serviceOwnership, type ShardTarget } from '../config.js';
 
 class OwnershipRefused extends Error {}
 import { buildSurfaceSpec, buildToolSpecs, type SurfaceSpec, type ToolSpec } from '../schema/index.js';
-import { createShardCredentials, type TlsFiles } from './credentials.js';
+import { checkReadable, createWatchedChannelCredentials, WatchedCertificateFiles, type TlsFiles } from '@homelab-mcp/pki/credentials.js';
 import { watchHealth, type HealthWatch, type ServingStatus } from './health-watch.js';
 import { reflectShard } from './reflection-client.js';
 import { ShardStatusServiceService } from '@homelab-mcp/proto/ts/homelab/mcp/v1/shard.js';
@@ -62,6 +62,7 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
   private wake?: () => void;
   private loop?: Promise<void>;
   private readonly logger: Logger;
+  private readonly certificates?: WatchedCertificateFiles;
 
   constructor(readonly target: ShardTarget, private readonly options: ShardConnectionOptions) {
     super();
@@ -69,7 +70,9 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
     let credentials: grpc.ChannelCredentials;
     if (target.plaintext) credentials = grpc.credentials.createInsecure();
     else if (options.tls) {
-      credentials = createShardCredentials(options.tls, target.identity, (peer) => {
+      checkReadable(options.tls);
+      this.certificates = new WatchedCertificateFiles(options.tls);
+      credentials = createWatchedChannelCredentials(this.certificates, target.identity, (peer) => {
         this.certificateExpiresAt = peer.validTo;
       });
     } else throw new Error(`shard ${target.name}: mTLS files are missing`);
@@ -141,6 +144,7 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
     this.wake?.();
     await this.loop;
     this.client.close();
+    this.certificates?.close();
   }
 
   private setState(state: ShardState, lastError?: string): void {

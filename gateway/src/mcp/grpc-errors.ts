@@ -10,6 +10,7 @@ import {
   RetryInfo,
 } from '@homelab-mcp/proto/ts/google/rpc/error_details.js';
 import { Status } from '@homelab-mcp/proto/ts/google/rpc/status.js';
+import { toMs } from '@homelab-mcp/component-kit/timestamps.js';
 
 export interface FieldViolation {
   field: string;
@@ -69,7 +70,7 @@ const DETAILS: Record<string, (failure: CallFailure, value: Uint8Array) => void>
   },
   'google.rpc.RetryInfo': (failure, value) => {
     const delay = RetryInfo.decode(value).retryDelay;
-    if (delay) failure.retryAfterMs = Number(delay.seconds) * 1000 + Math.round(delay.nanos / 1e6);
+    if (delay) failure.retryAfterMs = toMs(delay);
   },
   'google.rpc.ResourceInfo': (failure, value) => {
     const { resourceType, resourceName } = ResourceInfo.decode(value);

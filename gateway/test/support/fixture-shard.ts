@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, ServiceDescriptorProtoSchema, file_google_protobuf_empty } from '@bufbuild/protobuf/wkt';
 import { HealthCheckResponse_ServingStatus, HealthService, type HealthServer } from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
+import { identityCodec } from '../../src/discovery/wire.js';
 import {
   ServerReflectionService,
   type ServerReflectionRequest,
@@ -42,18 +43,14 @@ const FILES = new Map<string, Buffer>([
   [file_google_protobuf_empty.proto.name, Buffer.from(toBinary(FileDescriptorProtoSchema, file_google_protobuf_empty.proto))],
 ]);
 
-const raw = {
-  serialize: (v: Uint8Array) => Buffer.from(v),
-  deserialize: (v: Buffer) => new Uint8Array(v),
-};
 const method = (path: string, requestStream: boolean, responseStream: boolean) => ({
   path,
   requestStream,
   responseStream,
-  requestSerialize: raw.serialize,
-  requestDeserialize: raw.deserialize,
-  responseSerialize: raw.serialize,
-  responseDeserialize: raw.deserialize,
+  requestSerialize: identityCodec.serialize,
+  requestDeserialize: identityCodec.deserialize,
+  responseSerialize: identityCodec.serialize,
+  responseDeserialize: identityCodec.deserialize,
 });
 
 function reflectionAnswer(req: ServerReflectionRequest): ServerReflectionResponse {

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { drain, waitForReady } from '@homelab-mcp/component-kit';
 
 // A second "node" on this machine: a Linux network namespace joined to the
 // root namespace by a veth pair, with addresses from a private /30 chosen per
@@ -213,27 +214,17 @@ export function startInNetns(namespace: string, spec: NetnsProcessSpec): Promise
   const stop = async (graceMs = 3000) => {
     if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
+    await drain(exited, () => {
+      child.kill('SIGKILL');
+      return exited;
+    }, graceMs);
   };
   const timeoutMs = spec.readyTimeoutMs ?? 30_000;
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (why: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      void stop(0).then(() => reject(new Error(`${spec.name} ${why}\n${output}`)));
-    };
-    const timer = setTimeout(() => fail(`did not report ready within ${timeoutMs} ms`), timeoutMs);
-    child.once('error', (err) => fail(`could not start: ${err.message}`));
-    child.once('exit', (code, signal) => fail(`exited (${signal ?? code}) before it was ready`));
-    child.on('message', (msg: { type?: string; endpoints?: Record<string, string> }) => {
-      if (settled || msg?.type !== 'ready') return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({ name: spec.name, child, endpoints: msg.endpoints ?? {}, output: () => output, stop });
-    });
-  });
+  return waitForReady(child, spec.name, timeoutMs).then(
+    (endpoints) => ({ name: spec.name, child, endpoints, output: () => output, stop }),
+    async (err: Error) => {
+      await stop(0);
+      throw new Error(`${err.message}\n${output}`);
+    },
+  );
 }

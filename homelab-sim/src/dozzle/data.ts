@@ -1,32 +1,4 @@
-/** Dozzle's Container JSON (internal/container/types.go). */
-export interface DozzleContainer {
-  id: string;
-  name: string;
-  image: string;
-  command: string;
-  created: string;
-  startedAt: string;
-  finishedAt: string;
-  state: string;
-  health?: string;
-  host: string;
-  labels: Record<string, string>;
-  stats: DozzleStat[];
-  memoryLimit: number;
-  cpuLimit: number;
-  group?: string;
-}
-
-export interface DozzleStat {
-  id: string;
-  cpu: number;
-  memory: number;
-  memoryUsage: number;
-  networkRxTotal: number;
-  networkTxTotal: number;
-  diskReadTotal: number;
-  diskWriteTotal: number;
-}
+import type { DozzleContainer } from '@homelab-mcp/upstream-types/dozzle.js';
 
 export interface SimLogLine {
   ts: number;

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { guessLevel, homelabContainers, type SimContainer, type SimLogLine } from './data.js';
 
-export { homelabContainers, type SimContainer, type DozzleContainer } from './data.js';
+export { homelabContainers, type SimContainer } from './data.js';
+export type { DozzleContainer } from '@homelab-mcp/upstream-types/dozzle.js';
 
 export interface DozzleSimOptions {
   containers?: SimContainer[];

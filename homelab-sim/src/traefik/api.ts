@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ENTRY_POINTS, type Runtime } from './runtime.js';
+import { entryPointItems, homelabEntryPoints } from './entry-points.js';
+import type { Runtime } from './runtime.js';
 
 type Item = { name: string; status?: string; [k: string]: unknown };
 
@@ -55,6 +56,13 @@ function writeList(res: ServerResponse, q: URLSearchParams, items: Item[], field
   writeJson(res, list.slice(start, end), { 'X-Next-Page': String(end < list.length ? page + 1 : 1) });
 }
 
+function bare(map: Map<string, object>): Record<string, unknown> {
+  return Object.fromEntries([...map].map(([k, v]) => {
+    const { name: _n, provider: _p, ...rest } = v as Record<string, unknown>;
+    return [k, rest];
+  }));
+}
+
 function counts(map: Map<string, Item>) {
   const all = [...map.values()];
   return { total: all.length, warnings: all.filter((i) => i.status === 'warning').length, errors: all.filter((i) => i.status === 'disabled').length };
@@ -104,13 +112,18 @@ export function createApiHandler(getRuntime: () => Runtime, basePath = '/api') {
           providers: ['Docker', 'File'],
         });
       case 'rawdata':
+        // runtime.Configuration marshalled as is: keyed by name, without the name/provider fields the lists add.
         return writeJson(res, {
-          routers: Object.fromEntries(rt.routers),
-          middlewares: Object.fromEntries(rt.middlewares),
-          services: Object.fromEntries(rt.services),
+          routers: bare(rt.routers),
+          middlewares: bare(rt.middlewares),
+          services: bare(rt.services),
+          ...(rt.tcpRouters.size ? { tcpRouters: bare(rt.tcpRouters) } : {}),
+          ...(rt.tcpServices.size ? { tcpServices: bare(rt.tcpServices) } : {}),
+          ...(rt.udpRouters.size ? { udpRouters: bare(rt.udpRouters) } : {}),
+          ...(rt.udpServices.size ? { udpServices: bare(rt.udpServices) } : {}),
         });
       case 'entrypoints': {
-        const eps = ENTRY_POINTS.map((name) => ({ name, address: name === 'web' ? ':80' : name === 'websecure' ? ':443' : ':8080' }));
+        const eps = entryPointItems(rt.entryPoints ?? homelabEntryPoints()).sort((a, b) => a.name.localeCompare(b.name));
         if (parts[1] !== undefined) {
           const ep = eps.find((e) => e.name === parts[1]);
           return ep ? writeJson(res, ep) : writeError(res, 404, `entry point not found: ${parts[1]}`);

@@ -7,9 +7,13 @@ import { join } from 'node:path';
 import { createCa, issueServerCertificate, type CertificateAuthority } from '@homelab-mcp/pki';
 import { createApiHandler } from './api.js';
 import { directorySignature, loadDirectory } from './file-provider.js';
+import { dockerProviderConfig, type SimContainerSpec } from './docker-provider.js';
+import { homelabEntryPoints, type EntryPointConfig } from './entry-points.js';
 import { buildRuntime, type DynamicConfig, type Runtime } from './runtime.js';
 
 export { buildRuntime, type DynamicConfig, type Runtime } from './runtime.js';
+export { dockerProviderConfig, dockerServiceName, keepContainer, type SimContainerSpec } from './docker-provider.js';
+export { homelabEntryPoints, type EntryPointConfig } from './entry-points.js';
 
 export interface TraefikSimOptions {
   /** The file provider's directory (a temporary one when omitted). */
@@ -18,6 +22,12 @@ export interface TraefikSimOptions {
   throttleMs?: number;
   /** Routers and services of other providers, e.g. { docker: {...} }; default: a small homelab. */
   providers?: Record<string, DynamicConfig>;
+  /** Static entry points (default: traefik :8080, web :80 redirecting to websecure, websecure :443). */
+  entryPoints?: Record<string, EntryPointConfig>;
+  /** Containers for the Docker provider: their labels become the `docker` provider's configuration. */
+  containers?: SimContainerSpec[];
+  /** Server health as a health check reports it (only servers of services with a healthCheck can be DOWN). */
+  serverHealth?: Record<string, 'UP' | 'DOWN'>;
   /** TLS entry point certificates: host -> 'valid' | 'expired' | 'wrong-host'. Default: a few homelab hosts. */
   certificates?: Record<string, 'valid' | 'expired' | 'wrong-host'>;
   host?: string;
@@ -35,7 +45,10 @@ export interface TraefikSim {
   ca: CertificateAuthority;
   /** Why the file provider's last reload failed (Traefik only logs it), or undefined. */
   lastError(): string | undefined;
+  /** What a health check finds for this server; shown only for services that have a healthCheck. */
   setServerHealth(url: string, status: 'UP' | 'DOWN'): void;
+  /** A container of the Docker provider changes state (e.g. "exited"): its routers come and go with it. */
+  setContainerState(name: string, state: string, health?: string): void;
   /** Re-reads the dynamic directory now. */
   reload(): Promise<void>;
   close(): Promise<void>;
@@ -63,14 +76,14 @@ export function homelabProviders(): Record<string, DynamicConfig> {
           authentik: { forwardAuth: { address: 'http://authentik-server:9000/outpost.goauthentik.io/auth/traefik', trustForwardHeader: true } },
         },
         services: {
-          gitea: { loadBalancer: { servers: [{ url: 'http://172.20.0.5:3000' }] } },
+          gitea: { loadBalancer: { servers: [{ url: 'http://172.20.0.5:3000' }], healthCheck: { path: '/api/healthz', interval: '30s' } } },
           whoami: { loadBalancer: { servers: [{ url: 'http://172.20.0.6:80' }] } },
           pinchflat: { loadBalancer: { servers: [{ url: 'http://172.20.0.7:8945' }] } },
           nextcloud: { loadBalancer: { servers: [{ url: 'http://172.20.0.8:80' }] } },
           jellyfin: { loadBalancer: { servers: [{ url: 'http://172.20.0.10:8096' }] } },
           vault: { loadBalancer: { servers: [{ url: 'http://172.20.0.11:80' }] } },
           photos: { loadBalancer: { servers: [{ url: 'http://172.20.0.12:2283' }] } },
-          uptime: { loadBalancer: { servers: [{ url: 'http://172.20.0.9:3001' }] } },
+          uptime: { loadBalancer: { servers: [{ url: 'http://172.20.0.9:3001' }], healthCheck: { path: '/api/status', interval: '10s' } } },
           paperless: { loadBalancer: { servers: [{ url: 'http://172.20.0.13:8000' }] } },
         },
       },
@@ -114,12 +127,15 @@ export async function startTraefikSim(opts: TraefikSimOptions = {}): Promise<Tra
   const dynamicDir = opts.dynamicDir ?? (await mkdtemp(join(tmpdir(), 'traefik-dynamic-')));
   await mkdir(dynamicDir, { recursive: true });
   const providers = opts.providers ?? homelabProviders();
-  const health = new Map<string, 'UP' | 'DOWN'>(DOWN_SERVERS.map((u) => [u, 'DOWN']));
+  const entryPoints = opts.entryPoints ?? homelabEntryPoints();
+  const containers = (opts.containers ?? []).map((c) => ({ ...c }));
+  const health = new Map<string, 'UP' | 'DOWN'>(Object.entries(opts.serverHealth ?? Object.fromEntries(DOWN_SERVERS.map((u) => [u, 'DOWN' as const]))));
   let fileConfig: DynamicConfig = {};
   let lastError: string | undefined;
-  let runtime: Runtime = buildRuntime(providers, () => 'UP');
+  let runtime: Runtime = buildRuntime(providers, () => 'UP', entryPoints);
   const rebuild = () => {
-    runtime = buildRuntime({ ...providers, file: fileConfig }, (url) => health.get(url) ?? 'UP');
+    const docker: Record<string, DynamicConfig> = opts.containers ? { docker: dockerProviderConfig(containers) } : {};
+    runtime = buildRuntime({ ...providers, ...docker, file: fileConfig }, (url) => health.get(url) ?? 'UP', entryPoints);
   };
   let signature = '';
   const reload = async () => {
@@ -171,6 +187,13 @@ export async function startTraefikSim(opts: TraefikSimOptions = {}): Promise<Tra
     lastError: () => lastError,
     setServerHealth: (url, status) => {
       health.set(url, status);
+      rebuild();
+    },
+    setContainerState: (name, state, containerHealth) => {
+      const c = containers.find((x) => x.name === name);
+      if (!c) throw new Error(`no container named ${name}`);
+      c.state = state;
+      if (containerHealth !== undefined) c.health = containerHealth;
       rebuild();
     },
     reload,

@@ -2,21 +2,10 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { HttpStatusError, upstreamError } from '@homelab-mcp/shard-kit';
 import type { ContainerInfo, LogBackend, LogQuery, RawLine, StatsSample } from './backend.js';
 import { textLines } from './line-streams.js';
+import type { DozzleContainer as Container } from '@homelab-mcp/upstream-types/dozzle.js';
 
-interface DozzleContainer {
-  id: string;
-  name: string;
-  image: string;
-  created: string;
-  startedAt: string;
-  finishedAt: string;
-  state: string;
-  health?: string;
-  host: string;
-  labels?: Record<string, string>;
-  stats?: { cpu: number; memoryUsage: number; networkRxTotal?: number; networkTxTotal?: number; diskReadTotal?: number; diskWriteTotal?: number }[];
-  memoryLimit: number;
-}
+/** What the shard relies on: older Dozzle releases omit the labels, stats and some totals. */
+type DozzleContainer = Omit<Container, 'labels' | 'stats'> & { labels?: Container['labels']; stats?: Partial<Container['stats'][number]>[] };
 
 export type DozzleAuth = { provider: 'none' } | { provider: 'simple'; username: string; password: string } | { provider: 'forward-proxy'; user: string };
 

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { waitForReady } from '@homelab-mcp/component-kit';
 import type { PkiFiles } from '@homelab-mcp/pki';
 import { WatchmanServiceClient } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 
@@ -41,7 +42,7 @@ export interface WatchmanProcess {
   close(): Promise<void>;
 }
 
-type ChildMessage = { type?: string; endpoints?: { grpc?: string }; text?: string };
+type ChildMessage = { type?: string; text?: string };
 
 /**
  * The Watchman in a process of its own, started the way `homelab-mcp start`
@@ -56,14 +57,11 @@ export async function startWatchmanProcess(env: Record<string, string>): Promise
   });
   const warnings: string[] = [];
   const synced: (() => void)[] = [];
-  const address = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the Watchman exited with ${code} before it was ready`)));
-    child.on('message', (m: ChildMessage) => {
-      if (m.type === 'ready' && m.endpoints?.grpc) resolve(m.endpoints.grpc);
-      if (m.type === 'warning' && m.text) warnings.push(m.text);
-      if (m.type === 'synced') synced.shift()?.();
-    });
+  child.on('message', (m: ChildMessage) => {
+    if (m.type === 'warning' && m.text) warnings.push(m.text);
+    if (m.type === 'synced') synced.shift()?.();
   });
+  const address = (await waitForReady(child, 'the Watchman')).grpc ?? '';
   return {
     port: Number(address.split(':').at(-1)),
     warnings: async () => {

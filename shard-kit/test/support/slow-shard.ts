@@ -2,7 +2,8 @@
 // Prints its port; the TLS files come from the environment.
 import { pino } from 'pino';
 import { EchoResponse, KitchenSinkServiceService } from '@homelab-mcp/proto/ts/homelab/testing/v1/kitchen_sink.js';
-import { handleSignals, serve } from '../../src/index.js';
+import { stopOnSignals } from '@homelab-mcp/component-kit';
+import { serve } from '../../src/index.js';
 
 const env = process.env;
 const logger = pino({ level: 'silent' });
@@ -26,5 +27,5 @@ const shard = await serve({
     change: async () => ({ applied: false, value: '' }),
   },
 });
-handleSignals(shard, logger, 5000);
+stopOnSignals(() => shard.close(5000), logger);
 process.stdout.write(`${shard.port}\n`);

@@ -10,6 +10,10 @@ export interface ApiRouter {
   priority?: number | string;
   priorityStr?: string;
   tls?: { certResolver?: string; options?: string; domains?: { main?: string; sans?: string[] }[]; passthrough?: boolean };
+  /** "v2" for routers evaluated with the v2 matchers. */
+  ruleSyntax?: string;
+  /** Entry points the router is actually on (unknown ones dropped). */
+  using?: string[];
   status: string;
   error?: string[];
 }

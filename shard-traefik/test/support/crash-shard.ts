@@ -2,7 +2,7 @@
 // Armed over IPC with an apply stage ({ arm: 'written' }), it kills itself with SIGKILL the
 // moment it logs that stage, so every stage of an apply can be cut exactly.
 import { pino } from 'pino';
-import { reportReady } from '@homelab-mcp/shard-kit';
+import { reportReady, stopOnSignals } from '@homelab-mcp/component-kit';
 import { parseConfig, startNavigator } from '../../src/index.js';
 
 let armed: string | undefined;
@@ -17,4 +17,5 @@ process.on('message', (m: { arm?: string }) => {
   process.send?.({ type: 'armed', stage: armed });
 });
 const shard = await startNavigator(parseConfig(process.env), logger);
+stopOnSignals(() => shard.close(), logger);
 reportReady({ grpc: shard.address });

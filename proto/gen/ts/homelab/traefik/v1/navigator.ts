@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Struct } from "../../../google/protobuf/struct.js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { ChangeKind, changeKindFromJSON, changeKindToJSON, Plan } from "../../mcp/v1/plan.js";
 
@@ -197,6 +198,155 @@ export function recoveryOutcomeToJSON(object: RecoveryOutcome): string {
     case RecoveryOutcome.RECOVERY_OUTCOME_FAILED:
       return "RECOVERY_OUTCOME_FAILED";
     case RecoveryOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** How a traced request ends. */
+export enum TraceOutcome {
+  /** TRACE_OUTCOME_UNSPECIFIED - Not determined. */
+  TRACE_OUTCOME_UNSPECIFIED = 0,
+  /** TRACE_OUTCOME_ROUTED - A router takes it and the service has a server that is up. */
+  TRACE_OUTCOME_ROUTED = 1,
+  /** TRACE_OUTCOME_NO_ENTRY_POINT - No entry point listens on the URL's port. */
+  TRACE_OUTCOME_NO_ENTRY_POINT = 2,
+  /** TRACE_OUTCOME_NOT_FOUND - No enabled router matches: Traefik answers 404. */
+  TRACE_OUTCOME_NOT_FOUND = 3,
+  /** TRACE_OUTCOME_STOPPED_BY_MIDDLEWARE - A middleware answers instead of the service (redirect loop, allow list, authentication). */
+  TRACE_OUTCOME_STOPPED_BY_MIDDLEWARE = 4,
+  /** TRACE_OUTCOME_NO_SERVER - The service has no server that is up, or is disabled: 503 or 502. */
+  TRACE_OUTCOME_NO_SERVER = 5,
+  /** TRACE_OUTCOME_REDIRECT_LOOP - Redirects did not settle within 5 hops. */
+  TRACE_OUTCOME_REDIRECT_LOOP = 6,
+  /** TRACE_OUTCOME_REDIRECTED_AWAY - The request leaves Traefik by a redirect to a host or port Traefik does not serve. */
+  TRACE_OUTCOME_REDIRECTED_AWAY = 7,
+  UNRECOGNIZED = -1,
+}
+
+export function traceOutcomeFromJSON(object: any): TraceOutcome {
+  switch (object) {
+    case 0:
+    case "TRACE_OUTCOME_UNSPECIFIED":
+      return TraceOutcome.TRACE_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "TRACE_OUTCOME_ROUTED":
+      return TraceOutcome.TRACE_OUTCOME_ROUTED;
+    case 2:
+    case "TRACE_OUTCOME_NO_ENTRY_POINT":
+      return TraceOutcome.TRACE_OUTCOME_NO_ENTRY_POINT;
+    case 3:
+    case "TRACE_OUTCOME_NOT_FOUND":
+      return TraceOutcome.TRACE_OUTCOME_NOT_FOUND;
+    case 4:
+    case "TRACE_OUTCOME_STOPPED_BY_MIDDLEWARE":
+      return TraceOutcome.TRACE_OUTCOME_STOPPED_BY_MIDDLEWARE;
+    case 5:
+    case "TRACE_OUTCOME_NO_SERVER":
+      return TraceOutcome.TRACE_OUTCOME_NO_SERVER;
+    case 6:
+    case "TRACE_OUTCOME_REDIRECT_LOOP":
+      return TraceOutcome.TRACE_OUTCOME_REDIRECT_LOOP;
+    case 7:
+    case "TRACE_OUTCOME_REDIRECTED_AWAY":
+      return TraceOutcome.TRACE_OUTCOME_REDIRECTED_AWAY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TraceOutcome.UNRECOGNIZED;
+  }
+}
+
+export function traceOutcomeToJSON(object: TraceOutcome): string {
+  switch (object) {
+    case TraceOutcome.TRACE_OUTCOME_UNSPECIFIED:
+      return "TRACE_OUTCOME_UNSPECIFIED";
+    case TraceOutcome.TRACE_OUTCOME_ROUTED:
+      return "TRACE_OUTCOME_ROUTED";
+    case TraceOutcome.TRACE_OUTCOME_NO_ENTRY_POINT:
+      return "TRACE_OUTCOME_NO_ENTRY_POINT";
+    case TraceOutcome.TRACE_OUTCOME_NOT_FOUND:
+      return "TRACE_OUTCOME_NOT_FOUND";
+    case TraceOutcome.TRACE_OUTCOME_STOPPED_BY_MIDDLEWARE:
+      return "TRACE_OUTCOME_STOPPED_BY_MIDDLEWARE";
+    case TraceOutcome.TRACE_OUTCOME_NO_SERVER:
+      return "TRACE_OUTCOME_NO_SERVER";
+    case TraceOutcome.TRACE_OUTCOME_REDIRECT_LOOP:
+      return "TRACE_OUTCOME_REDIRECT_LOOP";
+    case TraceOutcome.TRACE_OUTCOME_REDIRECTED_AWAY:
+      return "TRACE_OUTCOME_REDIRECTED_AWAY";
+    case TraceOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Why a router did not take a request. */
+export enum NearMissKind {
+  /** NEAR_MISS_KIND_UNSPECIFIED - Not specified. */
+  NEAR_MISS_KIND_UNSPECIFIED = 0,
+  /** NEAR_MISS_KIND_RULE_PART - The host matches but another part of the rule (path, method, header...) does not. */
+  NEAR_MISS_KIND_RULE_PART = 1,
+  /** NEAR_MISS_KIND_OTHER_ENTRY_POINT - The rule matches but the router listens on other entry points. */
+  NEAR_MISS_KIND_OTHER_ENTRY_POINT = 2,
+  /** NEAR_MISS_KIND_LOWER_PRIORITY - The rule matches but a router with a higher priority takes the request. */
+  NEAR_MISS_KIND_LOWER_PRIORITY = 3,
+  /** NEAR_MISS_KIND_DISABLED - Traefik disabled the router (see its error). */
+  NEAR_MISS_KIND_DISABLED = 4,
+  /** NEAR_MISS_KIND_SIMILAR_HOST - Its host is a few edits away from the request's host (a typo?). */
+  NEAR_MISS_KIND_SIMILAR_HOST = 5,
+  /** NEAR_MISS_KIND_TLS_MISMATCH - The rule matches but the router's TLS does not fit the connection (TLS routers serve only TLS connections and the reverse). */
+  NEAR_MISS_KIND_TLS_MISMATCH = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function nearMissKindFromJSON(object: any): NearMissKind {
+  switch (object) {
+    case 0:
+    case "NEAR_MISS_KIND_UNSPECIFIED":
+      return NearMissKind.NEAR_MISS_KIND_UNSPECIFIED;
+    case 1:
+    case "NEAR_MISS_KIND_RULE_PART":
+      return NearMissKind.NEAR_MISS_KIND_RULE_PART;
+    case 2:
+    case "NEAR_MISS_KIND_OTHER_ENTRY_POINT":
+      return NearMissKind.NEAR_MISS_KIND_OTHER_ENTRY_POINT;
+    case 3:
+    case "NEAR_MISS_KIND_LOWER_PRIORITY":
+      return NearMissKind.NEAR_MISS_KIND_LOWER_PRIORITY;
+    case 4:
+    case "NEAR_MISS_KIND_DISABLED":
+      return NearMissKind.NEAR_MISS_KIND_DISABLED;
+    case 5:
+    case "NEAR_MISS_KIND_SIMILAR_HOST":
+      return NearMissKind.NEAR_MISS_KIND_SIMILAR_HOST;
+    case 6:
+    case "NEAR_MISS_KIND_TLS_MISMATCH":
+      return NearMissKind.NEAR_MISS_KIND_TLS_MISMATCH;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return NearMissKind.UNRECOGNIZED;
+  }
+}
+
+export function nearMissKindToJSON(object: NearMissKind): string {
+  switch (object) {
+    case NearMissKind.NEAR_MISS_KIND_UNSPECIFIED:
+      return "NEAR_MISS_KIND_UNSPECIFIED";
+    case NearMissKind.NEAR_MISS_KIND_RULE_PART:
+      return "NEAR_MISS_KIND_RULE_PART";
+    case NearMissKind.NEAR_MISS_KIND_OTHER_ENTRY_POINT:
+      return "NEAR_MISS_KIND_OTHER_ENTRY_POINT";
+    case NearMissKind.NEAR_MISS_KIND_LOWER_PRIORITY:
+      return "NEAR_MISS_KIND_LOWER_PRIORITY";
+    case NearMissKind.NEAR_MISS_KIND_DISABLED:
+      return "NEAR_MISS_KIND_DISABLED";
+    case NearMissKind.NEAR_MISS_KIND_SIMILAR_HOST:
+      return "NEAR_MISS_KIND_SIMILAR_HOST";
+    case NearMissKind.NEAR_MISS_KIND_TLS_MISMATCH:
+      return "NEAR_MISS_KIND_TLS_MISMATCH";
+    case NearMissKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -617,6 +767,182 @@ export interface Certificate {
   serialNumber: string;
   /** SHA-256 fingerprint, hex. */
   fingerprintSha256: string;
+}
+
+/** The request to trace. */
+export interface TraceRequestRequest {
+  /** Full URL as a client sends it, e.g. "https://gitea.home.lan/api/v1/version". */
+  url: string;
+  /** HTTP method (default GET). */
+  method: string;
+  /** Request headers, e.g. {"X-Api-Key": "..."}; values are only matched, never logged. */
+  headers: { [key: string]: string };
+  /** The client's address as Traefik sees it (ClientIP and ipAllowList use it), e.g. "192.168.1.20". */
+  clientIp: string;
+  /** Skip the TLS handshake for HTTPS hops (no certificate report). */
+  skipTlsCheck: boolean;
+}
+
+export interface TraceRequestRequest_HeadersEntry {
+  key: string;
+  value: string;
+}
+
+/** What Traefik does with the request, hop by hop. */
+export interface TraceRequestResponse {
+  /** The answer in a sentence or two. */
+  summary: string;
+  /** How the request ends. */
+  outcome: TraceOutcome;
+  /** The HTTP status the client gets, where the trace can tell (0 when unknown). */
+  httpStatus: number;
+  /** Each request Traefik sees: the first, then one per redirect followed. */
+  hops: TraceHop[];
+}
+
+/** One request as Traefik sees it. */
+export interface TraceHop {
+  /** The URL of this hop. */
+  url: string;
+  /** Method. */
+  method: string;
+  /** The entry point that takes it. */
+  entryPoint?:
+    | TraceEntryPoint
+    | undefined;
+  /**
+   * Every router on that entry point for this kind of connection (TLS or
+   * not), in the order Traefik tries them: highest priority first.
+   */
+  routers: TraceRouter[];
+  /** The router that takes the request, "name@provider"; empty when none does. */
+  winner: string;
+  /** Routers that might have been meant and why they did not take it. */
+  nearMisses: NearMiss[];
+  /** For HTTPS: TLS as the winner (or the nearest router) has it and the certificate served. */
+  tls?:
+    | TraceTls
+    | undefined;
+  /** The winner's middlewares in the order a request passes them (entry point middlewares first). */
+  middlewares: TraceMiddleware[];
+  /** The winner's service, down to its servers. */
+  service?:
+    | TraceService
+    | undefined;
+  /** Where a middleware redirects this request, if one does. */
+  redirectTo: string;
+  /** This hop in a sentence. */
+  summary: string;
+}
+
+/** The entry point of a hop. */
+export interface TraceEntryPoint {
+  /** Name, e.g. "websecure". */
+  name: string;
+  /** Address as configured, e.g. ":443". */
+  address: string;
+  /** Whether the connection is TLS (https). */
+  tls: boolean;
+  /** The entry point's redirection, e.g. "websecure (https, permanent)"; empty when none. */
+  redirection: string;
+}
+
+/** A router evaluated against the request. */
+export interface TraceRouter {
+  /** "name@provider". */
+  name: string;
+  /** The rule as written. */
+  rule: string;
+  /** Rule syntax used: "v3" or "v2". */
+  ruleSyntax: string;
+  /** Priority as Traefik computes it (explicit, else the rule's length), exact. */
+  priority: string;
+  /** Whether the rule matches this request. */
+  matched: boolean;
+  /** Each matcher call of the rule with its result. */
+  matchers: RuleMatch[];
+  /** Why the rule could not be evaluated (a syntax error Traefik also rejects). */
+  ruleError: string;
+}
+
+/** One matcher call of a rule. */
+export interface RuleMatch {
+  /** The call as written, e.g. "PathPrefix(`/api`)". */
+  matcher: string;
+  /** Its result for this request (before any `!` around it). */
+  matched: boolean;
+  /** Whether a `!` applies to it. */
+  negated: boolean;
+}
+
+/** A router that did not take the request. */
+export interface NearMiss {
+  /** "name@provider". */
+  router: string;
+  /** The kind of miss. */
+  kind: NearMissKind;
+  /** Why, in a sentence. */
+  detail: string;
+  /** Its rule. */
+  rule: string;
+}
+
+/** TLS of an HTTPS hop. */
+export interface TraceTls {
+  /** The router the TLS settings come from. */
+  router: string;
+  /** Whether that router has TLS. */
+  routerTls: boolean;
+  /** Its certificate resolver, if any. */
+  certResolver: string;
+  /** Its TLS options, if any. */
+  options: string;
+  /** The certificate Traefik serves for the SNI (the check_ssl_status report). */
+  certificate?: CertificateReport | undefined;
+}
+
+/** A middleware on the request's way. */
+export interface TraceMiddleware {
+  /** "name@provider". */
+  name: string;
+  /** Kind, e.g. "forwardauth", "redirectscheme". */
+  type: string;
+  /** Status Traefik reports. */
+  status: ObjectStatus;
+  /** Its errors. */
+  errors: string[];
+  /** Its configuration as Traefik shows it. */
+  config?:
+    | { [key: string]: any }
+    | undefined;
+  /** What it does to this request, e.g. "asks http://outpost:9000/... before forwarding". */
+  effect: string;
+  /** For a chain: its middlewares, in order. */
+  chain: TraceMiddleware[];
+  /** Where it came from: "entry point websecure", "router app@docker" or "chain x@file". */
+  source: string;
+}
+
+/** A service and what lies below it. */
+export interface TraceService {
+  /** "name@provider". */
+  name: string;
+  /** Kind: "loadbalancer", "weighted", "mirroring", "failover". */
+  type: string;
+  /** Status Traefik reports. */
+  status: ObjectStatus;
+  /** Its errors. */
+  errors: string[];
+  /** For load balancers: the servers and their health. */
+  servers: Server[];
+  /** Whether a health check watches the servers (without one Traefik reports every server UP). */
+  healthCheck: boolean;
+  /** The services below it: weighted members, mirroring's main and mirrors, failover's main and fallback. */
+  children: TraceService[];
+  /** Its role under the parent: "weight 3", "main", "mirror 10%", "fallback". */
+  role: string;
+  /** What this service does with the request, in a sentence. */
+  note: string;
 }
 
 function createBaseGetRoutesRequest(): GetRoutesRequest {
@@ -4554,6 +4880,1693 @@ export const Certificate: MessageFns<Certificate> = {
   },
 };
 
+function createBaseTraceRequestRequest(): TraceRequestRequest {
+  return { url: "", method: "", headers: {}, clientIp: "", skipTlsCheck: false };
+}
+
+export const TraceRequestRequest: MessageFns<TraceRequestRequest> = {
+  encode(message: TraceRequestRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.method !== "") {
+      writer.uint32(18).string(message.method);
+    }
+    globalThis.Object.entries(message.headers).forEach(([key, value]: [string, string]) => {
+      TraceRequestRequest_HeadersEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    if (message.clientIp !== "") {
+      writer.uint32(34).string(message.clientIp);
+    }
+    if (message.skipTlsCheck !== false) {
+      writer.uint32(40).bool(message.skipTlsCheck);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceRequestRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceRequestRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = TraceRequestRequest_HeadersEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.headers[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clientIp = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.skipTlsCheck = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceRequestRequest {
+    return {
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      headers: isObject(object.headers)
+        ? (globalThis.Object.entries(object.headers) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      clientIp: isSet(object.clientIp)
+        ? globalThis.String(object.clientIp)
+        : isSet(object.client_ip)
+        ? globalThis.String(object.client_ip)
+        : "",
+      skipTlsCheck: isSet(object.skipTlsCheck)
+        ? globalThis.Boolean(object.skipTlsCheck)
+        : isSet(object.skip_tls_check)
+        ? globalThis.Boolean(object.skip_tls_check)
+        : false,
+    };
+  },
+
+  toJSON(message: TraceRequestRequest): unknown {
+    const obj: any = {};
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.headers) {
+      const entries = globalThis.Object.entries(message.headers) as [string, string][];
+      if (entries.length > 0) {
+        obj.headers = {};
+        entries.forEach(([k, v]) => {
+          obj.headers[k] = v;
+        });
+      }
+    }
+    if (message.clientIp !== "") {
+      obj.clientIp = message.clientIp;
+    }
+    if (message.skipTlsCheck !== false) {
+      obj.skipTlsCheck = message.skipTlsCheck;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceRequestRequest>, I>>(base?: I): TraceRequestRequest {
+    return TraceRequestRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceRequestRequest>, I>>(object: I): TraceRequestRequest {
+    const message = createBaseTraceRequestRequest();
+    message.url = object.url ?? "";
+    message.method = object.method ?? "";
+    message.headers = (globalThis.Object.entries(object.headers ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.clientIp = object.clientIp ?? "";
+    message.skipTlsCheck = object.skipTlsCheck ?? false;
+    return message;
+  },
+};
+
+function createBaseTraceRequestRequest_HeadersEntry(): TraceRequestRequest_HeadersEntry {
+  return { key: "", value: "" };
+}
+
+export const TraceRequestRequest_HeadersEntry: MessageFns<TraceRequestRequest_HeadersEntry> = {
+  encode(message: TraceRequestRequest_HeadersEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceRequestRequest_HeadersEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceRequestRequest_HeadersEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceRequestRequest_HeadersEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: TraceRequestRequest_HeadersEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceRequestRequest_HeadersEntry>, I>>(
+    base?: I,
+  ): TraceRequestRequest_HeadersEntry {
+    return TraceRequestRequest_HeadersEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceRequestRequest_HeadersEntry>, I>>(
+    object: I,
+  ): TraceRequestRequest_HeadersEntry {
+    const message = createBaseTraceRequestRequest_HeadersEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseTraceRequestResponse(): TraceRequestResponse {
+  return { summary: "", outcome: 0, httpStatus: 0, hops: [] };
+}
+
+export const TraceRequestResponse: MessageFns<TraceRequestResponse> = {
+  encode(message: TraceRequestResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.summary !== "") {
+      writer.uint32(10).string(message.summary);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(16).int32(message.outcome);
+    }
+    if (message.httpStatus !== 0) {
+      writer.uint32(24).uint32(message.httpStatus);
+    }
+    for (const v of message.hops) {
+      TraceHop.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceRequestResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceRequestResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.summary = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.httpStatus = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.hops.push(TraceHop.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceRequestResponse {
+    return {
+      summary: isSet(object.summary) ? globalThis.String(object.summary) : "",
+      outcome: isSet(object.outcome) ? traceOutcomeFromJSON(object.outcome) : 0,
+      httpStatus: isSet(object.httpStatus)
+        ? globalThis.Number(object.httpStatus)
+        : isSet(object.http_status)
+        ? globalThis.Number(object.http_status)
+        : 0,
+      hops: globalThis.Array.isArray(object?.hops) ? object.hops.map((e: any) => TraceHop.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TraceRequestResponse): unknown {
+    const obj: any = {};
+    if (message.summary !== "") {
+      obj.summary = message.summary;
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = traceOutcomeToJSON(message.outcome);
+    }
+    if (message.httpStatus !== 0) {
+      obj.httpStatus = Math.round(message.httpStatus);
+    }
+    if (message.hops?.length) {
+      obj.hops = message.hops.map((e) => TraceHop.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceRequestResponse>, I>>(base?: I): TraceRequestResponse {
+    return TraceRequestResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceRequestResponse>, I>>(object: I): TraceRequestResponse {
+    const message = createBaseTraceRequestResponse();
+    message.summary = object.summary ?? "";
+    message.outcome = object.outcome ?? 0;
+    message.httpStatus = object.httpStatus ?? 0;
+    message.hops = object.hops?.map((e) => TraceHop.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTraceHop(): TraceHop {
+  return {
+    url: "",
+    method: "",
+    entryPoint: undefined,
+    routers: [],
+    winner: "",
+    nearMisses: [],
+    tls: undefined,
+    middlewares: [],
+    service: undefined,
+    redirectTo: "",
+    summary: "",
+  };
+}
+
+export const TraceHop: MessageFns<TraceHop> = {
+  encode(message: TraceHop, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.method !== "") {
+      writer.uint32(18).string(message.method);
+    }
+    if (message.entryPoint !== undefined) {
+      TraceEntryPoint.encode(message.entryPoint, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.routers) {
+      TraceRouter.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.winner !== "") {
+      writer.uint32(42).string(message.winner);
+    }
+    for (const v of message.nearMisses) {
+      NearMiss.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.tls !== undefined) {
+      TraceTls.encode(message.tls, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.middlewares) {
+      TraceMiddleware.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.service !== undefined) {
+      TraceService.encode(message.service, writer.uint32(74).fork()).join();
+    }
+    if (message.redirectTo !== "") {
+      writer.uint32(82).string(message.redirectTo);
+    }
+    if (message.summary !== "") {
+      writer.uint32(90).string(message.summary);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceHop {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceHop();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.entryPoint = TraceEntryPoint.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.routers.push(TraceRouter.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.winner = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.nearMisses.push(NearMiss.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tls = TraceTls.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.middlewares.push(TraceMiddleware.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.service = TraceService.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.redirectTo = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.summary = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceHop {
+    return {
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      entryPoint: isSet(object.entryPoint)
+        ? TraceEntryPoint.fromJSON(object.entryPoint)
+        : isSet(object.entry_point)
+        ? TraceEntryPoint.fromJSON(object.entry_point)
+        : undefined,
+      routers: globalThis.Array.isArray(object?.routers) ? object.routers.map((e: any) => TraceRouter.fromJSON(e)) : [],
+      winner: isSet(object.winner) ? globalThis.String(object.winner) : "",
+      nearMisses: globalThis.Array.isArray(object?.nearMisses)
+        ? object.nearMisses.map((e: any) => NearMiss.fromJSON(e))
+        : globalThis.Array.isArray(object?.near_misses)
+        ? object.near_misses.map((e: any) => NearMiss.fromJSON(e))
+        : [],
+      tls: isSet(object.tls) ? TraceTls.fromJSON(object.tls) : undefined,
+      middlewares: globalThis.Array.isArray(object?.middlewares)
+        ? object.middlewares.map((e: any) => TraceMiddleware.fromJSON(e))
+        : [],
+      service: isSet(object.service) ? TraceService.fromJSON(object.service) : undefined,
+      redirectTo: isSet(object.redirectTo)
+        ? globalThis.String(object.redirectTo)
+        : isSet(object.redirect_to)
+        ? globalThis.String(object.redirect_to)
+        : "",
+      summary: isSet(object.summary) ? globalThis.String(object.summary) : "",
+    };
+  },
+
+  toJSON(message: TraceHop): unknown {
+    const obj: any = {};
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.entryPoint !== undefined) {
+      obj.entryPoint = TraceEntryPoint.toJSON(message.entryPoint);
+    }
+    if (message.routers?.length) {
+      obj.routers = message.routers.map((e) => TraceRouter.toJSON(e));
+    }
+    if (message.winner !== "") {
+      obj.winner = message.winner;
+    }
+    if (message.nearMisses?.length) {
+      obj.nearMisses = message.nearMisses.map((e) => NearMiss.toJSON(e));
+    }
+    if (message.tls !== undefined) {
+      obj.tls = TraceTls.toJSON(message.tls);
+    }
+    if (message.middlewares?.length) {
+      obj.middlewares = message.middlewares.map((e) => TraceMiddleware.toJSON(e));
+    }
+    if (message.service !== undefined) {
+      obj.service = TraceService.toJSON(message.service);
+    }
+    if (message.redirectTo !== "") {
+      obj.redirectTo = message.redirectTo;
+    }
+    if (message.summary !== "") {
+      obj.summary = message.summary;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceHop>, I>>(base?: I): TraceHop {
+    return TraceHop.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceHop>, I>>(object: I): TraceHop {
+    const message = createBaseTraceHop();
+    message.url = object.url ?? "";
+    message.method = object.method ?? "";
+    message.entryPoint = (object.entryPoint !== undefined && object.entryPoint !== null)
+      ? TraceEntryPoint.fromPartial(object.entryPoint)
+      : undefined;
+    message.routers = object.routers?.map((e) => TraceRouter.fromPartial(e)) || [];
+    message.winner = object.winner ?? "";
+    message.nearMisses = object.nearMisses?.map((e) => NearMiss.fromPartial(e)) || [];
+    message.tls = (object.tls !== undefined && object.tls !== null) ? TraceTls.fromPartial(object.tls) : undefined;
+    message.middlewares = object.middlewares?.map((e) => TraceMiddleware.fromPartial(e)) || [];
+    message.service = (object.service !== undefined && object.service !== null)
+      ? TraceService.fromPartial(object.service)
+      : undefined;
+    message.redirectTo = object.redirectTo ?? "";
+    message.summary = object.summary ?? "";
+    return message;
+  },
+};
+
+function createBaseTraceEntryPoint(): TraceEntryPoint {
+  return { name: "", address: "", tls: false, redirection: "" };
+}
+
+export const TraceEntryPoint: MessageFns<TraceEntryPoint> = {
+  encode(message: TraceEntryPoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.tls !== false) {
+      writer.uint32(24).bool(message.tls);
+    }
+    if (message.redirection !== "") {
+      writer.uint32(34).string(message.redirection);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceEntryPoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceEntryPoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tls = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.redirection = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceEntryPoint {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      tls: isSet(object.tls) ? globalThis.Boolean(object.tls) : false,
+      redirection: isSet(object.redirection) ? globalThis.String(object.redirection) : "",
+    };
+  },
+
+  toJSON(message: TraceEntryPoint): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.tls !== false) {
+      obj.tls = message.tls;
+    }
+    if (message.redirection !== "") {
+      obj.redirection = message.redirection;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceEntryPoint>, I>>(base?: I): TraceEntryPoint {
+    return TraceEntryPoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceEntryPoint>, I>>(object: I): TraceEntryPoint {
+    const message = createBaseTraceEntryPoint();
+    message.name = object.name ?? "";
+    message.address = object.address ?? "";
+    message.tls = object.tls ?? false;
+    message.redirection = object.redirection ?? "";
+    return message;
+  },
+};
+
+function createBaseTraceRouter(): TraceRouter {
+  return { name: "", rule: "", ruleSyntax: "", priority: "", matched: false, matchers: [], ruleError: "" };
+}
+
+export const TraceRouter: MessageFns<TraceRouter> = {
+  encode(message: TraceRouter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.rule !== "") {
+      writer.uint32(18).string(message.rule);
+    }
+    if (message.ruleSyntax !== "") {
+      writer.uint32(26).string(message.ruleSyntax);
+    }
+    if (message.priority !== "") {
+      writer.uint32(34).string(message.priority);
+    }
+    if (message.matched !== false) {
+      writer.uint32(40).bool(message.matched);
+    }
+    for (const v of message.matchers) {
+      RuleMatch.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.ruleError !== "") {
+      writer.uint32(58).string(message.ruleError);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceRouter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceRouter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ruleSyntax = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.priority = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.matched = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.matchers.push(RuleMatch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.ruleError = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceRouter {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      ruleSyntax: isSet(object.ruleSyntax)
+        ? globalThis.String(object.ruleSyntax)
+        : isSet(object.rule_syntax)
+        ? globalThis.String(object.rule_syntax)
+        : "",
+      priority: isSet(object.priority) ? globalThis.String(object.priority) : "",
+      matched: isSet(object.matched) ? globalThis.Boolean(object.matched) : false,
+      matchers: globalThis.Array.isArray(object?.matchers)
+        ? object.matchers.map((e: any) => RuleMatch.fromJSON(e))
+        : [],
+      ruleError: isSet(object.ruleError)
+        ? globalThis.String(object.ruleError)
+        : isSet(object.rule_error)
+        ? globalThis.String(object.rule_error)
+        : "",
+    };
+  },
+
+  toJSON(message: TraceRouter): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.ruleSyntax !== "") {
+      obj.ruleSyntax = message.ruleSyntax;
+    }
+    if (message.priority !== "") {
+      obj.priority = message.priority;
+    }
+    if (message.matched !== false) {
+      obj.matched = message.matched;
+    }
+    if (message.matchers?.length) {
+      obj.matchers = message.matchers.map((e) => RuleMatch.toJSON(e));
+    }
+    if (message.ruleError !== "") {
+      obj.ruleError = message.ruleError;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceRouter>, I>>(base?: I): TraceRouter {
+    return TraceRouter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceRouter>, I>>(object: I): TraceRouter {
+    const message = createBaseTraceRouter();
+    message.name = object.name ?? "";
+    message.rule = object.rule ?? "";
+    message.ruleSyntax = object.ruleSyntax ?? "";
+    message.priority = object.priority ?? "";
+    message.matched = object.matched ?? false;
+    message.matchers = object.matchers?.map((e) => RuleMatch.fromPartial(e)) || [];
+    message.ruleError = object.ruleError ?? "";
+    return message;
+  },
+};
+
+function createBaseRuleMatch(): RuleMatch {
+  return { matcher: "", matched: false, negated: false };
+}
+
+export const RuleMatch: MessageFns<RuleMatch> = {
+  encode(message: RuleMatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.matcher !== "") {
+      writer.uint32(10).string(message.matcher);
+    }
+    if (message.matched !== false) {
+      writer.uint32(16).bool(message.matched);
+    }
+    if (message.negated !== false) {
+      writer.uint32(24).bool(message.negated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RuleMatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRuleMatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.matcher = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.matched = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.negated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RuleMatch {
+    return {
+      matcher: isSet(object.matcher) ? globalThis.String(object.matcher) : "",
+      matched: isSet(object.matched) ? globalThis.Boolean(object.matched) : false,
+      negated: isSet(object.negated) ? globalThis.Boolean(object.negated) : false,
+    };
+  },
+
+  toJSON(message: RuleMatch): unknown {
+    const obj: any = {};
+    if (message.matcher !== "") {
+      obj.matcher = message.matcher;
+    }
+    if (message.matched !== false) {
+      obj.matched = message.matched;
+    }
+    if (message.negated !== false) {
+      obj.negated = message.negated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RuleMatch>, I>>(base?: I): RuleMatch {
+    return RuleMatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RuleMatch>, I>>(object: I): RuleMatch {
+    const message = createBaseRuleMatch();
+    message.matcher = object.matcher ?? "";
+    message.matched = object.matched ?? false;
+    message.negated = object.negated ?? false;
+    return message;
+  },
+};
+
+function createBaseNearMiss(): NearMiss {
+  return { router: "", kind: 0, detail: "", rule: "" };
+}
+
+export const NearMiss: MessageFns<NearMiss> = {
+  encode(message: NearMiss, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.router !== "") {
+      writer.uint32(10).string(message.router);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.detail !== "") {
+      writer.uint32(26).string(message.detail);
+    }
+    if (message.rule !== "") {
+      writer.uint32(34).string(message.rule);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NearMiss {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNearMiss();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.router = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NearMiss {
+    return {
+      router: isSet(object.router) ? globalThis.String(object.router) : "",
+      kind: isSet(object.kind) ? nearMissKindFromJSON(object.kind) : 0,
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+    };
+  },
+
+  toJSON(message: NearMiss): unknown {
+    const obj: any = {};
+    if (message.router !== "") {
+      obj.router = message.router;
+    }
+    if (message.kind !== 0) {
+      obj.kind = nearMissKindToJSON(message.kind);
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NearMiss>, I>>(base?: I): NearMiss {
+    return NearMiss.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NearMiss>, I>>(object: I): NearMiss {
+    const message = createBaseNearMiss();
+    message.router = object.router ?? "";
+    message.kind = object.kind ?? 0;
+    message.detail = object.detail ?? "";
+    message.rule = object.rule ?? "";
+    return message;
+  },
+};
+
+function createBaseTraceTls(): TraceTls {
+  return { router: "", routerTls: false, certResolver: "", options: "", certificate: undefined };
+}
+
+export const TraceTls: MessageFns<TraceTls> = {
+  encode(message: TraceTls, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.router !== "") {
+      writer.uint32(10).string(message.router);
+    }
+    if (message.routerTls !== false) {
+      writer.uint32(16).bool(message.routerTls);
+    }
+    if (message.certResolver !== "") {
+      writer.uint32(26).string(message.certResolver);
+    }
+    if (message.options !== "") {
+      writer.uint32(34).string(message.options);
+    }
+    if (message.certificate !== undefined) {
+      CertificateReport.encode(message.certificate, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceTls {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceTls();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.router = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.routerTls = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.certResolver = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.options = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.certificate = CertificateReport.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceTls {
+    return {
+      router: isSet(object.router) ? globalThis.String(object.router) : "",
+      routerTls: isSet(object.routerTls)
+        ? globalThis.Boolean(object.routerTls)
+        : isSet(object.router_tls)
+        ? globalThis.Boolean(object.router_tls)
+        : false,
+      certResolver: isSet(object.certResolver)
+        ? globalThis.String(object.certResolver)
+        : isSet(object.cert_resolver)
+        ? globalThis.String(object.cert_resolver)
+        : "",
+      options: isSet(object.options) ? globalThis.String(object.options) : "",
+      certificate: isSet(object.certificate) ? CertificateReport.fromJSON(object.certificate) : undefined,
+    };
+  },
+
+  toJSON(message: TraceTls): unknown {
+    const obj: any = {};
+    if (message.router !== "") {
+      obj.router = message.router;
+    }
+    if (message.routerTls !== false) {
+      obj.routerTls = message.routerTls;
+    }
+    if (message.certResolver !== "") {
+      obj.certResolver = message.certResolver;
+    }
+    if (message.options !== "") {
+      obj.options = message.options;
+    }
+    if (message.certificate !== undefined) {
+      obj.certificate = CertificateReport.toJSON(message.certificate);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceTls>, I>>(base?: I): TraceTls {
+    return TraceTls.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceTls>, I>>(object: I): TraceTls {
+    const message = createBaseTraceTls();
+    message.router = object.router ?? "";
+    message.routerTls = object.routerTls ?? false;
+    message.certResolver = object.certResolver ?? "";
+    message.options = object.options ?? "";
+    message.certificate = (object.certificate !== undefined && object.certificate !== null)
+      ? CertificateReport.fromPartial(object.certificate)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTraceMiddleware(): TraceMiddleware {
+  return { name: "", type: "", status: 0, errors: [], config: undefined, effect: "", chain: [], source: "" };
+}
+
+export const TraceMiddleware: MessageFns<TraceMiddleware> = {
+  encode(message: TraceMiddleware, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    for (const v of message.errors) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.config !== undefined) {
+      Struct.encode(Struct.wrap(message.config), writer.uint32(42).fork()).join();
+    }
+    if (message.effect !== "") {
+      writer.uint32(50).string(message.effect);
+    }
+    for (const v of message.chain) {
+      TraceMiddleware.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.source !== "") {
+      writer.uint32(66).string(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceMiddleware {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceMiddleware();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.errors.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.config = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.effect = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.chain.push(TraceMiddleware.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceMiddleware {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      status: isSet(object.status) ? objectStatusFromJSON(object.status) : 0,
+      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => globalThis.String(e)) : [],
+      config: isObject(object.config) ? object.config : undefined,
+      effect: isSet(object.effect) ? globalThis.String(object.effect) : "",
+      chain: globalThis.Array.isArray(object?.chain) ? object.chain.map((e: any) => TraceMiddleware.fromJSON(e)) : [],
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+    };
+  },
+
+  toJSON(message: TraceMiddleware): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.status !== 0) {
+      obj.status = objectStatusToJSON(message.status);
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors;
+    }
+    if (message.config !== undefined) {
+      obj.config = message.config;
+    }
+    if (message.effect !== "") {
+      obj.effect = message.effect;
+    }
+    if (message.chain?.length) {
+      obj.chain = message.chain.map((e) => TraceMiddleware.toJSON(e));
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceMiddleware>, I>>(base?: I): TraceMiddleware {
+    return TraceMiddleware.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceMiddleware>, I>>(object: I): TraceMiddleware {
+    const message = createBaseTraceMiddleware();
+    message.name = object.name ?? "";
+    message.type = object.type ?? "";
+    message.status = object.status ?? 0;
+    message.errors = object.errors?.map((e) => e) || [];
+    message.config = object.config ?? undefined;
+    message.effect = object.effect ?? "";
+    message.chain = object.chain?.map((e) => TraceMiddleware.fromPartial(e)) || [];
+    message.source = object.source ?? "";
+    return message;
+  },
+};
+
+function createBaseTraceService(): TraceService {
+  return {
+    name: "",
+    type: "",
+    status: 0,
+    errors: [],
+    servers: [],
+    healthCheck: false,
+    children: [],
+    role: "",
+    note: "",
+  };
+}
+
+export const TraceService: MessageFns<TraceService> = {
+  encode(message: TraceService, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    for (const v of message.errors) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.servers) {
+      Server.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.healthCheck !== false) {
+      writer.uint32(48).bool(message.healthCheck);
+    }
+    for (const v of message.children) {
+      TraceService.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.role !== "") {
+      writer.uint32(66).string(message.role);
+    }
+    if (message.note !== "") {
+      writer.uint32(74).string(message.note);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceService {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceService();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.errors.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.servers.push(Server.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.healthCheck = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.children.push(TraceService.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceService {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      status: isSet(object.status) ? objectStatusFromJSON(object.status) : 0,
+      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => globalThis.String(e)) : [],
+      servers: globalThis.Array.isArray(object?.servers) ? object.servers.map((e: any) => Server.fromJSON(e)) : [],
+      healthCheck: isSet(object.healthCheck)
+        ? globalThis.Boolean(object.healthCheck)
+        : isSet(object.health_check)
+        ? globalThis.Boolean(object.health_check)
+        : false,
+      children: globalThis.Array.isArray(object?.children)
+        ? object.children.map((e: any) => TraceService.fromJSON(e))
+        : [],
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+    };
+  },
+
+  toJSON(message: TraceService): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.status !== 0) {
+      obj.status = objectStatusToJSON(message.status);
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors;
+    }
+    if (message.servers?.length) {
+      obj.servers = message.servers.map((e) => Server.toJSON(e));
+    }
+    if (message.healthCheck !== false) {
+      obj.healthCheck = message.healthCheck;
+    }
+    if (message.children?.length) {
+      obj.children = message.children.map((e) => TraceService.toJSON(e));
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceService>, I>>(base?: I): TraceService {
+    return TraceService.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceService>, I>>(object: I): TraceService {
+    const message = createBaseTraceService();
+    message.name = object.name ?? "";
+    message.type = object.type ?? "";
+    message.status = object.status ?? 0;
+    message.errors = object.errors?.map((e) => e) || [];
+    message.servers = object.servers?.map((e) => Server.fromPartial(e)) || [];
+    message.healthCheck = object.healthCheck ?? false;
+    message.children = object.children?.map((e) => TraceService.fromPartial(e)) || [];
+    message.role = object.role ?? "";
+    message.note = object.note ?? "";
+    return message;
+  },
+};
+
 /**
  * NavigatorService reads Traefik's routing state and manages the dynamic
  * configuration files it owns in Traefik's file-provider directory.
@@ -4639,6 +6652,29 @@ export const NavigatorServiceService = {
       Buffer.from(CheckSslStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CheckSslStatusResponse => CheckSslStatusResponse.decode(value),
   },
+  /**
+   * Follow one HTTP request through Traefik the way Traefik routes it, from
+   * the live API: the entry point that takes it (scheme and port against the
+   * entry point addresses) and its redirection; every router on that entry
+   * point with its rule evaluated (Traefik v3 rule language, or v2 where a
+   * router sets ruleSyntax v2) and its priority (explicit, else the rule's
+   * length); the winner; near misses and why they lost (path not covered,
+   * other entry point, lower priority, disabled with its error, a host a typo
+   * away, no TLS); for HTTPS the router's TLS and the certificate served for
+   * the SNI; the middleware chain in order with each configuration (forwardAuth
+   * with its address); and the service down to its servers and their health.
+   * A redirect is followed to the next hop (at most 5).
+   */
+  traceRequest: {
+    path: "/homelab.traefik.v1.NavigatorService/TraceRequest" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TraceRequestRequest): Buffer => Buffer.from(TraceRequestRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TraceRequestRequest => TraceRequestRequest.decode(value),
+    responseSerialize: (value: TraceRequestResponse): Buffer =>
+      Buffer.from(TraceRequestResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TraceRequestResponse => TraceRequestResponse.decode(value),
+  },
 } as const;
 
 export interface NavigatorServiceServer extends UntypedServiceImplementation {
@@ -4673,6 +6709,20 @@ export interface NavigatorServiceServer extends UntypedServiceImplementation {
    * matches, and whether it is Traefik's self-signed default certificate.
    */
   checkSslStatus: handleUnaryCall<CheckSslStatusRequest, CheckSslStatusResponse>;
+  /**
+   * Follow one HTTP request through Traefik the way Traefik routes it, from
+   * the live API: the entry point that takes it (scheme and port against the
+   * entry point addresses) and its redirection; every router on that entry
+   * point with its rule evaluated (Traefik v3 rule language, or v2 where a
+   * router sets ruleSyntax v2) and its priority (explicit, else the rule's
+   * length); the winner; near misses and why they lost (path not covered,
+   * other entry point, lower priority, disabled with its error, a host a typo
+   * away, no TLS); for HTTPS the router's TLS and the certificate served for
+   * the SNI; the middleware chain in order with each configuration (forwardAuth
+   * with its address); and the service down to its servers and their health.
+   * A redirect is followed to the next hop (at most 5).
+   */
+  traceRequest: handleUnaryCall<TraceRequestRequest, TraceRequestResponse>;
 }
 
 export interface NavigatorServiceClient extends Client {
@@ -4776,6 +6826,34 @@ export interface NavigatorServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CheckSslStatusResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Follow one HTTP request through Traefik the way Traefik routes it, from
+   * the live API: the entry point that takes it (scheme and port against the
+   * entry point addresses) and its redirection; every router on that entry
+   * point with its rule evaluated (Traefik v3 rule language, or v2 where a
+   * router sets ruleSyntax v2) and its priority (explicit, else the rule's
+   * length); the winner; near misses and why they lost (path not covered,
+   * other entry point, lower priority, disabled with its error, a host a typo
+   * away, no TLS); for HTTPS the router's TLS and the certificate served for
+   * the SNI; the middleware chain in order with each configuration (forwardAuth
+   * with its address); and the service down to its servers and their health.
+   * A redirect is followed to the next hop (at most 5).
+   */
+  traceRequest(
+    request: TraceRequestRequest,
+    callback: (error: ServiceError | null, response: TraceRequestResponse) => void,
+  ): ClientUnaryCall;
+  traceRequest(
+    request: TraceRequestRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TraceRequestResponse) => void,
+  ): ClientUnaryCall;
+  traceRequest(
+    request: TraceRequestRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TraceRequestResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -11,13 +11,13 @@ import { startAuthentikSim, type AuthentikSim } from '@homelab-mcp/homelab-sim/a
 import { startDozzleSim, type DozzleSim } from '@homelab-mcp/homelab-sim/dozzle/index.js';
 import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
 import type { RunningShard } from '@homelab-mcp/shard-kit';
-import { parseConfig as parseGatekeeperConfig, startGatekeeper } from '../../shard-authentik/src/index.js';
-import { parseConfig as parseWatchmanConfig, startWatchman } from '../../shard-dozzle/src/index.js';
-import { parseConfig as parseNavigatorConfig, startNavigator } from '../../shard-traefik/src/index.js';
-import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
-import { ArgsFuzzer, NOT_AN_OBJECT, Rng, withProtoKey, type EdgeCase, type InvalidCase, type JsonSchema } from './support/fuzz-args.js';
-import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
-import { createTestPki } from './support/test-pki.js';
+import { parseConfig as parseGatekeeperConfig, startGatekeeper } from '@homelab-mcp/shard-authentik';
+import { parseConfig as parseWatchmanConfig, startWatchman } from '@homelab-mcp/shard-dozzle';
+import { parseConfig as parseNavigatorConfig, startNavigator } from '@homelab-mcp/shard-traefik';
+import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
+import { ArgsFuzzer, NOT_AN_OBJECT, Rng, withProtoKey, type EdgeCase, type InvalidCase, type JsonSchema } from '@homelab-mcp/gateway/testing/fuzz-args.js';
+import { startKitchenSink, type KitchenSinkControl } from '@homelab-mcp/shard-kit/testing/kitchen-sink.js';
+import { createTestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
 
 // Every tool of the real shards (on the homelab stand-ins) and of the kitchen sink,
 // plus diagnose_service, gets thousands of generated invalid arguments through the

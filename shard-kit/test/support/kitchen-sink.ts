@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { serve, ShardError, type ShardHandlers } from '@homelab-mcp/shard-kit';
+import { serve, ShardError, toMs, type ShardHandlers } from '../../src/index.js';
 import { KitchenSinkServiceService } from '@homelab-mcp/proto/ts/homelab/testing/v1/kitchen_sink.js';
 
 type Listen = Parameters<typeof serve>[0]['listen'];
@@ -43,7 +43,7 @@ export async function startKitchenSink(options: { name?: string; listen: Listen;
     echo: async (req) => ({ echo: req }),
     count: async function* (req, ctx) {
       observations.countStarted++;
-      const ms = req.interval ? Number(req.interval.seconds) * 1000 + Math.floor(req.interval.nanos / 1e6) : 0;
+      const ms = req.interval ? toMs(req.interval) : 0;
       try {
         for (let i = 1; i <= req.count; i++) {
           if (ms > 0) await sleep(ms, undefined, { signal: ctx.signal });

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { pino } from 'pino';
-import { loadCliConfig } from '../../cli/src/config.js';
-import { startAll, type Started } from '../../cli/src/start.js';
-import type { Finding } from '../src/composite/diagnose.js';
+import { loadCliConfig } from '@homelab-mcp/cli/config.js';
+import { startAll, type Started } from '@homelab-mcp/cli/start.js';
+import type { Finding } from '@homelab-mcp/gateway/composite/diagnose.js';
 
 let home: string;
 let started: Started;

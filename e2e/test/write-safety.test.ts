@@ -8,10 +8,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
+import { waitForReady } from '@homelab-mcp/component-kit';
 import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
-import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
-import { createTestPki, waitServing, type TestPki } from './support/test-pki.js';
+import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
+import { createTestPki, waitServing, type TestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
+import { identityCodec } from '@homelab-mcp/gateway/discovery/wire.js';
 
 // Writes against a real Navigator process on the Traefik stand-in: the shard's
 // own certificate cannot skip the gateway, an apply cut off by a killed shard
@@ -60,10 +62,7 @@ describe('writes through the gateway to a real shard process', () => {
         TRAEFIK_CONFIRM_TIMEOUT_MS: '120000',
       },
     });
-    const address = await new Promise<string>((ok, fail) => {
-      child.once('message', (m: { type?: string; endpoints?: { grpc?: string } }) => (m.type === 'ready' && m.endpoints?.grpc ? ok(m.endpoints.grpc) : fail(new Error('unexpected message'))));
-      child.once('exit', (code) => fail(new Error(`shard-traefik exited with ${code}`)));
-    });
+    const address = (await waitForReady(child, 'shard-traefik')).grpc ?? '';
     shardPort = Number(address.split(':').pop());
     shard = child;
   };
@@ -109,8 +108,8 @@ describe('writes through the gateway to a real shard process', () => {
     const asGateway = grpc.credentials.createSsl(readFileSync(pki.caFile), readFileSync(pki.gateway.keyFile), readFileSync(pki.gateway.certFile), { checkServerIdentity: () => undefined });
     const list = (creds: grpc.ChannelCredentials) => {
       const c = new grpc.Client(`127.0.0.1:${shardPort}`, creds);
-      return new Promise<Buffer>((ok, fail) =>
-        c.makeUnaryRequest('/homelab.traefik.v1.NavigatorService/ListDynamicConfigs', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), { deadline: Date.now() + 10_000 }, (err, res) => {
+      return new Promise<Uint8Array>((ok, fail) =>
+        c.makeUnaryRequest('/homelab.traefik.v1.NavigatorService/ListDynamicConfigs', identityCodec.serialize, identityCodec.deserialize, new Uint8Array(0), { deadline: Date.now() + 10_000 }, (err, res) => {
           c.close();
           if (err) fail(err);
           else ok(res!);
@@ -119,7 +118,7 @@ describe('writes through the gateway to a real shard process', () => {
     };
     await expect(list(asShard)).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: expect.stringContaining('may only call the health service') });
     // The operator's debug path (buf curl with the gateway's certificate) stays open.
-    await expect(list(asGateway)).resolves.toBeInstanceOf(Buffer);
+    await expect(list(asGateway)).resolves.toBeInstanceOf(Uint8Array);
     const health = new HealthClient(`127.0.0.1:${shardPort}`, asShard);
     const status = await new Promise((ok, fail) => health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => (err ? fail(err) : ok(res.status))));
     health.close();

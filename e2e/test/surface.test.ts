@@ -8,9 +8,9 @@ import { McpError, ResourceListChangedNotificationSchema, ResourceUpdatedNotific
 import { pino } from 'pino';
 import { startDozzleSim, type DozzleSim } from '@homelab-mcp/homelab-sim/dozzle/index.js';
 import type { RunningShard } from '@homelab-mcp/shard-kit';
-import { parseConfig as parseWatchmanConfig, startWatchman } from '../../shard-dozzle/src/index.js';
-import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
-import { createTestPki, type TestPki } from './support/test-pki.js';
+import { parseConfig as parseWatchmanConfig, startWatchman } from '@homelab-mcp/shard-dozzle';
+import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
+import { createTestPki, type TestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 

@@ -8,11 +8,11 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { startAuthentikSim, type AuthentikSim } from '@homelab-mcp/homelab-sim/authentik/index.js';
 import type { RunningShard } from '@homelab-mcp/shard-kit';
-import { parseConfig as parseGatekeeperConfig, startGatekeeper } from '../../shard-authentik/src/index.js';
-import { MAX_MESSAGE_DEPTH, MAX_VALUE_DEPTH } from '../src/schema/index.js';
-import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
-import { startKitchenSink, type KitchenSinkControl } from './support/kitchen-sink.js';
-import { createTestPki, waitServing } from './support/test-pki.js';
+import { parseConfig as parseGatekeeperConfig, startGatekeeper } from '@homelab-mcp/shard-authentik';
+import { MAX_MESSAGE_DEPTH, MAX_VALUE_DEPTH } from '@homelab-mcp/gateway/schema/index.js';
+import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
+import { startKitchenSink, type KitchenSinkControl } from '@homelab-mcp/shard-kit/testing/kitchen-sink.js';
+import { createTestPki, waitServing } from '@homelab-mcp/gateway/testing/test-pki.js';
 
 // Nesting that protobuf decoding cannot take (ts-proto and protobuf-es stop at
 // 100 message levels; a google.protobuf.Struct costs three per JSON level) is

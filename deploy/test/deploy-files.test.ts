@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
-import { readCompose, readDockerfile, root } from '../../deploy/test/support/deploy-files.js';
+import { readCompose, readDockerfile, root } from './support/deploy-files.js';
 
 const run = promisify(execFile);
 const compose = ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'].find((p) => existsSync(p));
