@@ -144,18 +144,8 @@ export async function startAll(cfg: CliConfig, logger: Logger, opts: StartOption
       state.components.gateway = gateway.endpoints;
       state.mcpUrl = gateway.endpoints.mcp;
       state.tokenFile = tokenFile;
-      say('');
-      say('homelab-mcp is running');
-      say(`  MCP endpoint  ${gateway.endpoints.mcp ?? '?'}`);
-      if (gateway.endpoints.tokenCreated === 'true') {
-        const token = (await readFile(tokenFile, 'utf8')).trim();
-        say(`  token         ${token}`);
-        say(`                (shown once; stored in ${tokenFile}, mode 0600; \`npx homelab-mcp token\` prints it again)`);
-      } else {
-        say(`  token         stored in ${tokenFile} (print it with \`npx homelab-mcp token\`)`);
-      }
-      say(`  connect       npx @modelcontextprotocol/inspector --cli ${gateway.endpoints.mcp ?? ''} --transport http --method tools/list --header "Authorization: Bearer <token>"`);
-      say('  check         npx homelab-mcp doctor');
+      const token = gateway.endpoints.tokenCreated === 'true' ? (await readFile(tokenFile, 'utf8')).trim() : undefined;
+      for (const line of gatewayBanner(gateway.endpoints, tokenFile, token)) say(line);
     }
     await writeFile(join(cfg.home, 'run.json'), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
     return { state, components: running, stop };
@@ -163,6 +153,30 @@ export async function startAll(cfg: CliConfig, logger: Logger, opts: StartOption
     await stop();
     throw err;
   }
+}
+
+/**
+ * What the terminal shows once the gateway is up: where to connect and how to
+ * authenticate. The token only when this start created it; none at all when
+ * the gateway runs without authentication (there is nothing to send).
+ */
+export function gatewayBanner(endpoints: Record<string, string>, tokenFile: string, createdToken: string | undefined): string[] {
+  const mcp = endpoints.mcp ?? '?';
+  const lines = ['', 'homelab-mcp is running', `  MCP endpoint  ${mcp}`];
+  if (endpoints.auth === 'none') {
+    lines.push('  auth          none: loopback clients connect without a token (GATEWAY_AUTH=none)');
+    lines.push(`  connect       npx @modelcontextprotocol/inspector --cli ${mcp} --transport http --method tools/list`);
+  } else {
+    if (createdToken) {
+      lines.push(`  token         ${createdToken}`);
+      lines.push(`                (shown once; stored in ${tokenFile}, mode 0600; \`npx homelab-mcp token\` prints it again)`);
+    } else {
+      lines.push(`  token         stored in ${tokenFile} (print it with \`npx homelab-mcp token\`)`);
+    }
+    lines.push(`  connect       npx @modelcontextprotocol/inspector --cli ${mcp} --transport http --method tools/list --header "Authorization: Bearer <token>"`);
+  }
+  lines.push('  check         npx homelab-mcp doctor');
+  return lines;
 }
 
 function upstreamEnv(shard: string, sim: Record<string, string>, env: NodeJS.ProcessEnv): Record<string, string> {

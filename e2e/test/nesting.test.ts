@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { startAuthentikSim, type AuthentikSim } from '@homelab-mcp/homelab-sim/authentik/index.js';
 import type { RunningShard } from '@homelab-mcp/shard-kit';
@@ -50,13 +50,10 @@ describe('nesting the gateway forwards, and nesting it refuses', () => {
 
   const call = (name: string, args: Record<string, unknown>) => client.callTool({ name, arguments: args }) as Promise<CallToolResult>;
   const refusal = async (name: string, args: Record<string, unknown>) => {
-    const err = await call(name, args).then(
-      (r) => new Error(`accepted: ${JSON.stringify(r).slice(0, 300)}`),
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(McpError);
-    expect((err as McpError).code).toBe(ErrorCode.InvalidParams);
-    return err as McpError & { data?: { violations?: { path: string; message: string }[] } };
+    const result = await call(name, args);
+    expect(result.isError).toBe(true);
+    const message = result.content.map((p) => (p.type === 'text' ? p.text : '')).join('\n');
+    return { message, data: result._meta?.['homelab-mcp/error'] as { violations?: { path: string; message: string }[] } | undefined };
   };
 
   /**
@@ -77,7 +74,9 @@ describe('nesting the gateway forwards, and nesting it refuses', () => {
       body: `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":${JSON.stringify(name)},"arguments":${argsJson}}}`,
     });
     const data = (await res.text()).split('\n').find((l) => l.startsWith('data: '));
-    return JSON.parse(data!.slice(6)) as { error?: { code: number; message: string; data?: { violations?: { path: string }[] } } };
+    const answer = JSON.parse(data!.slice(6)) as { result?: CallToolResult };
+    const result = answer.result;
+    return { isError: result?.isError, text: result?.content.map((p) => (p.type === 'text' ? p.text : '')).join('\n') ?? '', violations: (result?._meta?.['homelab-mcp/error'] as { violations?: { path: string }[] } | undefined)?.violations };
   };
 
   beforeAll(async () => {
@@ -119,11 +118,11 @@ describe('nesting the gateway forwards, and nesting it refuses', () => {
     const invalidBefore = (await gateway.metrics.calls.get()).values.filter((v) => v.labels.tool === 'sync_brand' && v.labels.outcome === 'invalid').reduce((n, v) => n + v.value, 0);
     for (const depth of [MAX_VALUE_DEPTH + 1, 34, 40, 49, 500]) {
       const err = await refusal('sync_brand', { domain: 'auth.home.lan', attributes: objects(depth) });
-      expect(err.message).toContain(`Invalid arguments for sync_brand: attributes: nests objects and arrays more than ${MAX_VALUE_DEPTH} levels deep`);
+      expect(err.message).toContain(`Invalid arguments for sync_brand:\n- attributes: nests objects and arrays more than ${MAX_VALUE_DEPTH} levels deep`);
       expect(err.data?.violations?.[0]?.path).toBe('attributes');
     }
     const huge = await rawCall('sync_brand', `{"domain":"auth.home.lan","attributes":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}`);
-    expect(huge.error).toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringContaining(`attributes: nests objects and arrays more than ${MAX_VALUE_DEPTH} levels deep`) });
+    expect(huge).toMatchObject({ isError: true, text: expect.stringContaining(`attributes: nests objects and arrays more than ${MAX_VALUE_DEPTH} levels deep`) });
     // The attempted write is on record too, its arguments cut where they stop being readable.
     const audit = (await readFile(join(dir, 'gateway', 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { tool: string; result: string; error: string; arguments: unknown });
     const last = audit.filter((l) => l.tool === 'sync_brand').pop();
@@ -159,8 +158,8 @@ describe('nesting the gateway forwards, and nesting it refuses', () => {
     expect(path).toMatch(/^tree(\.children\[0\])+$/);
     expect(err.message).toContain(`${MAX_MESSAGE_DEPTH} levels`);
     const huge = await rawCall('echo', `{"f_string":"x","tree":${'{"children":['.repeat(50_000)}{}${']}'.repeat(50_000)}}`);
-    expect(huge.error).toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringContaining(`more than ${MAX_MESSAGE_DEPTH} levels of messages`) });
-    expect(huge.error?.data?.violations?.[0]?.path).toMatch(/^tree(\.children\[0\])+$/);
+    expect(huge).toMatchObject({ isError: true, text: expect.stringContaining(`more than ${MAX_MESSAGE_DEPTH} levels of messages`) });
+    expect(huge.violations?.[0]?.path).toMatch(/^tree(\.children\[0\])+$/);
   });
 
   it('answers a shard whose answer is too deep to decode with a tool error, not an internal error', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { waitForReady } from '@homelab-mcp/component-kit';
 import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
@@ -126,10 +126,8 @@ describe('writes through the gateway to a real shard process', () => {
   });
 
   it('audits refused writes with the reason, secrets redacted', async () => {
-    await expect(call('add_dynamic_config', { name: '../evil', hosts: ['evil.home.lan'], service: { urls: ['http://10.0.0.9:80'] }, api_token: 'hunter2' })).rejects.toMatchObject({
-      code: ErrorCode.InvalidParams,
-      message: expect.stringContaining('name'),
-    });
+    const invalid = await call('add_dynamic_config', { name: '../evil', hosts: ['evil.home.lan'], service: { urls: ['http://10.0.0.9:80'] }, api_token: 'hunter2' });
+    expect(invalid).toMatchObject({ isError: true, content: [{ type: 'text', text: expect.stringMatching(/^Invalid arguments for add_dynamic_config:\n(.*\n)*- name: must match/) }] });
     const madeUp = await call('remove_dynamic_config', { name: 'gitea', plan_id: 'made-up' });
     expect(madeUp.isError).toBe(true);
     const lines = audit();

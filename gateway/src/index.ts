@@ -14,6 +14,9 @@ import { createMetrics, type GatewayMetrics } from './mcp/metrics.js';
 import { PlanRegistry } from './call/plans.js';
 import { createOwnTools } from './mcp/own-tools.js';
 import { renderStatus } from './mcp/status-tool.js';
+import { sessionLogOf } from './mcp/session-log.js';
+import { Subscriptions } from './surface/subscriptions.js';
+import { SurfaceTable } from './surface/surface-table.js';
 
 export { parseGatewayConfig, ConfigError, type GatewayConfig, type ShardTarget } from './config.js';
 export type { ShardState, ShardStatus } from './discovery/shard-connection.js';
@@ -28,6 +31,8 @@ export interface Gateway {
   tokenCreated: boolean;
   /** What tools/list answers right now. */
   tools(): Tool[];
+  /** The exact schema a tool's arguments are checked against (tools/list shows its portable form). */
+  validationSchema(tool: string): object | undefined;
   shards(): ShardStatus[];
   metrics: GatewayMetrics;
   /** Resolves on the next tools/list change (tests and the launcher wait on it). */
@@ -41,7 +46,7 @@ function toMcpTool(entry: ToolEntry): Tool {
     name: entry.name,
     ...(spec.title ? { title: spec.title } : {}),
     description: spec.description,
-    inputSchema: spec.inputSchema as Tool['inputSchema'],
+    inputSchema: spec.publishedInputSchema as Tool['inputSchema'],
     outputSchema: spec.outputSchema as Tool['outputSchema'],
     annotations: spec.annotations,
   };
@@ -63,6 +68,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   };
   rebuildCatalog();
 
+  const surface = new SurfaceTable(shards, logger);
+  const subscriptions = new Subscriptions(surface, shards, logger);
   const audit = new AuditLog(join(config.dataDir, 'audit.log'), logger);
   const core: McpCore = {
     table,
@@ -74,6 +81,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     listTools: () => catalog,
     validator: new AjvJsonSchemaValidator(),
     elicitation: !config.sessions.jsonResponse,
+    surface,
+    subscriptions,
   };
 
   const health = () => {
@@ -96,6 +105,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     refusedCall: (subject, tool, args, reason) => auditRefusedCall({ table, audit }, subject, tool, args, reason),
   });
 
+  surface.on('resourcesChanged', () => {
+    for (const server of http.servers()) server.sendResourceListChanged().catch(() => undefined);
+  });
+  surface.on('promptsChanged', () => {
+    for (const server of http.servers()) server.sendPromptListChanged().catch(() => undefined);
+  });
   const waiters: (() => void)[] = [];
   table.on('changed', () => {
     rebuildCatalog();
@@ -110,8 +125,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       for (const s of shards.map((x) => x.status())) metrics.shardUp.set({ shard: s.name, state: s.state }, s.state === 'serving' ? 1 : 0);
       const level = st.state === 'serving' ? 'info' : 'warning';
       for (const server of http.servers()) {
-        server
-          .sendLoggingMessage({ level, logger: 'homelab-mcp.discovery', data: renderStatus(st) })
+        sessionLogOf(server)
+          .send({ level, logger: 'homelab-mcp.discovery', data: renderStatus(st) })
           .catch(() => undefined);
       }
     };
@@ -127,10 +142,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     ...(tokenFile ? { token: tokenFile.token } : {}),
     tokenCreated: tokenFile?.created ?? false,
     tools: () => catalog,
+    validationSchema: (name) => table.find(name)?.spec.inputSchema ?? ownTools.get(name)?.definition.inputSchema,
     shards: () => shards.map((s) => s.status()),
     metrics,
     nextToolsChange: () => new Promise<void>((resolve) => waiters.push(resolve)),
     close: async () => {
+      subscriptions.close();
       await http.close();
       await Promise.all(shards.map((s) => s.close()));
     },

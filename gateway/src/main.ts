@@ -12,7 +12,7 @@ await runComponent('gateway', logger, async () => {
   }
   const base = gateway.url.replace(/\/mcp$/, '');
   return {
-    endpoints: { mcp: gateway.url, healthz: `${base}/healthz`, metrics: `${base}/metrics`, tokenCreated: String(gateway.tokenCreated) },
+    endpoints: { mcp: gateway.url, healthz: `${base}/healthz`, metrics: `${base}/metrics`, tokenCreated: String(gateway.tokenCreated), auth: config.auth.mode },
     close: () => gateway.close(),
   };
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError, ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
 import { startKitchenSink, type KitchenSinkControl } from '@homelab-mcp/shard-kit/testing/kitchen-sink.js';
@@ -144,14 +144,20 @@ describe('gateway over real shards and the real MCP client', () => {
     expect(text(result).length).toBeGreaterThan(0);
   });
 
-  it('rejects invalid and unknown arguments as invalid params naming the field', async () => {
-    const bad = call('kitchen_echo', { f_string: 'x', f_ranged: 50 });
-    await expect(bad).rejects.toBeInstanceOf(McpError);
-    await expect(bad).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringMatching(/f_?[rR]anged/) });
-    await expect(call('kitchen_echo', { f_string: 'x', no_such_field: 1 })).rejects.toMatchObject({
-      code: ErrorCode.InvalidParams,
-      message: expect.stringContaining('no_such_field'),
-    });
+  it('answers invalid and unknown arguments with a tool error naming the field, what is wrong and an example', async () => {
+    const bad = await call('kitchen_echo', { f_string: 'x', f_ranged: 50 });
+    expect(bad.isError).toBe(true);
+    const badText = text(bad);
+    expect(badText).toMatch(/^Invalid arguments for kitchen_echo:\n- f_ranged: must be at most \d+ \(e\.g\. /);
+    expect(badText).not.toContain('MCP error');
+    expect(bad._meta?.['homelab-mcp/error']).toMatchObject({ code: 'INVALID_ARGUMENT', violations: [expect.objectContaining({ path: 'f_ranged' })] });
+    const unknown = await call('kitchen_echo', { f_string: 'x', no_such_field: 1 });
+    expect(unknown.isError).toBe(true);
+    expect(text(unknown)).toMatch(/no_such_field: unknown field .*the fields here are f_double, f_float/);
+    // An unknown tool stays a protocol error, its message said once.
+    const err = await call('no_such_tool').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).message).toBe('MCP error -32602: Unknown tool "no_such_tool". Call tools/list for the tools available now.');
     await expect(call('no_such_tool')).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringContaining('no_such_tool') });
     // A name no tool can have says why, so a model that garbled it knows what to fix.
     await expect(call('kitchen echo')).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringMatching(/Unknown tool "kitchen echo"\. Tool name contains spaces.*Call tools\/list/) });
@@ -222,6 +228,18 @@ describe('gateway over real shards and the real MCP client', () => {
   });
 
   it('hides a killed shard at once, keeps the others working, and brings it back', async () => {
+    // Two more sessions watch the log lines of this: one asked for warnings and worse, one asked for nothing.
+    const watchers = await Promise.all(
+      [undefined, 'warning' as const].map(async (level) => {
+        const watcher = new Client({ name: `log-${level ?? 'all'}`, version: '1.0.0' });
+        const lines: { level: string; data: unknown }[] = [];
+        watcher.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void lines.push(n.params));
+        await watcher.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${gateway.token}` } } }));
+        if (level) await watcher.setLoggingLevel(level);
+        return { watcher, lines };
+      }),
+    );
+    const [everything, warnings] = watchers as [(typeof watchers)[0], (typeof watchers)[0]];
     const seen = listChanges.length;
     const killedAt = Date.now();
     await spare!.close();
@@ -249,6 +267,11 @@ describe('gateway over real shards and the real MCP client', () => {
     await waitFor('tools/list_changed after the restart', () => listChanges.length > again);
     await waitFor('spare tools back', async () => (await toolNames()).includes('spare_echo'));
     expect((await call('spare_echo', { f_string: 'back' })).isError).toBeFalsy();
+    await waitFor('the unfiltered session told that spare serves again', () => everything.lines.some((l) => l.level === 'info' && JSON.stringify(l.data).includes('spare')));
+    expect(everything.lines.some((l) => l.level === 'warning')).toBe(true);
+    expect(warnings.lines.some((l) => l.level === 'warning')).toBe(true);
+    expect(warnings.lines.filter((l) => l.level === 'info')).toEqual([]);
+    await Promise.all(watchers.map((w) => w.watcher.close()));
   });
 
   it('hides a shard whose upstream is down until it recovers', async () => {

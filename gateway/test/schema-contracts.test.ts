@@ -165,7 +165,7 @@ describe('contracts of any shard', () => {
     expect(p.flags).toMatchObject({ propertyNames: { pattern: '^(true|false)$' } });
     const base = { slot: 's', kind: 'KIND_TOKEN' };
     expect(violations(spec('store'), { ...base, readers: [] })).toEqual([{ path: 'readers', message: 'must have at least 1 item' }]);
-    expect(violations(spec('store'), { ...base, readers: [{ login: 'not-an-email' }] })).toEqual([{ path: 'readers[0].login', message: 'must be a valid email' }]);
+    expect(violations(spec('store'), { ...base, readers: [{ login: 'not-an-email' }] })).toEqual([{ path: 'readers[0].login', message: 'must be a valid email', example: 'admin@home.lan' }]);
     expect(violations(spec('store'), { ...base, readers: [{ login: 'a@b.example' }], flags: { yes: 'x' } })).toEqual([
       { path: 'flags.yes', message: 'is not a valid key here: keys are "true" or "false"' },
     ]);
@@ -191,7 +191,7 @@ describe('contracts of any shard', () => {
 
   it('keeps working when a shard is rebuilt many times (validators are compiled once per build, not shared by accident)', () => {
     for (let i = 0; i < 50; i++) buildToolSpecs(registry, 'vault.v1.VaultService');
-    expect(violations(spec('store'), { slot: 's', kind: 'KIND_TOKEN', readers: [{ login: 'a@b.example' }], extra: 1 })).toEqual([{ path: 'extra', message: 'unknown field (field names are snake_case, exactly as in the schema)' }]);
+    expect(violations(spec('store'), { slot: 's', kind: 'KIND_TOKEN', readers: [{ login: 'a@b.example' }], extra: 1 })).toEqual([{ path: 'extra', message: 'unknown field (field names are snake_case, exactly as in the schema; the fields here are slot, path, kind, password, readers, flags, retries, owners)' }]);
   });
 
   it('refuses a spec it did not build', () => {

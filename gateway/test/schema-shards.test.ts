@@ -8,6 +8,7 @@ import addFormatsModule from 'ajv-formats';
 import { commentOf } from '../src/schema/comments.js';
 import type { InvalidArgumentsError} from '../src/schema/index.js';
 import { buildToolSpecs, encodeRequest, type ToolSpec } from '../src/schema/index.js';
+import { portabilityProblems } from './support/portability.js';
 
 const descriptorSet = readFileSync(fileURLToPath(new URL('../../proto/gen/descriptor.binpb', import.meta.url)));
 const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptorSet));
@@ -109,8 +110,32 @@ describe('the three shard contracts as MCP tools', () => {
       }
       return [];
     })();
-    expect(bad).toEqual(['launch_url', 'oauth2', 'proxy.external_host', 'slug']);
+    expect(bad).toEqual(['launch_url', 'oauth2', 'oauth2.redirect_uris', 'proxy.external_host', 'slug']);
     const flows = tool('manage_flows').inputSchema.properties as Record<string, { description: string }>;
     expect(flows.list?.description).toContain('one of: list, get, export, import, delete');
+  });
+
+  it('publish input schemas every client can read, while arguments are still checked exactly', () => {
+    // The exact schemas use what some clients refuse (oneof exclusions as false subschemas, type arrays) ...
+    expect(all.flatMap((s) => portabilityProblems(s.inputSchema)).length).toBeGreaterThan(0);
+    // ... the published ones do not, and say the same rules in words.
+    expect(all.flatMap((s) => portabilityProblems(s.publishedInputSchema).map((p) => `${s.name} ${p}`))).toEqual([]);
+    const flows = tool('manage_flows');
+    const published = flows.publishedInputSchema.properties as Record<string, { description: string }>;
+    expect(published.list?.description).toContain('Set at most one of: list, get, export, import, delete');
+    expect(() => encodeRequest(flows, { list: {}, get: { slug: 'x' } })).toThrow(/cannot be set together/);
+  });
+
+  it('require a list that must have items, so a call without it says what it needs', () => {
+    const ssl = tool('check_ssl_status');
+    expect(ssl.inputSchema.required).toEqual(['hosts']);
+    expect(ssl.publishedInputSchema.required).toEqual(['hosts']);
+    let violations: { path: string; message: string; example?: unknown }[] = [];
+    try {
+      encodeRequest(ssl, {});
+    } catch (err) {
+      violations = (err as InvalidArgumentsError).violations;
+    }
+    expect(violations).toEqual([{ path: 'hosts', message: 'is required', example: ['gitea.home.lan'] }]);
   });
 });

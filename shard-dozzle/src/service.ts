@@ -14,6 +14,7 @@ import {
 import { findContainer, resolveContainer, toContainer } from './containers.js';
 import { compileQuery } from './line-matcher.js';
 import { searchContainer, type SearchPlan } from './search.js';
+import { createSurfaceHandlers } from './surface.js';
 import { cleanLine, toLogLine } from './lines.js';
 import type { ContainerInfo, LogBackend, LogQuery } from './upstream/backend.js';
 
@@ -46,6 +47,7 @@ const SORTS: Record<number, (s: ContainerStats) => number> = {
 /** The Watchman's handlers, on one log backend (Docker through the proxy, or Dozzle). */
 export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandlers<typeof WatchmanServiceService> {
   return {
+    ...createSurfaceHandlers(backend),
     listContainers: async (req, ctx) => {
       const all = await backend.containers(req.all, ctx.signal);
       const needle = req.name.toLowerCase();

@@ -14,9 +14,10 @@ function deadlineMs(spec: ToolSpec, calls: GatewayConfig['calls'], meta: Record<
   return Math.min(requested, spec.maxTimeoutMs || calls.maxTimeoutMs, calls.maxTimeoutMs);
 }
 
-function invokeUnary(entry: ToolEntry, request: Uint8Array, metadata: grpc.Metadata, deadline: Date, signal: AbortSignal): Promise<Uint8Array> {
+/** One unary RPC with raw bytes both ways; the signal cancels it. */
+export function callUnary(client: grpc.Client, path: string, request: Uint8Array, metadata: grpc.Metadata, deadline: Date, signal: AbortSignal): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const call = entry.shard.client.makeUnaryRequest(entry.path, identityCodec.serialize, identityCodec.deserialize, request, metadata, { deadline }, (err, value) => {
+    const call = client.makeUnaryRequest(path, identityCodec.serialize, identityCodec.deserialize, request, metadata, { deadline }, (err, value) => {
       signal.removeEventListener('abort', onAbort);
       if (err) reject(err);
       else resolve(value ?? new Uint8Array());
@@ -111,7 +112,7 @@ export const invoke: Stage<ToolEntry> = {
     try {
       call.received = entry.spec.streaming
         ? await invokeStream(entry, request, metadata, deadline, ctx, deps.calls.maxStreamItems)
-        : { chunks: [await invokeUnary(entry, request, metadata, deadline, ctx.signal)], truncated: false };
+        : { chunks: [await callUnary(entry.shard.client, entry.path, request, metadata, deadline, ctx.signal)], truncated: false };
     } catch (err) {
       return failed(call, deps.table, err);
     }

@@ -1,4 +1,4 @@
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolEntry } from '../discovery/tool-table.js';
 import { toolNameProblem } from '../discovery/tool-names.js';
 import { authorize } from './authorize.js';
@@ -7,6 +7,7 @@ import { invoke } from './invoke.js';
 import { confirm, planGate } from './plan-gate.js';
 import { redact } from './redact.js';
 import { render } from './render.js';
+import { ProtocolError } from './results.js';
 import { route } from './route.js';
 import { ToolCall, runStages, type CallContext, type CallDeps, type OwnTool, type Stage } from './tool-call.js';
 import { validateOwnArguments, validateRequest } from './validate.js';
@@ -43,7 +44,7 @@ export async function callTool(deps: CallDeps, name: string, args: unknown, ctx:
   const entry = deps.table.find(name);
   if (!entry) {
     const problem = toolNameProblem(name);
-    throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${name}".${problem ? ` ${problem.replace(/\.?$/, '.')}` : ''} Call tools/list for the tools available now.`);
+    throw new ProtocolError(ErrorCode.InvalidParams, `Unknown tool "${name}".${problem ? ` ${problem.replace(/\.?$/, '.')}` : ''} Call tools/list for the tools available now.`);
   }
   return runStages(new ToolCall(name, entry, args, ctx), SHARD_TOOL, deps);
 }

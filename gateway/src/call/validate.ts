@@ -1,12 +1,11 @@
 import { InvalidArgumentsError, decodeArguments } from '../schema/index.js';
 import type { ToolEntry } from '../discovery/tool-table.js';
-import { invalidParams } from './results.js';
+import { invalidArgumentsResult } from './results.js';
 import type { OwnTool, Stage, StageResult, ToolCall } from './tool-call.js';
 
 function refuse(call: ToolCall, err: unknown): StageResult {
   if (!(err instanceof InvalidArgumentsError)) throw err;
-  const refusal = invalidParams(call.name, err);
-  return { outcome: { kind: 'invalid', reason: `validation: ${refusal.message}` }, error: refusal };
+  return { outcome: { kind: 'invalid', reason: `validation: ${err.message}` }, answer: invalidArgumentsResult(call.name, err) };
 }
 
 /**

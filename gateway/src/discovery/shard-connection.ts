@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { serviceOwnership, type ShardTarget } from '../config.js';
 
 class OwnershipRefused extends Error {}
-import { buildToolSpecs, type ToolSpec } from '../schema/index.js';
+import { buildSurfaceSpec, buildToolSpecs, type SurfaceSpec, type ToolSpec } from '../schema/index.js';
 import { checkReadable, createWatchedChannelCredentials, WatchedCertificateFiles, type TlsFiles } from '@homelab-mcp/pki/credentials.js';
 import { watchHealth, type HealthWatch, type ServingStatus } from './health-watch.js';
 import { reflectShard } from './reflection-client.js';
@@ -56,6 +56,7 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
   private hash?: string;
   private services: string[] = [];
   private specs: ToolSpec[] = [];
+  private surfaceSpec: SurfaceSpec = { resources: [], prompts: [] };
   private closed = false;
   private watch?: HealthWatch;
   private wake?: () => void;
@@ -101,6 +102,11 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
   /** Tools of the shard's last known contract, listed or not. */
   tools(): readonly ToolSpec[] {
     return this.specs;
+  }
+
+  /** Resources and prompts of the shard's last known contract, listed or not. */
+  surface(): SurfaceSpec {
+    return this.surfaceSpec;
   }
 
   /** Whether the shard is serving and offers this gRPC service (composite tools call it through `client`). */
@@ -164,6 +170,7 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
           this.hash = undefined;
           this.services = [];
           this.specs = [];
+          this.surfaceSpec = { resources: [], prompts: [] };
           this.setState('failed', `refused: ${foreign.join('; ')}`);
           this.logger.warn({ refused: foreign }, 'shard offers services its identity does not own');
           this.emit('change');
@@ -171,6 +178,8 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
         }
         if (reflected.hash !== this.hash) {
           const specs = reflected.services.flatMap((service) => buildToolSpecs(reflected.registry, service));
+          const surfaces = reflected.services.map((service) => buildSurfaceSpec(reflected.registry, service));
+          this.surfaceSpec = { resources: surfaces.flatMap((x) => x.resources), prompts: surfaces.flatMap((x) => x.prompts) };
           const changedContract = this.hash !== undefined;
           this.hash = reflected.hash;
           this.services = reflected.services;

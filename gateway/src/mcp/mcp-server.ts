@@ -1,10 +1,28 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolRequest, type ServerNotification, type ServerRequest, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  CompleteRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type CallToolRequest,
+  type ServerNotification,
+  type ServerRequest,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { callTool } from '../call/pipeline.js';
 import type { CallContext, CallDeps } from '../call/tool-call.js';
 import { ALL_SCOPES, mayUse } from '../trust/principal.js';
+import { sessionLogOf } from './session-log.js';
+import type { Subscriptions } from '../surface/subscriptions.js';
+import type { SurfaceTable } from '../surface/surface-table.js';
 
 export const SERVER_INFO = { name: 'homelab-mcp-gateway', title: 'homelab-mcp', version: '0.1.0' };
 
@@ -21,6 +39,9 @@ export interface McpCore extends CallDeps {
   validator: jsonSchemaValidator;
   /** Ask the user to confirm plans when the client supports elicitation (not with JSON-only responses, which cannot carry the question). */
   elicitation: boolean;
+  /** Resources, templates and prompts the shards declare. */
+  surface: SurfaceTable;
+  subscriptions: Subscriptions;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -60,7 +81,7 @@ function callContext(server: Server, core: McpCore, request: CallToolRequest, ex
  */
 export function createMcpServer(core: McpCore): Server {
   const server = new Server(SERVER_INFO, {
-    capabilities: { tools: { listChanged: true }, logging: {} },
+    capabilities: { tools: { listChanged: true }, logging: {}, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {} },
     instructions: INSTRUCTIONS,
     jsonSchemaValidator: core.validator,
   });
@@ -70,6 +91,36 @@ export function createMcpServer(core: McpCore): Server {
     const tools = core.listTools();
     return { tools: ALL_SCOPES.every((s) => scopes.includes(s)) ? tools : tools.filter((t) => mayUse(scopes, t.annotations)) };
   });
+  sessionLogOf(server);
+  addSurfaceHandlers(server, core);
   server.setRequestHandler(CallToolRequestSchema, (request, extra) => callTool(core, request.params.name, request.params.arguments, callContext(server, core, request, extra)));
   return server;
+}
+
+const callerOf = (extra: Extra) => ({ subject: extra.authInfo?.clientId ?? 'local', signal: extra.signal });
+
+/** Resources, templates, prompts and completions, as the shards' contracts declare them (src/surface). */
+function addSurfaceHandlers(server: Server, core: McpCore): void {
+  const { surface, subscriptions } = core;
+  server.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => ({ resources: await surface.listResources(callerOf(extra)) }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: surface.listTemplates() }));
+  server.setRequestHandler(ReadResourceRequestSchema, (request, extra) => surface.read(request.params.uri, callerOf(extra)));
+  server.setRequestHandler(SubscribeRequestSchema, (request) => {
+    subscriptions.subscribe(request.params.uri, server);
+    return {};
+  });
+  server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
+    subscriptions.unsubscribe(request.params.uri, server);
+    return {};
+  });
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: surface.listPrompts() }));
+  server.setRequestHandler(GetPromptRequestSchema, (request, extra) => surface.getPrompt(request.params.name, request.params.arguments ?? {}, callerOf(extra)));
+  server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
+    surface.complete(request.params.ref, request.params.argument, request.params.context?.arguments ?? {}, callerOf(extra)),
+  );
+  const closed = server.onclose;
+  server.onclose = () => {
+    closed?.();
+    subscriptions.drop(server);
+  };
 }

@@ -65,6 +65,8 @@ export function cleanComment(raw: string): string {
   const paragraphs: string[] = [];
   let current = '';
   for (const line of raw.split('\n').map((l) => l.trim().replace(/^\*(\s|$)/, '').trim())) {
+    // buf's lint directives are for buf, not for the people and models reading the description.
+    if (line.startsWith('buf:lint:ignore')) continue;
     if (!line) {
       if (current) paragraphs.push(current);
       current = '';

@@ -4,9 +4,10 @@ import { toSnakeCase } from '../discovery/tool-names.js';
 import { commentOf } from './comments.js';
 import { locateConversionError, parseSecretPath, redactPaths } from './convert.js';
 import { findTooDeep } from './depth.js';
-import { ContractError, SchemaBuilder, secretPaths, type JsonSchemaObject } from './json-schema.js';
+import { ContractError, SchemaBuilder, portableSchema, secretPaths, type JsonSchemaObject } from './json-schema.js';
 import { createOptionReaders } from './options.js';
 import { renderResult } from './summarize.js';
+import { surfaceMethods } from './surface.js';
 import { compileSchema, describeErrors, isKnownFormat, type Violation } from './validator.js';
 
 /*
@@ -22,7 +23,8 @@ import { compileSchema, describeErrors, isKnownFormat, type Violation } from './
  */
 export type { JsonSchemaObject, Violation };
 export { MAX_MESSAGE_DEPTH, MAX_VALUE_DEPTH } from './depth.js';
-export { ContractError };
+export { ContractError, portableSchema };
+export { buildSurfaceSpec, decodeAnswer, encodeJsonRequest, encodeStringRequest, matchTemplate, type PromptSpec, type ResourceSpec, type RpcRef, type SurfaceSpec } from './surface.js';
 
 /**
  * Everything the gateway needs to offer and call one RPC as an MCP tool.
@@ -46,7 +48,10 @@ export interface ToolSpec {
   verifyWith?: string;
   /** Server-streaming: the responses are merged with mergeResponses. */
   streaming: boolean;
+  /** The exact schema arguments are validated against. */
   inputSchema: JsonSchemaObject;
+  /** What tools/list shows: inputSchema without boolean subschemas and `type` arrays (see portableSchema). */
+  publishedInputSchema: JsonSchemaObject;
   outputSchema: JsonSchemaObject;
   /**
    * Paths of the request fields marked (homelab.mcp.v1.field).secret, in the
@@ -102,8 +107,11 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
   if (!service) throw new Error(`service ${serviceName} is not in the shard's descriptors`);
   const options = createOptionReaders(registry);
   const specs: ToolSpec[] = [];
+  const surface = surfaceMethods(service, options);
   for (const method of service.methods) {
     if (method.methodKind !== 'unary' && method.methodKind !== 'server_streaming') continue;
+    // Resources, prompts and what serves them are not tools (see surface.ts).
+    if (surface.has(method)) continue;
     const opts = options.tool(method);
     const inputSchema = new SchemaBuilder(options, 'input', isKnownFormat).root(method.input);
     const outputSchema = new SchemaBuilder(options, 'output', isKnownFormat).root(method.output);
@@ -119,6 +127,7 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
       ...(opts?.verifyWith ? { verifyWith: opts.verifyWith } : {}),
       streaming: method.methodKind === 'server_streaming',
       inputSchema,
+      publishedInputSchema: portableSchema(inputSchema),
       outputSchema,
       secretFields: secretPaths(method.input, options),
     };

@@ -331,7 +331,8 @@ export class SchemaBuilder {
       const description = [comment ? sentence(comment) : humanize(field.name), typed.note, oneofNote].filter(Boolean).join(' ');
       properties[field.name] = { description, ...s };
       // proto2 `required` (and editions' LEGACY_REQUIRED) fields fail to encode without a value.
-      const mustBeSet = rules?.required || field.presence === FeatureSet_FieldPresence.LEGACY_REQUIRED;
+      // A list that must have items cannot be left out either: saying so in `required` lets a client ask for it up front.
+      const mustBeSet = rules?.required || (rules?.minItems ?? 0) > 0 || field.presence === FeatureSet_FieldPresence.LEGACY_REQUIRED;
       if (this.mode === 'input' && mustBeSet && !field.oneof) required.push(field.name);
     }
     const schema: Schema = { type: 'object' };
@@ -371,4 +372,33 @@ export function secretPaths(msg: DescMessage, options: OptionReaders): string[] 
   };
   walk(msg, '', new Set());
   return out;
+}
+
+/**
+ * The input schema as published: what every client can read. Some clients
+ * reject boolean subschemas and `type` arrays, so oneof exclusions
+ * (dependentSchemas) go, and a value with several JSON forms shows its first
+ * one; each field's description already states both rules, and the gateway
+ * still validates against the exact schema.
+ */
+export function portableSchema<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map((s: unknown) => portableSchema(s)) as T;
+  if (!schema || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'dependentSchemas') continue;
+    if (key === 'additionalProperties' && value === true) continue;
+    // Keywords whose values are data, not schemas, are copied as they are.
+    out[key] = key === 'examples' || key === 'enum' || key === 'default' || key === 'const' || key === 'required' ? value : portableSchema(value);
+  }
+  if (Array.isArray(out.type)) {
+    const types = (out.type as string[]).filter((t) => t !== 'null');
+    out.type = types[0] ?? 'null';
+    if (out.type !== 'string') delete out.pattern;
+    if (out.type === 'string') {
+      delete out.minimum;
+      delete out.maximum;
+    }
+  }
+  return out as T;
 }

@@ -27,15 +27,39 @@ export interface FieldRules {
   format: string;
   secret: boolean;
   examples: string[];
+  /** The RPC (by its name in the service) that suggests values for this argument ('' when unset). */
+  completeWith: string;
+}
+
+/** (homelab.mcp.v1.resource): the RPC reads a resource or a resource template. */
+export interface ResourceOptions {
+  uri: string;
+  name: string;
+  title: string;
+  mimeType: string;
+  watchWith: string;
+  listWith: string;
+}
+
+/** (homelab.mcp.v1.prompt): the RPC renders a prompt. */
+export interface PromptOptions {
+  name: string;
+  title: string;
 }
 
 export interface OptionReaders {
   tool(method: DescMethod): ToolOptions | undefined;
   field(field: DescField): FieldRules | undefined;
+  resource(method: DescMethod): ResourceOptions | undefined;
+  prompt(method: DescMethod): PromptOptions | undefined;
 }
 
 const TOOL_EXTENSION = 'homelab.mcp.v1.tool';
 const FIELD_EXTENSION = 'homelab.mcp.v1.field';
+const RESOURCE_EXTENSION = 'homelab.mcp.v1.resource';
+const PROMPT_EXTENSION = 'homelab.mcp.v1.prompt';
+/** The request type of an RPC that completes arguments: such an RPC is never a tool. */
+export const COMPLETE_REQUEST = 'homelab.mcp.v1.CompleteRequest';
 
 /**
  * Reads the project's custom options reflectively, through the extension
@@ -45,7 +69,11 @@ const FIELD_EXTENSION = 'homelab.mcp.v1.field';
 export function createOptionReaders(registry: FileRegistry): OptionReaders {
   const toolExt = registry.getExtension(TOOL_EXTENSION);
   const fieldExt = registry.getExtension(FIELD_EXTENSION);
+  const resourceExt = registry.getExtension(RESOURCE_EXTENSION);
+  const promptExt = registry.getExtension(PROMPT_EXTENSION);
   return {
+    resource: (method) => (resourceExt && isOn(resourceExt, 'method') && hasOption(method, resourceExt) ? (getOption(method, resourceExt) as unknown as ResourceOptions) : undefined),
+    prompt: (method) => (promptExt && isOn(promptExt, 'method') && hasOption(method, promptExt) ? (getOption(method, promptExt) as unknown as PromptOptions) : undefined),
     tool: (method) => (toolExt && isOn(toolExt, 'method') && hasOption(method, toolExt) ? (getOption(method, toolExt) as unknown as ToolOptions) : undefined),
     field: (field) => (fieldExt && isOn(fieldExt, 'field') && hasOption(field, fieldExt) ? (getOption(field, fieldExt) as unknown as FieldRules) : undefined),
   };

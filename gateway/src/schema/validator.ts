@@ -5,6 +5,8 @@ import { PATTERNS } from './json-schema.js';
 export interface Violation {
   path: string;
   message: string;
+  /** A value that would fit here, from the schema (its examples, default or enum first, else made from its type). */
+  example?: unknown;
 }
 
 type AddFormats = (ajv: Ajv2020) => Ajv2020;
@@ -89,7 +91,11 @@ const limitWords = (e: ErrorObject, unit: string) => count(e.params.limit, unit)
 
 /** What each JSON Schema keyword's failure means, in words, at the field it names. */
 const DESCRIBE: Record<string, Describe> = {
-  additionalProperties: (e, at) => ({ path: joinPath(at, String(e.params.additionalProperty)), message: 'unknown field (field names are snake_case, exactly as in the schema)' }),
+  additionalProperties: (e, at) => {
+    const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+    const list = known.length ? `; the fields here are ${known.slice(0, 12).join(', ')}${known.length > 12 ? ', …' : ''}` : '';
+    return { path: joinPath(at, String(e.params.additionalProperty)), message: `unknown field (field names are snake_case, exactly as in the schema${list})` };
+  },
   required: (e, at) => ({ path: joinPath(at, String(e.params.missingProperty)), message: 'is required' }),
   propertyNames: (e, at) => {
     const boolKeys = (e.schema as { pattern?: string } | undefined)?.pattern?.includes('true|false');
@@ -127,6 +133,44 @@ function describeFalseSchema(e: ErrorObject, at: string, conflicts: Set<string>)
   return { path: at, message: `cannot be set together with ${pair[0]}: they are alternatives (a oneof), set only one` };
 }
 
+const TYPE_EXAMPLES: Record<string, unknown> = { integer: 1, number: 1.5, boolean: true };
+const PATTERN_EXAMPLES: Record<string, unknown> = {
+  [PATTERNS.int64]: '1234',
+  [PATTERNS.uint64]: '1234',
+  [PATTERNS.timestamp]: '2026-11-24T12:00:00Z',
+  [PATTERNS.duration]: '3600s',
+  [PATTERNS.fieldMask]: 'displayName',
+};
+const FORMAT_EXAMPLES: Record<string, unknown> = { hostname: 'gitea.home.lan', uri: 'http://10.0.0.5:3000', email: 'admin@home.lan', 'date-time': '2026-11-24T12:00:00Z', ipv4: '192.168.1.10' };
+
+/** A value that fits a schema, for "e.g." in a violation; undefined when none can be told without guessing. */
+export function exampleOf(schema: unknown, depth = 0): unknown {
+  if (!schema || typeof schema !== 'object' || depth > 4) return undefined;
+  const s = schema as Record<string, unknown>;
+  if (Array.isArray(s.examples) && s.examples.length) return s.examples[0];
+  if (s.default !== undefined) return s.default;
+  if (Array.isArray(s.enum)) return s.enum.find((v) => !/_UNSPECIFIED$/.test(String(v))) ?? s.enum[0];
+  const types = ([] as unknown[]).concat(s.type ?? []);
+  if (typeof s.pattern === 'string' && s.pattern in PATTERN_EXAMPLES) return PATTERN_EXAMPLES[s.pattern];
+  if (typeof s.format === 'string' && s.format in FORMAT_EXAMPLES) return FORMAT_EXAMPLES[s.format];
+  if (types.includes('array')) {
+    const item = exampleOf(s.items, depth + 1);
+    return item === undefined ? undefined : [item];
+  }
+  if (typeof s.pattern === 'string') return undefined;
+  if ((types.includes('integer') || types.includes('number')) && typeof s.minimum === 'number' && s.minimum > 0) return s.minimum;
+  const first = types.find((t) => typeof t === 'string' && t !== 'null') as string | undefined;
+  return first ? TYPE_EXAMPLES[first] : undefined;
+}
+
+/** The schema a violation is about: the property that is missing, else the one that failed. */
+function schemaAt(e: ErrorObject): unknown {
+  const parent = e.parentSchema as { properties?: Record<string, unknown> } | undefined;
+  if (e.keyword === 'required') return parent?.properties?.[String(e.params.missingProperty)];
+  if (['additionalProperties', 'false schema', 'anyOf', 'propertyNames'].includes(e.keyword)) return undefined;
+  return e.parentSchema;
+}
+
 /**
  * Turns Ajv's errors into violations a person (or model) can act on: each
  * names the field, says what is wrong in words, and appears once.
@@ -146,7 +190,8 @@ export function describeErrors(errors: ErrorObject[]): Violation[] {
     // One message per field is enough (a timestamp failing its pattern also fails its format).
     if (v && !seen.has(v.path)) {
       seen.add(v.path);
-      out.push(v);
+      const example = v.example ?? exampleOf(schemaAt(e));
+      out.push(example === undefined ? v : { ...v, example });
     }
   }
   return out;

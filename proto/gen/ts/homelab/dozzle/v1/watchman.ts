@@ -22,6 +22,13 @@ import {
 } from "@grpc/grpc-js";
 import { Duration } from "../../../google/protobuf/duration.js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import {
+  CompleteRequest,
+  CompleteResponse,
+  PromptMessages,
+  ResourceContents,
+  ResourceList,
+} from "../../mcp/v1/surface.js";
 
 export const protobufPackage = "homelab.dozzle.v1";
 
@@ -496,6 +503,30 @@ export interface ContainerStats {
   exitCode: number;
   /** When the container last exited, if it did. */
   finishedAt?: Timestamp | undefined;
+}
+
+/** Which container's logs to read. */
+export interface ReadContainerLogsRequest {
+  /** Container name or ID, e.g. "gitea". */
+  container: string;
+}
+
+/** The container wrote log lines. */
+export interface WatchContainerLogsResponse {
+  /** How many lines arrived. */
+  lines: number;
+}
+
+/** No parameters. */
+export interface ListContainerLogResourcesRequest {
+}
+
+/** Which container to review. */
+export interface ReviewContainerErrorsRequest {
+  /** Container name or ID, e.g. "gitea". */
+  container: string;
+  /** How far back to look, e.g. "1h" (default: the last 500 lines). */
+  since: string;
 }
 
 function createBaseListContainersRequest(): ListContainersRequest {
@@ -2765,6 +2796,281 @@ export const ContainerStats: MessageFns<ContainerStats> = {
   },
 };
 
+function createBaseReadContainerLogsRequest(): ReadContainerLogsRequest {
+  return { container: "" };
+}
+
+export const ReadContainerLogsRequest: MessageFns<ReadContainerLogsRequest> = {
+  encode(message: ReadContainerLogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== "") {
+      writer.uint32(10).string(message.container);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadContainerLogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadContainerLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadContainerLogsRequest {
+    return { container: isSet(object.container) ? globalThis.String(object.container) : "" };
+  },
+
+  toJSON(message: ReadContainerLogsRequest): unknown {
+    const obj: any = {};
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadContainerLogsRequest>, I>>(base?: I): ReadContainerLogsRequest {
+    return ReadContainerLogsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadContainerLogsRequest>, I>>(object: I): ReadContainerLogsRequest {
+    const message = createBaseReadContainerLogsRequest();
+    message.container = object.container ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchContainerLogsResponse(): WatchContainerLogsResponse {
+  return { lines: 0 };
+}
+
+export const WatchContainerLogsResponse: MessageFns<WatchContainerLogsResponse> = {
+  encode(message: WatchContainerLogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lines !== 0) {
+      writer.uint32(8).uint32(message.lines);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchContainerLogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchContainerLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.lines = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchContainerLogsResponse {
+    return { lines: isSet(object.lines) ? globalThis.Number(object.lines) : 0 };
+  },
+
+  toJSON(message: WatchContainerLogsResponse): unknown {
+    const obj: any = {};
+    if (message.lines !== 0) {
+      obj.lines = Math.round(message.lines);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchContainerLogsResponse>, I>>(base?: I): WatchContainerLogsResponse {
+    return WatchContainerLogsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchContainerLogsResponse>, I>>(object: I): WatchContainerLogsResponse {
+    const message = createBaseWatchContainerLogsResponse();
+    message.lines = object.lines ?? 0;
+    return message;
+  },
+};
+
+function createBaseListContainerLogResourcesRequest(): ListContainerLogResourcesRequest {
+  return {};
+}
+
+export const ListContainerLogResourcesRequest: MessageFns<ListContainerLogResourcesRequest> = {
+  encode(_: ListContainerLogResourcesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListContainerLogResourcesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListContainerLogResourcesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListContainerLogResourcesRequest {
+    return {};
+  },
+
+  toJSON(_: ListContainerLogResourcesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListContainerLogResourcesRequest>, I>>(
+    base?: I,
+  ): ListContainerLogResourcesRequest {
+    return ListContainerLogResourcesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListContainerLogResourcesRequest>, I>>(
+    _: I,
+  ): ListContainerLogResourcesRequest {
+    const message = createBaseListContainerLogResourcesRequest();
+    return message;
+  },
+};
+
+function createBaseReviewContainerErrorsRequest(): ReviewContainerErrorsRequest {
+  return { container: "", since: "" };
+}
+
+export const ReviewContainerErrorsRequest: MessageFns<ReviewContainerErrorsRequest> = {
+  encode(message: ReviewContainerErrorsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== "") {
+      writer.uint32(10).string(message.container);
+    }
+    if (message.since !== "") {
+      writer.uint32(18).string(message.since);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviewContainerErrorsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviewContainerErrorsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.since = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviewContainerErrorsRequest {
+    return {
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      since: isSet(object.since) ? globalThis.String(object.since) : "",
+    };
+  },
+
+  toJSON(message: ReviewContainerErrorsRequest): unknown {
+    const obj: any = {};
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.since !== "") {
+      obj.since = message.since;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviewContainerErrorsRequest>, I>>(base?: I): ReviewContainerErrorsRequest {
+    return ReviewContainerErrorsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviewContainerErrorsRequest>, I>>(object: I): ReviewContainerErrorsRequest {
+    const message = createBaseReviewContainerErrorsRequest();
+    message.container = object.container ?? "";
+    message.since = object.since ?? "";
+    return message;
+  },
+};
+
 /**
  * WatchmanService reads container logs and stats through Dozzle or a
  * GET-only Docker socket proxy. It never changes a container.
@@ -2834,6 +3140,84 @@ export const WatchmanServiceService = {
       Buffer.from(GetContainerStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetContainerStatsResponse => GetContainerStatsResponse.decode(value),
   },
+  /**
+   * A container's last 200 log lines as text, cleaned like tail_logs.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  readContainerLogs: {
+    path: "/homelab.dozzle.v1.WatchmanService/ReadContainerLogs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReadContainerLogsRequest): Buffer =>
+      Buffer.from(ReadContainerLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadContainerLogsRequest => ReadContainerLogsRequest.decode(value),
+    responseSerialize: (value: ResourceContents): Buffer => Buffer.from(ResourceContents.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResourceContents => ResourceContents.decode(value),
+  },
+  /**
+   * Sends a message each time the container writes log lines.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  watchContainerLogs: {
+    path: "/homelab.dozzle.v1.WatchmanService/WatchContainerLogs" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ReadContainerLogsRequest): Buffer =>
+      Buffer.from(ReadContainerLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadContainerLogsRequest => ReadContainerLogsRequest.decode(value),
+    responseSerialize: (value: WatchContainerLogsResponse): Buffer =>
+      Buffer.from(WatchContainerLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchContainerLogsResponse => WatchContainerLogsResponse.decode(value),
+  },
+  /**
+   * The containers whose logs can be read, as resources.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  listContainerLogResources: {
+    path: "/homelab.dozzle.v1.WatchmanService/ListContainerLogResources" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListContainerLogResourcesRequest): Buffer =>
+      Buffer.from(ListContainerLogResourcesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListContainerLogResourcesRequest =>
+      ListContainerLogResourcesRequest.decode(value),
+    responseSerialize: (value: ResourceList): Buffer => Buffer.from(ResourceList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResourceList => ResourceList.decode(value),
+  },
+  /**
+   * Container names starting with what was typed (running ones first).
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeContainers: {
+    path: "/homelab.dozzle.v1.WatchmanService/CompleteContainers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteRequest): Buffer => Buffer.from(CompleteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteRequest => CompleteRequest.decode(value),
+    responseSerialize: (value: CompleteResponse): Buffer => Buffer.from(CompleteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompleteResponse => CompleteResponse.decode(value),
+  },
+  /**
+   * Review a container's recent errors: read its error and warning lines,
+   * group them by cause, and suggest a fix for each.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  reviewContainerErrors: {
+    path: "/homelab.dozzle.v1.WatchmanService/ReviewContainerErrors" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReviewContainerErrorsRequest): Buffer =>
+      Buffer.from(ReviewContainerErrorsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReviewContainerErrorsRequest => ReviewContainerErrorsRequest.decode(value),
+    responseSerialize: (value: PromptMessages): Buffer => Buffer.from(PromptMessages.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PromptMessages => PromptMessages.decode(value),
+  },
 } as const;
 
 export interface WatchmanServiceServer extends UntypedServiceImplementation {
@@ -2864,6 +3248,38 @@ export interface WatchmanServiceServer extends UntypedServiceImplementation {
    * "which container is eating memory?".
    */
   getContainerStats: handleUnaryCall<GetContainerStatsRequest, GetContainerStatsResponse>;
+  /**
+   * A container's last 200 log lines as text, cleaned like tail_logs.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  readContainerLogs: handleUnaryCall<ReadContainerLogsRequest, ResourceContents>;
+  /**
+   * Sends a message each time the container writes log lines.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  watchContainerLogs: handleServerStreamingCall<ReadContainerLogsRequest, WatchContainerLogsResponse>;
+  /**
+   * The containers whose logs can be read, as resources.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  listContainerLogResources: handleUnaryCall<ListContainerLogResourcesRequest, ResourceList>;
+  /**
+   * Container names starting with what was typed (running ones first).
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeContainers: handleUnaryCall<CompleteRequest, CompleteResponse>;
+  /**
+   * Review a container's recent errors: read its error and warning lines,
+   * group them by cause, and suggest a fix for each.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  reviewContainerErrors: handleUnaryCall<ReviewContainerErrorsRequest, PromptMessages>;
 }
 
 export interface WatchmanServiceClient extends Client {
@@ -2931,6 +3347,102 @@ export interface WatchmanServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetContainerStatsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A container's last 200 log lines as text, cleaned like tail_logs.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  readContainerLogs(
+    request: ReadContainerLogsRequest,
+    callback: (error: ServiceError | null, response: ResourceContents) => void,
+  ): ClientUnaryCall;
+  readContainerLogs(
+    request: ReadContainerLogsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResourceContents) => void,
+  ): ClientUnaryCall;
+  readContainerLogs(
+    request: ReadContainerLogsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResourceContents) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sends a message each time the container writes log lines.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  watchContainerLogs(
+    request: ReadContainerLogsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchContainerLogsResponse>;
+  watchContainerLogs(
+    request: ReadContainerLogsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchContainerLogsResponse>;
+  /**
+   * The containers whose logs can be read, as resources.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  listContainerLogResources(
+    request: ListContainerLogResourcesRequest,
+    callback: (error: ServiceError | null, response: ResourceList) => void,
+  ): ClientUnaryCall;
+  listContainerLogResources(
+    request: ListContainerLogResourcesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResourceList) => void,
+  ): ClientUnaryCall;
+  listContainerLogResources(
+    request: ListContainerLogResourcesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResourceList) => void,
+  ): ClientUnaryCall;
+  /**
+   * Container names starting with what was typed (running ones first).
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeContainers(
+    request: CompleteRequest,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  completeContainers(
+    request: CompleteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  completeContainers(
+    request: CompleteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Review a container's recent errors: read its error and warning lines,
+   * group them by cause, and suggest a fix for each.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  reviewContainerErrors(
+    request: ReviewContainerErrorsRequest,
+    callback: (error: ServiceError | null, response: PromptMessages) => void,
+  ): ClientUnaryCall;
+  reviewContainerErrors(
+    request: ReviewContainerErrorsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PromptMessages) => void,
+  ): ClientUnaryCall;
+  reviewContainerErrors(
+    request: ReviewContainerErrorsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PromptMessages) => void,
   ): ClientUnaryCall;
 }
 

@@ -84,6 +84,14 @@ export interface FieldRules {
   secret: boolean;
   /** Example values, shown to the model in the schema. */
   examples: string[];
+  /**
+   * An RPC of the same service that suggests values for this field when it
+   * is an argument of a prompt or a variable of a resource template
+   * (MCP completion/complete). Its request is homelab.mcp.v1.CompleteRequest,
+   * its response homelab.mcp.v1.CompleteResponse; e.g.
+   *   string container = 1 [(homelab.mcp.v1.field).complete_with = "CompleteContainers"];
+   */
+  completeWith: string;
 }
 
 function createBaseToolOptions(): ToolOptions {
@@ -330,6 +338,7 @@ function createBaseFieldRules(): FieldRules {
     format: "",
     secret: false,
     examples: [],
+    completeWith: "",
   };
 }
 
@@ -367,6 +376,9 @@ export const FieldRules: MessageFns<FieldRules> = {
     }
     for (const v of message.examples) {
       writer.uint32(90).string(v!);
+    }
+    if (message.completeWith !== "") {
+      writer.uint32(98).string(message.completeWith);
     }
     return writer;
   },
@@ -472,6 +484,14 @@ export const FieldRules: MessageFns<FieldRules> = {
             message.examples.push(reader.string());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.completeWith = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -515,6 +535,11 @@ export const FieldRules: MessageFns<FieldRules> = {
       examples: globalThis.Array.isArray(object?.examples)
         ? object.examples.map((e: any) => globalThis.String(e))
         : [],
+      completeWith: isSet(object.completeWith)
+        ? globalThis.String(object.completeWith)
+        : isSet(object.complete_with)
+        ? globalThis.String(object.complete_with)
+        : "",
     };
   },
 
@@ -553,6 +578,9 @@ export const FieldRules: MessageFns<FieldRules> = {
     if (message.examples?.length) {
       obj.examples = message.examples;
     }
+    if (message.completeWith !== "") {
+      obj.completeWith = message.completeWith;
+    }
     return obj;
   },
 
@@ -572,6 +600,7 @@ export const FieldRules: MessageFns<FieldRules> = {
     message.format = object.format ?? "";
     message.secret = object.secret ?? false;
     message.examples = object.examples?.map((e) => e) || [];
+    message.completeWith = object.completeWith ?? "";
     return message;
   },
 };

@@ -1,0 +1,113 @@
+import * as grpc from '@grpc/grpc-js';
+import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Logger } from 'pino';
+import { ProtocolError } from '../call/results.js';
+import { identityCodec } from '../discovery/wire.js';
+import type { ShardConnection } from '../discovery/shard-connection.js';
+import type { SurfaceTable } from './surface-table.js';
+
+interface Watch {
+  uri: string;
+  shard: ShardConnection;
+  path: string;
+  request: Uint8Array;
+  servers: Set<Server>;
+  call?: grpc.ClientReadableStream<Uint8Array>;
+  /** The stream broke: the resource may have changed unseen, so the next stream starts by saying so. */
+  lost: boolean;
+}
+
+/**
+ * resources/subscribe, gateway-wide: one watch stream per URI however many
+ * sessions subscribe, each message a notifications/resources/updated to every
+ * one of them. A stream lost with its shard is opened again when the shard
+ * serves again, and the subscribers are told the resource may have changed.
+ */
+export class Subscriptions {
+  private readonly watches = new Map<string, Watch>();
+
+  constructor(
+    private readonly surface: SurfaceTable,
+    shards: readonly ShardConnection[],
+    private readonly logger: Logger,
+  ) {
+    for (const shard of shards) shard.on('change', () => this.resume(shard));
+  }
+
+  subscribe(uri: string, server: Server): void {
+    let watch = this.watches.get(uri);
+    if (!watch) {
+      const { owner, values } = this.surface.resolve(uri);
+      const rpc = owner.spec.watch;
+      if (!rpc) throw new ProtocolError(ErrorCode.InvalidParams, `${uri} does not announce changes (its contract names no watch_with RPC); read it again to see changes.`);
+      watch = { uri, shard: owner.shard, path: rpc.path, request: this.surface.requestFor(owner.spec, values, rpc), servers: new Set(), lost: false };
+      this.watches.set(uri, watch);
+      this.open(watch);
+    }
+    watch.servers.add(server);
+  }
+
+  unsubscribe(uri: string, server: Server): void {
+    const watch = this.watches.get(uri);
+    if (!watch) return;
+    watch.servers.delete(server);
+    if (watch.servers.size === 0) this.stop(watch);
+  }
+
+  /** A session ended: its subscriptions with it. */
+  drop(server: Server): void {
+    for (const watch of [...this.watches.values()]) this.unsubscribe(watch.uri, server);
+  }
+
+  /** How many streams are open (for tests and the status). */
+  openStreams(): number {
+    return [...this.watches.values()].filter((w) => w.call).length;
+  }
+
+  close(): void {
+    for (const watch of [...this.watches.values()]) this.stop(watch);
+  }
+
+  private stop(watch: Watch): void {
+    this.watches.delete(watch.uri);
+    const call = watch.call;
+    watch.call = undefined;
+    call?.cancel();
+  }
+
+  private notify(watch: Watch): void {
+    for (const server of watch.servers) server.sendResourceUpdated({ uri: watch.uri }).catch(() => undefined);
+  }
+
+  private open(watch: Watch): void {
+    if (!watch.shard.isServing()) {
+      watch.lost = true;
+      return;
+    }
+    const metadata = new grpc.Metadata();
+    metadata.set('x-homelab-mcp-subject', 'gateway');
+    const call = watch.shard.client.makeServerStreamRequest(watch.path, identityCodec.serialize, identityCodec.deserialize, watch.request, metadata, {});
+    watch.call = call;
+    if (watch.lost) {
+      watch.lost = false;
+      this.notify(watch);
+    }
+    call.on('data', () => this.notify(watch));
+    const ended = (err?: grpc.ServiceError) => {
+      if (watch.call !== call) return;
+      watch.call = undefined;
+      watch.lost = true;
+      this.logger.info({ uri: watch.uri, shard: watch.shard.target.name, err: err?.message }, 'resource watch ended; resumed when the shard serves again');
+      // A stream that ends while its shard still serves is opened again at once (the shard restarted its watcher).
+      if (watch.shard.isServing() && this.watches.get(watch.uri) === watch) setTimeout(() => this.resume(watch.shard), 250).unref();
+    };
+    call.on('error', ended);
+    call.on('end', () => ended());
+  }
+
+  private resume(shard: ShardConnection): void {
+    if (!shard.isServing()) return;
+    for (const watch of this.watches.values()) if (watch.shard === shard && !watch.call) this.open(watch);
+  }
+}
