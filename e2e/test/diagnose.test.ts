@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { pino } from 'pino';
 import { loadCliConfig } from '@homelab-mcp/cli/config.js';
 import { startAll, type Started } from '@homelab-mcp/cli/start.js';
-import type { Finding } from '@homelab-mcp/gateway/composite/diagnose.js';
+import type { Finding } from '@homelab-mcp/composites';
 
 let home: string;
 let started: Started;

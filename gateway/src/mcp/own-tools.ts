@@ -1,5 +1,5 @@
 import type { ShardConnection } from '../discovery/shard-connection.js';
-import { diagnoseService, diagnoseTool } from '../composite/diagnose.js';
+import { diagnoseService, diagnoseTool, type ShardChannels } from '@homelab-mcp/composites';
 import type { OwnTool } from '../call/tool-call.js';
 import { InvalidArgumentsError, createArgumentsValidator } from '../schema/index.js';
 import { callStatusTool, statusTool } from './status-tool.js';
@@ -9,7 +9,18 @@ import { callStatusTool, statusTool } from './status-tool.js';
  * gateway; calls reach them through the same authorize and validate stages
  * as every shard tool.
  */
+/** The composites borrow the gateway's one channel per shard; they never open or close one. */
+function lendChannels(shards: readonly ShardConnection[]): ShardChannels {
+  return {
+    channelFor(service) {
+      const shard = shards.find((s) => s.offers(service));
+      return shard ? { address: shard.target.address, channel: shard.client.getChannel() } : undefined;
+    },
+  };
+}
+
 export function createOwnTools(shards: readonly ShardConnection[], listedTools: () => number): ReadonlyMap<string, OwnTool> {
+  const channels = lendChannels(shards);
   const status: OwnTool = {
     definition: statusTool,
     validate: createArgumentsValidator(statusTool.inputSchema),
@@ -24,7 +35,7 @@ export function createOwnTools(shards: readonly ShardConnection[], listedTools: 
     },
     run: (args, ctx) => {
       const { service, path } = args as { service: string; path?: string };
-      return diagnoseService(shards, { service, ...(path !== undefined ? { path } : {}) }, ctx.signal);
+      return diagnoseService(channels, { service, ...(path !== undefined ? { path } : {}) }, ctx.signal);
     },
   };
   return new Map([status, diagnose].map((tool) => [tool.definition.name, tool]));
