@@ -66,7 +66,7 @@ async function readLogs(watchman: WatchmanServiceClient, related: readonly Conta
  * Reads what the checks need: routers, containers and applications at once,
  * then the request's trace, then the logs of the containers behind it.
  */
-export async function gatherFacts(channels: ShardChannels, input: { service: string; path?: string | undefined }, signal: AbortSignal): Promise<Facts> {
+export async function gatherFacts(channels: ShardChannels, input: { service: string; path?: string | undefined; clientIp?: string | undefined }, signal: AbortSignal): Promise<Facts> {
   const c: Clients = {
     navigator: clientFor(channels, NAVIGATOR, NavigatorServiceClient),
     watchman: clientFor(channels, WATCHMAN, WatchmanServiceClient),
@@ -84,7 +84,7 @@ export async function gatherFacts(channels: ShardChannels, input: { service: str
   const target = resolveTarget(input.service, input.path, routes ?? [], containers ?? [], apps ?? []);
   const traceS: Settled<TraceRequestResponse> = !target.url
     ? { why: `no host is known for "${input.service}"` }
-    : await settle('Traefik', c.navigator, () => unary(c.navigator!, c.navigator!.traceRequest, TraceRequestRequest.fromPartial({ url: target.url }), DEADLINE_MS * 2, signal));
+    : await settle('Traefik', c.navigator, () => unary(c.navigator!, c.navigator!.traceRequest, TraceRequestRequest.fromPartial({ url: target.url, clientIp: input.clientIp ?? '' }), DEADLINE_MS * 2, signal));
   const trace = take('trace', traceS, missing);
   const related = relatedContainers(target, trace, containers ?? []);
   const logsS = related.length === 0 ? { value: new Map<string, LogLine[]>() } : await settle('Dozzle', c.watchman, () => readLogs(c.watchman!, related, signal));

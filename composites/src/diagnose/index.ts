@@ -42,7 +42,7 @@ function summarize(f: Facts, findings: readonly Finding[], checks: readonly Chec
 }
 
 /** diagnose_service: gather the facts once, run the checks in causal order, report. */
-export async function diagnoseService(channels: ShardChannels, args: { service: string; path?: string | undefined }, signal: AbortSignal): Promise<CallToolResult> {
+export async function diagnoseService(channels: ShardChannels, args: { service: string; path?: string | undefined; clientIp?: string | undefined }, signal: AbortSignal): Promise<CallToolResult> {
   const facts = await gatherFacts(channels, args, signal);
   const { findings, checks } = runChecks(CHECKS, facts);
   const result: DiagnoseResult = {

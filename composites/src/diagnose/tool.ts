@@ -37,6 +37,7 @@ export const diagnoseTool: Tool = {
     properties: {
       service: { type: 'string', minLength: 1, maxLength: 2048, description: 'Service name, host or URL, e.g. "gitea", "gitea.home.lan" or "https://gitea.home.lan/api/v1/version".' },
       path: { type: 'string', maxLength: 256, pattern: '^/', description: 'Path that fails, for a name or host, e.g. "/api".' },
+      client_ip: { type: 'string', maxLength: 45, description: 'The client\'s address as Traefik sees it (ipAllowList and ClientIP rules use it), e.g. "192.168.20.15".' },
     },
     required: ['service'],
     additionalProperties: false,

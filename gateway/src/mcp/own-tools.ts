@@ -34,8 +34,8 @@ export function createOwnTools(shards: readonly ShardConnection[], listedTools: 
       if (!(args as { service: string }).service.trim()) throw new InvalidArgumentsError([{ path: 'service', message: 'must name a service or host, such as "gitea" or "gitea.home.lan"' }]);
     },
     run: (args, ctx) => {
-      const { service, path } = args as { service: string; path?: string };
-      return diagnoseService(channels, { service, ...(path !== undefined ? { path } : {}) }, ctx.signal);
+      const { service, path, client_ip: clientIp } = args as { service: string; path?: string; client_ip?: string };
+      return diagnoseService(channels, { service, path, clientIp }, ctx.signal);
     },
   };
   return new Map([status, diagnose].map((tool) => [tool.definition.name, tool]));
