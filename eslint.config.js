@@ -41,6 +41,11 @@ export default tseslint.config(
     files: ['gateway/test/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: restrict([...shards, 'cli'], 'gateway tests start their shards with shard-kit; tests with the real shards or the launcher are in e2e/') }] },
   },
+  // Composites combine shards through the generated contract clients only; the gateway hosts them.
+  {
+    files: ['composites/src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: restrict([...shards, 'gateway', 'shard-kit', 'homelab-sim', 'cli'], 'composites see only proto/gen: the gateway lends them its channels') }] },
+  },
   ...shards.map((s) => ({
     files: [`${s}/src/**/*.ts`],
     rules: {

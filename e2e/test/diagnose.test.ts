@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { pino } from 'pino';
 import { loadCliConfig } from '@homelab-mcp/cli/config.js';
 import { startAll, type Started } from '@homelab-mcp/cli/start.js';
-import type { Finding } from '@homelab-mcp/gateway/composite/diagnose.js';
+import type { Finding } from '@homelab-mcp/composites';
 
 let home: string;
 let started: Started;
@@ -43,23 +43,24 @@ async function diagnose(service: string): Promise<{ summary: string; findings: F
 
 describe('diagnose_service names the right cause first', () => {
   it.each([
-    ['nothing.home.lan', 'traefik router', /No Traefik router serves nothing\.home\.lan/],
-    ['nextcloud.home.lan', 'traefik router', /has host nextclod\.home\.lan .* typo/],
-    ['uptime', 'traefik service', /no healthy server/],
+    ['nothing.home.lan', 'rule', /No Traefik router serves nothing\.home\.lan/],
+    ['nextcloud.home.lan', 'rule', /nextclod\.home\.lan/],
+    ['uptime', 'service', /no server up/],
     ['paperless', 'container', /paperless is exited/],
-    ['jellyfin', 'authentik application', /Authentik has no application/],
-    ['vault', 'tls certificate', /expired/],
-    ['photos', 'tls certificate', /default self-signed certificate/],
-  ])('%s -> %s', async (service, check, what) => {
+    ['jellyfin', 'auth', /Authentik has no application/],
+    ['vault', 'tls', /expired/],
+    ['photos', 'tls', /default self-signed certificate/],
+  ])('%s -> %s', async (service, cause, what) => {
     const result = await diagnose(service);
-    expect(result.findings[0]).toMatchObject({ severity: 'critical', check });
+    expect(result.findings[0]).toMatchObject({ severity: 'critical', cause });
     expect(result.findings[0]?.what).toMatch(what);
     expect(result.summary).toMatch(what);
   });
 
-  it('suggests the exact tool call where one fixes it', async () => {
+  it('suggests the exact tool call where one fixes it, and never a route to nothing that runs', async () => {
     const missing = await diagnose('nothing.home.lan');
-    expect(missing.findings[0]?.fix_tool).toMatchObject({ name: 'add_dynamic_config', arguments: { hosts: ['nothing.home.lan'] } });
+    expect(missing.findings[0]?.fix_tool).toBeUndefined();
+    expect(missing.findings[0]?.fix).toMatch(/start the app first/);
     const auth = await diagnose('jellyfin');
     expect(auth.findings[0]?.fix_tool).toMatchObject({ name: 'create_application', arguments: { proxy: { external_host: 'https://jellyfin.home.lan' } } });
   });

@@ -9,6 +9,14 @@ const PROJECT = 'com.docker.compose.project';
 
 const clean = (s: string | undefined) => cleanText(s ?? '').text;
 
+// Routing labels only: middleware labels other than forwardAuth's address can hold
+// credentials (basicAuth users, header values), so they stay hidden.
+const ROUTING_LABEL = /^traefik\.(?:enable|http\.routers\.[^.]+\.[a-z.]+|http\.services\.[^.]+\.loadbalancer\.server\.(?:port|scheme|url)|http\.middlewares\.[^.]+\.forwardauth\.address)$/i;
+
+function traefikLabels(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter(([k]) => ROUTING_LABEL.test(k)).map(([k, v]) => [k, clean(v)]));
+}
+
 /**
  * A container as the tools show it: every text the upstream gave is redacted
  * like a log line; its environment, other labels, command line and mounts are
@@ -28,6 +36,9 @@ export function toContainer(c: ContainerInfo): Container {
     composeService: clean(c.labels[SERVICE]),
     host: clean(c.host),
     tty: c.tty,
+    traefikLabels: traefikLabels(c.labels),
+    restartCount: c.restartCount,
+    exposedPorts: c.exposedPorts ?? [],
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ShardConnection } from '../discovery/shard-connection.js';
-import { diagnoseService, diagnoseTool } from '../composite/diagnose.js';
+import { diagnoseService, diagnoseTool, type ShardChannels } from '@homelab-mcp/composites';
 import type { OwnTool } from '../call/tool-call.js';
 import { InvalidArgumentsError, createArgumentsValidator } from '../schema/index.js';
 import { callStatusTool, statusTool } from './status-tool.js';
@@ -9,7 +9,18 @@ import { callStatusTool, statusTool } from './status-tool.js';
  * gateway; calls reach them through the same authorize and validate stages
  * as every shard tool.
  */
+/** The composites borrow the gateway's one channel per shard; they never open or close one. */
+function lendChannels(shards: readonly ShardConnection[]): ShardChannels {
+  return {
+    channelFor(service) {
+      const shard = shards.find((s) => s.offers(service));
+      return shard ? { address: shard.target.address, channel: shard.client.getChannel() } : undefined;
+    },
+  };
+}
+
 export function createOwnTools(shards: readonly ShardConnection[], listedTools: () => number): ReadonlyMap<string, OwnTool> {
+  const channels = lendChannels(shards);
   const status: OwnTool = {
     definition: statusTool,
     validate: createArgumentsValidator(statusTool.inputSchema),
@@ -23,8 +34,8 @@ export function createOwnTools(shards: readonly ShardConnection[], listedTools: 
       if (!(args as { service: string }).service.trim()) throw new InvalidArgumentsError([{ path: 'service', message: 'must name a service or host, such as "gitea" or "gitea.home.lan"' }]);
     },
     run: (args, ctx) => {
-      const { service, path } = args as { service: string; path?: string };
-      return diagnoseService(shards, { service, ...(path !== undefined ? { path } : {}) }, ctx.signal);
+      const { service, path, client_ip: clientIp } = args as { service: string; path?: string; client_ip?: string };
+      return diagnoseService(channels, { service, path, clientIp }, ctx.signal);
     },
   };
   return new Map([status, diagnose].map((tool) => [tool.definition.name, tool]));

@@ -14,7 +14,7 @@ export interface SimContainer {
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-function container(id: string, name: string, image: string, state: string, opts: { health?: string; service?: string; startedMinutesAgo?: number; finishedMinutesAgo?: number; memory?: number; cpu?: number } = {}): DozzleContainer {
+export function container(id: string, name: string, image: string, state: string, opts: { health?: string; service?: string; startedMinutesAgo?: number; finishedMinutesAgo?: number; memory?: number; cpu?: number } = {}): DozzleContainer {
   const now = Date.now();
   const started = new Date(now - (opts.startedMinutesAgo ?? 600) * 60_000).toISOString();
   const memoryUsage = opts.memory ?? 120 * MiB;
@@ -36,7 +36,7 @@ function container(id: string, name: string, image: string, state: string, opts:
   };
 }
 
-function lines(id: string, count: number, make: (i: number) => [SimLogLine['stream'], string]): SimLogLine[] {
+export function lines(id: string, count: number, make: (i: number) => [SimLogLine['stream'], string]): SimLogLine[] {
   const now = Date.now();
   return Array.from({ length: count }, (_, i) => {
     const [stream, text] = make(i);

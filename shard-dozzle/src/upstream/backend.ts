@@ -19,6 +19,8 @@ export interface ContainerInfo {
   host: string;
   tty: boolean;
   restartCount: number;
+  /** Ports the image exposes (container side), where the source says. */
+  exposedPorts?: number[];
   exitCode: number;
   /**
    * Values the container was configured with that must never show: its

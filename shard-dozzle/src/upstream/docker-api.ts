@@ -100,6 +100,7 @@ export class DockerApi implements LogBackend {
       host: 'local',
       tty: Boolean(i.Config.Tty),
       restartCount: i.RestartCount ?? 0,
+      exposedPorts: Object.keys(i.Config.ExposedPorts ?? {}).map((p) => Number.parseInt(p, 10)).filter((p) => Number.isInteger(p)),
       exitCode: i.State.ExitCode ?? 0,
       secrets: secretsOf(i),
     };

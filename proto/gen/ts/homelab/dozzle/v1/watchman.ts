@@ -302,6 +302,21 @@ export interface Container {
   host: string;
   /** The container was created with a TTY (its logs have no stdout/stderr split). */
   tty: boolean;
+  /**
+   * Its Traefik routing labels (traefik.enable, traefik.http.routers.*,
+   * traefik.http.services.*.loadbalancer.server.*, and forwardAuth
+   * addresses), redacted: what Traefik's Docker provider makes of it.
+   */
+  traefikLabels: { [key: string]: string };
+  /** How often Docker restarted it (0 where the log source does not say). */
+  restartCount: number;
+  /** Ports its image exposes, container side (empty where the log source does not say). */
+  exposedPorts: number[];
+}
+
+export interface Container_TraefikLabelsEntry {
+  key: string;
+  value: string;
 }
 
 /** What to read from a container's logs. */
@@ -699,6 +714,9 @@ function createBaseContainer(): Container {
     composeService: "",
     host: "",
     tty: false,
+    traefikLabels: {},
+    restartCount: 0,
+    exposedPorts: [],
   };
 }
 
@@ -739,6 +757,19 @@ export const Container: MessageFns<Container> = {
     }
     if (message.tty !== false) {
       writer.uint32(96).bool(message.tty);
+    }
+    globalThis.Object.entries(message.traefikLabels).forEach(([key, value]: [string, string]) => {
+      Container_TraefikLabelsEntry.encode({ key: key as any, value }, writer.uint32(106).fork()).join();
+    });
+    if (message.restartCount !== 0) {
+      writer.uint32(112).uint32(message.restartCount);
+    }
+    if (message.exposedPorts.length !== 0) {
+      writer.uint32(122).fork();
+      for (const v of message.exposedPorts) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -852,6 +883,43 @@ export const Container: MessageFns<Container> = {
             message.tty = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            const entry13 = Container_TraefikLabelsEntry.decode(reader, reader.uint32());
+            if (entry13.value !== undefined) {
+              message.traefikLabels[entry13.key] = entry13.value;
+            }
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.restartCount = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag === 120) {
+              message.exposedPorts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 122) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.exposedPorts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -894,6 +962,43 @@ export const Container: MessageFns<Container> = {
         : "",
       host: isSet(object.host) ? globalThis.String(object.host) : "",
       tty: isSet(object.tty) ? globalThis.Boolean(object.tty) : false,
+      traefikLabels: isObject(object.traefikLabels)
+        ? (globalThis.Object.entries(object.traefikLabels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.traefik_labels)
+        ? (globalThis.Object.entries(object.traefik_labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      restartCount: isSet(object.restartCount)
+        ? globalThis.Number(object.restartCount)
+        : isSet(object.restart_count)
+        ? globalThis.Number(object.restart_count)
+        : 0,
+      exposedPorts: globalThis.Array.isArray(object?.exposedPorts)
+        ? object.exposedPorts.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.exposed_ports)
+        ? object.exposed_ports.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -935,6 +1040,21 @@ export const Container: MessageFns<Container> = {
     if (message.tty !== false) {
       obj.tty = message.tty;
     }
+    if (message.traefikLabels) {
+      const entries = globalThis.Object.entries(message.traefikLabels) as [string, string][];
+      if (entries.length > 0) {
+        obj.traefikLabels = {};
+        entries.forEach(([k, v]) => {
+          obj.traefikLabels[k] = v;
+        });
+      }
+    }
+    if (message.restartCount !== 0) {
+      obj.restartCount = Math.round(message.restartCount);
+    }
+    if (message.exposedPorts?.length) {
+      obj.exposedPorts = message.exposedPorts.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -959,6 +1079,102 @@ export const Container: MessageFns<Container> = {
     message.composeService = object.composeService ?? "";
     message.host = object.host ?? "";
     message.tty = object.tty ?? false;
+    message.traefikLabels = (globalThis.Object.entries(object.traefikLabels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.restartCount = object.restartCount ?? 0;
+    message.exposedPorts = object.exposedPorts?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseContainer_TraefikLabelsEntry(): Container_TraefikLabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const Container_TraefikLabelsEntry: MessageFns<Container_TraefikLabelsEntry> = {
+  encode(message: Container_TraefikLabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Container_TraefikLabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainer_TraefikLabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Container_TraefikLabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Container_TraefikLabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Container_TraefikLabelsEntry>, I>>(base?: I): Container_TraefikLabelsEntry {
+    return Container_TraefikLabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Container_TraefikLabelsEntry>, I>>(object: I): Container_TraefikLabelsEntry {
+    const message = createBaseContainer_TraefikLabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };

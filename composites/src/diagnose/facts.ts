@@ -1,0 +1,93 @@
+import { GetRoutesRequest, NavigatorServiceClient, TraceRequestRequest, type Route, type TraceRequestResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import { ListContainersRequest, TailLogsRequest, WatchmanServiceClient, type Container, type LogLine } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
+import { GatekeeperServiceClient, ListApplicationsRequest, type Application } from '@homelab-mcp/proto/ts/homelab/authentik/v1/gatekeeper.js';
+import { clientFor, collect, reasonOf, unary, type ShardChannels } from '../shard-clients.js';
+import { hostsInRule } from './labels.js';
+import { resolveTarget } from './target.js';
+import type { FactKind, Facts, Target } from './types.js';
+
+const NAVIGATOR = 'homelab.traefik.v1.NavigatorService';
+const WATCHMAN = 'homelab.dozzle.v1.WatchmanService';
+const GATEKEEPER = 'homelab.authentik.v1.GatekeeperService';
+const DEADLINE_MS = 8000;
+const LOG_LINES = 200;
+
+interface Clients {
+  navigator?: NavigatorServiceClient | undefined;
+  watchman?: WatchmanServiceClient | undefined;
+  gatekeeper?: GatekeeperServiceClient | undefined;
+}
+
+type Settled<T> = { value: T } | { why: string };
+
+async function settle<T>(what: string, client: unknown, call: () => Promise<T>): Promise<Settled<T>> {
+  if (!client) return { why: `the ${what} shard is not serving` };
+  try {
+    return { value: await call() };
+  } catch (e) {
+    return { why: reasonOf(e) };
+  }
+}
+
+function take<T>(kind: FactKind, s: Settled<T>, missing: Facts['missing']): T | undefined {
+  if ('value' in s) return s.value;
+  missing[kind] = s.why;
+  return undefined;
+}
+
+const bare = (s: string) => s.split('@')[0]?.toLowerCase() ?? '';
+
+/** Containers behind the target: routing labels for its host or router first, then its name, then a server's hostname. */
+export function relatedContainers(target: Target, trace: TraceRequestResponse | undefined, containers: readonly Container[]): Container[] {
+  const hop = trace?.hops.at(-1);
+  const routers = new Set([hop?.winner, ...(hop?.nearMisses.map((m) => m.router) ?? [])].filter((r): r is string => Boolean(r?.endsWith('@docker'))).map(bare));
+  const serverHosts = new Set((hop?.service?.servers ?? []).map((s) => { try { return new URL(s.url).hostname; } catch { return ''; } }));
+  const names = new Set([target.name, target.host?.split('.')[0]].filter(Boolean));
+  const score = (c: Container): number => {
+    const rules = Object.entries(c.traefikLabels).filter(([k]) => /\.rule$/i.test(k));
+    if (target.host && rules.some(([, v]) => hostsInRule(v).includes(target.host ?? ''))) return 4;
+    if (rules.some(([k]) => routers.has((k.split('.')[3] ?? '').toLowerCase()))) return 3;
+    if (names.has(c.name.toLowerCase()) || names.has(c.composeService.toLowerCase())) return 2;
+    return serverHosts.has(c.name) || serverHosts.has(c.composeService) ? 1 : 0;
+  };
+  return containers.map((c) => ({ c, s: score(c) })).filter((x) => x.s > 0).sort((a, b) => b.s - a.s).map((x) => x.c);
+}
+
+async function readLogs(watchman: WatchmanServiceClient, related: readonly Container[], signal: AbortSignal): Promise<Map<string, LogLine[]>> {
+  const out = new Map<string, LogLine[]>();
+  await Promise.all(related.slice(0, 3).map(async (c) => {
+    const stream = watchman.tailLogs(TailLogsRequest.fromPartial({ container: c.id, lines: LOG_LINES }), undefined, { deadline: Date.now() + DEADLINE_MS });
+    out.set(c.name, (await collect(stream, signal)).flatMap((m) => m.lines));
+  }));
+  return out;
+}
+
+/**
+ * Reads what the checks need: routers, containers and applications at once,
+ * then the request's trace, then the logs of the containers behind it.
+ */
+export async function gatherFacts(channels: ShardChannels, input: { service: string; path?: string | undefined; clientIp?: string | undefined }, signal: AbortSignal): Promise<Facts> {
+  const c: Clients = {
+    navigator: clientFor(channels, NAVIGATOR, NavigatorServiceClient),
+    watchman: clientFor(channels, WATCHMAN, WatchmanServiceClient),
+    gatekeeper: clientFor(channels, GATEKEEPER, GatekeeperServiceClient),
+  };
+  const missing: Facts['missing'] = {};
+  const [routesS, containersS, appsS] = await Promise.all([
+    settle('Traefik', c.navigator, () => unary(c.navigator!, c.navigator!.getRoutes, GetRoutesRequest.fromPartial({}), DEADLINE_MS, signal).then((r): Route[] => r.routes)),
+    settle('Dozzle', c.watchman, () => unary(c.watchman!, c.watchman!.listContainers, ListContainersRequest.fromPartial({ all: true }), DEADLINE_MS, signal).then((r): Container[] => r.containers)),
+    settle('Authentik', c.gatekeeper, () => unary(c.gatekeeper!, c.gatekeeper!.listApplications, ListApplicationsRequest.fromPartial({}), DEADLINE_MS, signal).then((r): Application[] => r.applications)),
+  ]);
+  const routes = take('routes', routesS, missing);
+  const containers = take('containers', containersS, missing);
+  const apps = take('apps', appsS, missing);
+  const target = resolveTarget(input.service, input.path, routes ?? [], containers ?? [], apps ?? []);
+  const traceS: Settled<TraceRequestResponse> = !target.url
+    ? { why: `no host is known for "${input.service}"` }
+    : await settle('Traefik', c.navigator, () => unary(c.navigator!, c.navigator!.traceRequest, TraceRequestRequest.fromPartial({ url: target.url, clientIp: input.clientIp ?? '' }), DEADLINE_MS * 2, signal));
+  const trace = take('trace', traceS, missing);
+  const related = relatedContainers(target, trace, containers ?? []);
+  const logsS = related.length === 0 ? { value: new Map<string, LogLine[]>() } : await settle('Dozzle', c.watchman, () => readLogs(c.watchman!, related, signal));
+  const logs = take('logs', logsS, missing);
+  return { target, ...(routes ? { routes } : {}), ...(trace ? { trace } : {}), ...(containers ? { containers } : {}), ...(apps ? { apps } : {}), related, ...(logs ? { logs } : {}), missing };
+}
