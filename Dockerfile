@@ -24,6 +24,7 @@ COPY shard-kit/package.json shard-kit/
 COPY shard-traefik/package.json shard-traefik/
 COPY shard-dozzle/package.json shard-dozzle/
 COPY shard-authentik/package.json shard-authentik/
+COPY composites/package.json composites/
 COPY gateway/package.json gateway/
 COPY homelab-sim/package.json homelab-sim/
 COPY cli/package.json cli/

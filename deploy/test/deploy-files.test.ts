@@ -16,6 +16,14 @@ describe('deployment files', () => {
     }
   });
 
+  it('installs every workspace in the image build: each package.json is copied before npm ci, or npm ci fails on the lockfile', () => {
+    const { workspaces } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] };
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const beforeCi = dockerfile.slice(0, dockerfile.indexOf('RUN npm ci'));
+    const missing = workspaces.filter((ws) => !beforeCi.includes(`COPY ${ws}/package.json ${ws}/`));
+    expect(missing).toEqual([]);
+  });
+
   it('keeps least privilege: only the proxy sees the Docker socket, only the Traefik shard /dynamic, only the Authentik shard the token', () => {
     const s = readCompose('docker-compose.mcp.yaml').services;
     for (const [name, svc] of Object.entries(s)) {
