@@ -47,10 +47,22 @@ function setPath(target: Record<string, unknown>, path: string[], value: string)
   });
 }
 
+/**
+ * traefik.enable is decoded like every label into a Go bool, by
+ * strconv.ParseBool: "1", "t", "T", "TRUE", "true" and "True" are true; a
+ * value it cannot parse fails the container's labels, and Traefik skips the
+ * container (undefined here).
+ */
+export function parseGoBool(value: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+  return undefined;
+}
+
 /** The provider's own filter (keepContainer): enabled, running, and healthy when it has a health check. */
 export function keepContainer(c: SimContainerSpec, exposedByDefault = true): boolean {
   const enable = c.labels?.['traefik.enable'];
-  if (enable ? enable !== 'true' : !exposedByDefault) return false;
+  if (enable === undefined ? !exposedByDefault : parseGoBool(enable) !== true) return false;
   if (c.state !== 'running') return false;
   return !c.health || c.health === 'healthy';
 }

@@ -14,6 +14,24 @@ function problem(c: Container): string | undefined {
   return undefined;
 }
 
+// Traefik decodes traefik.enable with Go's strconv.ParseBool: these are its true spellings.
+const GO_TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
+
+/** A running container whose labels route it but which Traefik's Docker provider passes over by its own label. */
+function disabledByLabel(c: Container): Finding | undefined {
+  const label = Object.keys(c.traefikLabels).find((k) => k.toLowerCase() === 'traefik.enable');
+  const value = label === undefined ? undefined : c.traefikLabels[label];
+  if (value === undefined || GO_TRUE.includes(value) || !routesThrough(c)) return undefined;
+  return {
+    severity: 'critical',
+    cause: 'container',
+    check: 'container',
+    what: `Container ${c.name} has the label traefik.enable=${value}: Traefik's Docker provider skips it, so the routers its labels declare do not exist and the host answers 404.`,
+    evidence: [`${label}=${value}`, ...Object.keys(c.traefikLabels).filter((k) => /\.rule$/i.test(k)).map((k) => `${k}=${c.traefikLabels[k]}`)],
+    fix: `Set the label traefik.enable=true on ${c.composeService || c.name} (or remove it where exposedByDefault is on) and recreate it: docker compose up -d ${c.composeService || c.name}.`,
+  };
+}
+
 function finding(c: Container, what: string): Finding {
   const dropped = routesThrough(c) ? ": Traefik's Docker provider keeps only running, healthy containers, so its router is gone and the host answers 404" : ': nothing answers behind the router';
   return {
@@ -36,6 +54,8 @@ export const containerCheck: Check = {
   irrelevant: (f: Facts) => (f.related.length ? undefined : 'no container carries this host in its labels or its name'),
   run: (f) => f.related.flatMap((c) => {
     const what = problem(c);
-    return what ? [finding(c, what)] : [];
+    if (what) return [finding(c, what)];
+    const disabled = disabledByLabel(c);
+    return disabled ? [disabled] : [];
   }).slice(0, 1),
 };
