@@ -14,7 +14,7 @@ import { peakRssMiB, rssMiB, sampleRss } from './lib/rss.js';
 import type { PathProcess } from './lib/cpu.js';
 import { startPeers, type Peers } from './lib/peers.js';
 import { benchSearchLogs } from './lib/search-logs.js';
-import { benchStartup } from './lib/startup.js';
+import { BENCH_LAUNCHER_ENV, benchStartup } from './lib/startup.js';
 
 /** The sections, in the order a run takes them; `--only` names one or more of them. */
 export const SECTIONS = ['startup', 'throughput', 'diagnose', 'soak', 'discovery', 'search-logs', 'rss'] as const;
@@ -332,14 +332,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     emit({ name: 'startup', ...(await benchStartup(opts.short ? 1 : 3)) });
   }
   const home = await mkdtemp(join(tmpdir(), 'homelab-mcp-bench-'));
-  const cfg = loadCliConfig({
-    HOMELAB_MCP_HOME: home,
-    HOMELAB_MCP_GATEWAY_PORT: '0',
-    HOMELAB_MCP_SHARD_TRAEFIK_PORT: '0',
-    HOMELAB_MCP_SHARD_DOZZLE_PORT: '0',
-    HOMELAB_MCP_SHARD_AUTHENTIK_PORT: '0',
-    HOMELAB_MCP_LOG_LEVEL: 'error',
-  });
+  const cfg = loadCliConfig({ HOMELAB_MCP_HOME: home, ...BENCH_LAUNCHER_ENV });
   progressFor('setup')('starting the stand-ins, shards and gateway, and the peers (direct server, mcp-proxy)');
   const started = await startAll(cfg, quiet, { only: new Set(['sim', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'gateway']), env: BENCH_GATEWAY_ENV, out: devNull() });
   const pidOf = (name: string) => componentNamed(started, name)?.child.pid ?? 0;

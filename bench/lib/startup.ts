@@ -7,6 +7,15 @@ import { repoRoot } from '@homelab-mcp/cli/paths.js';
 import { childPids } from './cpu.js';
 import { formatTable } from './load.js';
 
+/** A launcher on ports the system picks, logging errors only: what every start the bench makes uses, beside its home. */
+export const BENCH_LAUNCHER_ENV = {
+  HOMELAB_MCP_GATEWAY_PORT: '0',
+  HOMELAB_MCP_SHARD_TRAEFIK_PORT: '0',
+  HOMELAB_MCP_SHARD_DOZZLE_PORT: '0',
+  HOMELAB_MCP_SHARD_AUTHENTIK_PORT: '0',
+  HOMELAB_MCP_LOG_LEVEL: 'error',
+} as const;
+
 export interface StartupRun {
   /** From spawning `npm start` to "homelab-mcp is running" on its output. */
   seconds: number;
@@ -37,11 +46,7 @@ async function startOnce(home: string, timeoutMs: number): Promise<StartupRun> {
     env: {
       ...process.env,
       HOMELAB_MCP_HOME: home,
-      HOMELAB_MCP_GATEWAY_PORT: '0',
-      HOMELAB_MCP_SHARD_TRAEFIK_PORT: '0',
-      HOMELAB_MCP_SHARD_DOZZLE_PORT: '0',
-      HOMELAB_MCP_SHARD_AUTHENTIK_PORT: '0',
-      HOMELAB_MCP_LOG_LEVEL: 'error',
+      ...BENCH_LAUNCHER_ENV,
     },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
