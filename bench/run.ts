@@ -14,14 +14,24 @@ import { peakRssMiB, rssMiB, sampleRss } from './lib/rss.js';
 import type { PathProcess } from './lib/cpu.js';
 import { startPeers, type Peers } from './lib/peers.js';
 import { benchSearchLogs } from './lib/search-logs.js';
+import { BENCH_LAUNCHER_ENV, benchStartup } from './lib/startup.js';
+
+/** The sections, in the order a run takes them; `--only` names one or more of them. */
+export const SECTIONS = ['startup', 'throughput', 'diagnose', 'soak', 'discovery', 'search-logs', 'rss'] as const;
+export type SectionName = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
   short: boolean;
+  /** Run only these sections (default: all). */
+  only?: ReadonlySet<SectionName>;
   /** Where the tables go (default stdout). */
   out?: NodeJS.WritableStream;
+  /** Where progress goes, a line per step (default stderr). */
+  progress?: NodeJS.WritableStream;
 }
 
 interface Section {
+  name?: SectionName;
   title: string;
   table: string;
   json: unknown;
@@ -71,14 +81,14 @@ function cpuBreakdown(at50: LoadResult[], gatewayLabel: string, proxyLabel: stri
 }
 
 /** tools/call throughput and latency: gateway -> shard next to a direct server and mcp-proxy. */
-async function benchThroughput(gateway: Target, peers: Peers, short: boolean): Promise<Section> {
+async function benchThroughput(gateway: Target, peers: Peers, short: boolean, progress: (msg: string) => void): Promise<Section> {
   const results: LoadResult[] = [];
   for (const clients of [1, 50]) {
     const opts = short
       ? { clients, callsPerClient: clients === 1 ? 100 : 10, warmupCalls: 5, maxMs: 10_000 }
       : { clients, callsPerClient: clients === 1 ? 3000 : 200, warmupCalls: 50, maxMs: 60_000 };
     // Interleaved turns: on a noisy machine a slow spell then hits every server alike.
-    results.push(...(await runInterleaved([gateway, peers.direct, peers.proxy], opts, short ? 2 : 5)));
+    results.push(...(await runInterleaved([gateway, peers.direct, peers.proxy], opts, short ? 2 : 5, progress)));
   }
   const rows = results.map((r) => {
     const direct = results.find((x) => x.clients === r.clients && x.label === peers.direct.label);
@@ -89,16 +99,30 @@ async function benchThroughput(gateway: Target, peers: Peers, short: boolean): P
   const at = (label: string, c: number) => results.find((x) => x.label === label && x.clients === c);
   const g1 = at(gateway.label, 1);
   const d1 = at(peers.direct.label, 1);
+  const p1 = at(peers.proxy.label, 1);
+  const g50 = at(gateway.label, 50);
+  const p50 = at(peers.proxy.label, 50);
   const summary = {
-    ratioToDirectAt50: (at(gateway.label, 50)?.callsPerSecond ?? NaN) / (at(peers.direct.label, 50)?.callsPerSecond ?? NaN),
-    ratioToProxyAt50: (at(gateway.label, 50)?.callsPerSecond ?? NaN) / (at(peers.proxy.label, 50)?.callsPerSecond ?? NaN),
+    ratioToDirectAt50: (g50?.callsPerSecond ?? NaN) / (at(peers.direct.label, 50)?.callsPerSecond ?? NaN),
+    ratioToProxyAt50: (g50?.callsPerSecond ?? NaN) / (p50?.callsPerSecond ?? NaN),
     addedP99MsAt1: (g1?.p99Ms ?? NaN) - (d1?.p99Ms ?? NaN),
     // For context: on a noisy machine p99 is mostly scheduling; p50 shows the hop itself.
     addedP50MsAt1: (g1?.p50Ms ?? NaN) - (d1?.p50Ms ?? NaN),
-    targets: { ratioToDirectAt50: '>= 0.8', ratioToProxyAt50: '>= 1.2', addedP99MsAt1: '<= 2' },
+    proxyAddedP50MsAt1: (p1?.p50Ms ?? NaN) - (d1?.p50Ms ?? NaN),
+    proxyAddedP99MsAt1: (p1?.p99Ms ?? NaN) - (d1?.p99Ms ?? NaN),
+    // The project's two processes against the peer's two, each on its own share of the same work.
+    gatewayCpuToProxyCpu: (g50?.cpuMsPerCall.gateway ?? NaN) / (p50?.cpuMsPerCall['mcp-proxy'] ?? NaN),
+    shardCpuToStdioServerCpu: (g50?.cpuMsPerCall.shard ?? NaN) / (p50?.cpuMsPerCall['stdio server'] ?? NaN),
+    gatewayUpstreamRequestsPerCall: g50?.upstreamRequestsPerCall ?? NaN,
+    proxyUpstreamRequestsPerCall: p50?.upstreamRequestsPerCall ?? NaN,
+    targets: { ratioToDirectAt50: '>= 0.8', ratioToProxyAt50: '>= 1.2', addedP50MsAt1: '<= proxyAddedP50MsAt1', addedP99MsAt1: '<= 2 x addedP50MsAt1', gatewayCpuToProxyCpu: '<= 0.8', shardCpuToStdioServerCpu: '<= 1' },
   };
-  const table = formatTable(['server', 'clients', 'calls', 'errors', 'calls/s', 'p50 ms', 'p99 ms', 'vs direct', 'vs mcp-proxy'], rows) +
-    `\n\ngateway/direct at 50 clients: ${summary.ratioToDirectAt50.toFixed(2)} (target >= 0.8); gateway/mcp-proxy at 50: ${summary.ratioToProxyAt50.toFixed(2)} (target >= 1.2); added p99 at 1 client: ${summary.addedP99MsAt1.toFixed(2)} ms (target <= 2; added p50 ${summary.addedP50MsAt1.toFixed(2)} ms)` +
+  const f = (n: number) => n.toFixed(2);
+  const table = formatTable(['server', 'clients', 'calls', 'errors', 'calls/s', 'p50 ms', 'p99 ms', 'vs direct', 'vs mcp-proxy', 'upstream req/call', 'new conn/call'],
+    rows.map((row, i) => [...row, results[i]?.upstreamRequestsPerCall ?? NaN, results[i]?.upstreamConnectionsPerCall ?? NaN])) +
+    `\n\ngateway/direct at 50 clients: ${f(summary.ratioToDirectAt50)} (target >= 0.8); gateway/mcp-proxy at 50: ${f(summary.ratioToProxyAt50)} (target >= 1.2)` +
+    `\nadded at 1 client, gateway path: p50 ${f(summary.addedP50MsAt1)} ms, p99 ${f(summary.addedP99MsAt1)} ms; mcp-proxy path: p50 ${f(summary.proxyAddedP50MsAt1)} ms, p99 ${f(summary.proxyAddedP99MsAt1)} ms (targets: gateway p50 <= mcp-proxy's, p99 <= 2x p50)` +
+    `\nCPU per call at 50 clients: gateway/mcp-proxy ${f(summary.gatewayCpuToProxyCpu)} (target <= 0.8), shard/stdio server ${f(summary.shardCpuToStdioServerCpu)} (target <= 1); upstream requests per call: gateway path ${f(summary.gatewayUpstreamRequestsPerCall)}, mcp-proxy path ${f(summary.proxyUpstreamRequestsPerCall)}` +
     `\n\n${cpuBreakdown(results.filter((r) => r.clients === 50), gateway.label, peers.proxy.label)}`;
   return { title: `tools/call ${gateway.tool}`, table, json: { results, summary } };
 }
@@ -107,14 +131,14 @@ async function benchThroughput(gateway: Target, peers: Peers, short: boolean): P
  * diagnose_service latency: a healthy service (every check runs to the end)
  * and two broken ones, at one client and at ten.
  */
-async function benchDiagnose(gateway: Target, short: boolean): Promise<Section> {
+async function benchDiagnose(gateway: Target, short: boolean, progress: (msg: string) => void): Promise<Section> {
   const results: LoadResult[] = [];
   for (const clients of [1, 10]) {
     const opts = short
       ? { clients, callsPerClient: clients === 1 ? 20 : 4, warmupCalls: 2, maxMs: 10_000 }
       : { clients, callsPerClient: clients === 1 ? 300 : 60, warmupCalls: 10, maxMs: 60_000 };
     const targets = DIAGNOSED.map((service) => ({ ...gateway, label: service, tool: 'diagnose_service', args: { service } }));
-    results.push(...(await runInterleaved(targets, opts, short ? 1 : 3)));
+    results.push(...(await runInterleaved(targets, opts, short ? 1 : 3, progress)));
   }
   const rows = results.map((r) => [r.label, r.clients, r.calls, r.errors, r.callsPerSecond, r.p50Ms, r.p99Ms, sumValues(r.cpuMsPerCall)]);
   const table = formatTable(['service', 'clients', 'calls', 'errors', 'calls/s', 'p50 ms', 'p99 ms', 'CPU ms/call'], rows) +
@@ -126,7 +150,7 @@ async function benchDiagnose(gateway: Target, short: boolean): Promise<Section> 
 const DIAGNOSED = ['whoami', 'nothing.home.lan', 'jellyfin'];
 
 /** 100k calls (short: 2k) through a stateful session and stateless, sampling the gateway's RSS. */
-async function benchSoak(started: Started, gateway: Target, short: boolean): Promise<Section> {
+async function benchSoak(started: Started, gateway: Target, short: boolean, progress: (msg: string) => void): Promise<Section> {
   const stateful = componentNamed(started, 'gateway');
   if (!stateful) return { title: 'soak', table: 'skipped: no gateway', json: null };
   // A second gateway on the same shards, stateless (one server per request), for the other mode.
@@ -152,9 +176,11 @@ async function benchSoak(started: Started, gateway: Target, short: boolean): Pro
         const t0 = performance.now();
         const warm = Math.floor(calls / 10);
         let afterWarm = before;
+        const step = Math.max(1, Math.floor(calls / 10));
         for (let i = 0; i < calls; i++) {
           await client.callTool({ name: gateway.tool, arguments: gateway.args });
           if (i === warm) afterWarm = rssMiB(pid);
+          if ((i + 1) % step === 0) progress(`${mode}: ${i + 1}/${calls} calls`);
         }
         const samples = sampler.stop();
         const after = rssMiB(pid);
@@ -177,7 +203,7 @@ async function benchSoak(started: Started, gateway: Target, short: boolean): Pro
 }
 
 /** Time from a shard's death (and return) to tools/list_changed at a client. */
-async function benchDiscovery(started: Started, gateway: Target, short: boolean): Promise<Section> {
+async function benchDiscovery(started: Started, gateway: Target, short: boolean, progress: (msg: string) => void): Promise<Section> {
   const rounds = short ? 1 : 5;
   const shard = componentNamed(started, 'shard-dozzle');
   if (!shard) return { title: 'discovery', table: 'skipped: no shard-dozzle', json: null };
@@ -188,6 +214,7 @@ async function benchDiscovery(started: Started, gateway: Target, short: boolean)
   let current = shard;
   try {
     for (let i = 0; i < rounds; i++) {
+      progress(`round ${i + 1}/${rounds}: killing shard-dozzle, then starting it again`);
       const changed = () => new Promise<number>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, async () => resolve(performance.now())));
       let wait = changed();
       const t0 = performance.now();
@@ -223,26 +250,100 @@ async function benchDiscovery(started: Started, gateway: Target, short: boolean)
 /** The load comes from one bench client (one subject, 50 sessions): the per-subject limits would measure themselves, so they are off. */
 const BENCH_GATEWAY_ENV = { GATEWAY_RATE_LIMIT_PER_MINUTE: '0', GATEWAY_MAX_INFLIGHT_PER_SUBJECT: '0', GATEWAY_MAX_SESSIONS_PER_SUBJECT: '0' };
 
-/** `npm run bench`: every section in one run, a table each, and one JSON file. */
+/** What a launcher sends a stand-in to read its upstream traffic (homelab-sim/src/main.ts answers it). */
+const TRAFFIC_QUERY = 'homelab-sim:traffic';
+
+/** The Traefik stand-in's API requests and connections so far, asked over its IPC channel. */
+function traefikTraffic(started: Started): () => Promise<{ requests: number; connections: number }> {
+  return () => {
+    const sim = componentNamed(started, 'sim-traefik');
+    if (!sim?.child.connected) return Promise.resolve({ requests: NaN, connections: NaN });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        sim.child.off('message', onMessage);
+        resolve({ requests: NaN, connections: NaN });
+      }, 5000);
+      const onMessage = (msg: unknown) => {
+        const m = msg as { type?: string; traffic?: { traefikApi?: { requests: number; connections: number } } };
+        if (m?.type !== TRAFFIC_QUERY) return;
+        clearTimeout(timer);
+        sim.child.off('message', onMessage);
+        resolve(m.traffic?.traefikApi ?? { requests: NaN, connections: NaN });
+      };
+      sim.child.on('message', onMessage);
+      sim.child.send({ type: TRAFFIC_QUERY });
+    });
+  };
+}
+
+/** Idle RSS of every component, a moment after they all report ready. */
+async function idleRss(started: Started): Promise<Section> {
+  await new Promise((r) => setTimeout(r, 2000));
+  const rows = started.components.map((c) => [c.spec.name, c.child.pid ? rssMiB(c.child.pid) : NaN] as [string, number]);
+  const byComponent = Object.fromEntries(rows);
+  return {
+    title: 'idle RSS per component, 2 s after start (aims: <= 70 MiB per shard, <= 100 MiB for the gateway)',
+    table: formatTable(['component', 'RSS MiB'], rows),
+    json: { idleRssMiB: byComponent },
+  };
+}
+
+/** The ratios the targets are about, under keys that stay the same from run to run (null: the section did not run). */
+function summaryOf(sections: Section[]): Record<string, number | null | Record<string, number>> {
+  const json = (name: string) => sections.find((s) => s.name === name || s.title === name)?.json as Record<string, unknown> | undefined;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const t = (json('throughput')?.summary ?? {}) as Record<string, unknown>;
+  const logs = json('search-logs') ?? {};
+  const startup = json('startup') ?? {};
+  const idle = (sections.find((s) => s.title.startsWith('idle RSS'))?.json as { idleRssMiB?: Record<string, number> } | undefined)?.idleRssMiB;
+  return {
+    gatewayToDirectCallsPerSecondAt50: num(t.ratioToDirectAt50),
+    gatewayToProxyCallsPerSecondAt50: num(t.ratioToProxyAt50),
+    gatewayAddedP50MsAt1: num(t.addedP50MsAt1),
+    gatewayAddedP99MsAt1: num(t.addedP99MsAt1),
+    proxyAddedP50MsAt1: num(t.proxyAddedP50MsAt1),
+    proxyAddedP99MsAt1: num(t.proxyAddedP99MsAt1),
+    gatewayCpuToProxyCpuPerCall: num(t.gatewayCpuToProxyCpu),
+    shardCpuToStdioServerCpuPerCall: num(t.shardCpuToStdioServerCpu),
+    gatewayPathUpstreamRequestsPerCall: num(t.gatewayUpstreamRequestsPerCall),
+    proxyPathUpstreamRequestsPerCall: num(t.proxyUpstreamRequestsPerCall),
+    searchLogsToRawRead: num(logs.ratio),
+    searchLogsRegexToRawRead: num(logs.regexRatio),
+    startupWarmSeconds: num(startup.warmMedianSeconds),
+    idleRssMiB: idle ?? null,
+  };
+}
+
+/** `npm run bench`: every section (or those in `only`) in one run, a table each, and one JSON file. */
 export async function runBench(opts: BenchOptions): Promise<number> {
-  const home = await mkdtemp(join(tmpdir(), 'homelab-mcp-bench-'));
-  const cfg = loadCliConfig({
-    HOMELAB_MCP_HOME: home,
-    HOMELAB_MCP_GATEWAY_PORT: '0',
-    HOMELAB_MCP_SHARD_TRAEFIK_PORT: '0',
-    HOMELAB_MCP_SHARD_DOZZLE_PORT: '0',
-    HOMELAB_MCP_SHARD_AUTHENTIK_PORT: '0',
-    HOMELAB_MCP_LOG_LEVEL: 'error',
-  });
   const out = opts.out ?? process.stdout;
-  out.write(`homelab-mcp bench (${opts.short ? 'short' : 'full'} run), node ${process.version}; per-subject request limits off\n`);
+  const progressOut = opts.progress ?? process.stderr;
+  const t0 = performance.now();
+  const wanted = (name: SectionName) => !opts.only || opts.only.has(name);
+  const progressFor = (name: string) => (msg: string) => progressOut.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${name}: ${msg}\n`);
+  const sections: Section[] = [];
+  const emit = (s: Section) => {
+    sections.push(s);
+    out.write(`\n## ${s.title}\n${s.table}\n`);
+  };
+  out.write(`homelab-mcp bench (${opts.short ? 'short' : 'full'} run${opts.only ? `, only ${[...opts.only].join(', ')}` : ''}), node ${process.version}; per-subject request limits off\n`);
+  if (wanted('startup')) {
+    progressFor('startup')(`timing npm start (one start to warm up, then ${opts.short ? 1 : 3})`);
+    emit({ name: 'startup', ...(await benchStartup(opts.short ? 1 : 3)) });
+  }
+  const home = await mkdtemp(join(tmpdir(), 'homelab-mcp-bench-'));
+  const cfg = loadCliConfig({ HOMELAB_MCP_HOME: home, ...BENCH_LAUNCHER_ENV });
+  progressFor('setup')('starting the stand-ins, shards and gateway, and the peers (direct server, mcp-proxy)');
   const started = await startAll(cfg, quiet, { only: new Set(['sim', 'shard-traefik', 'shard-dozzle', 'shard-authentik', 'gateway']), env: BENCH_GATEWAY_ENV, out: devNull() });
   const pidOf = (name: string) => componentNamed(started, name)?.child.pid ?? 0;
   const gatewayProcess = (): PathProcess => ({ role: 'gateway', pid: pidOf('gateway') });
   const standIns = (): PathProcess[] => started.components.filter((c) => c.spec.name.startsWith('sim-')).map((c) => ({ role: 'stand-ins', pid: c.child.pid ?? 0 }));
+  const upstreamTraffic = traefikTraffic(started);
   const peers = await startPeers(started.state.upstreams, quiet, standIns());
-  const sections: Section[] = [];
+  peers.direct.upstreamTraffic = upstreamTraffic;
+  peers.proxy.upstreamTraffic = upstreamTraffic;
   try {
+    if (wanted('rss') || wanted('startup')) emit(await idleRss(started));
     const token = (await import('node:fs')).readFileSync(started.state.tokenFile ?? '', 'utf8').trim();
     const gateway: Target = {
       label: 'gateway -> shard',
@@ -251,25 +352,34 @@ export async function runBench(opts: BenchOptions): Promise<number> {
       tool: 'get_routes',
       args: { host: 'whoami.home.lan' },
       processes: () => [gatewayProcess(), { role: 'shard', pid: pidOf('shard-traefik') }, ...standIns()],
+      upstreamTraffic,
     };
-    const run = async (fn: () => Promise<Section>) => {
-      const s = await fn();
-      sections.push(s);
-      out.write(`\n## ${s.title}\n${s.table}\n`);
+    const run = async (name: SectionName, fn: (progress: (msg: string) => void) => Promise<Section>) => {
+      if (!wanted(name)) return;
+      const progress = progressFor(name);
+      progress('starting');
+      const s = await fn(progress);
+      emit({ ...s, name });
+      progress('done');
     };
-    await run(() => benchThroughput(gateway, peers, opts.short));
+    await run('throughput', (p) => benchThroughput(gateway, peers, opts.short, p));
     const allShards = (): PathProcess[] => ['shard-traefik', 'shard-dozzle', 'shard-authentik'].map((name) => ({ role: name, pid: pidOf(name) }));
-    await run(() => benchDiagnose({ ...gateway, processes: () => [gatewayProcess(), ...allShards(), ...standIns()] }, opts.short));
-    await run(() => benchSoak(started, gateway, opts.short));
-    await run(() => benchDiscovery(started, gateway, opts.short));
-    await run(() => benchSearchLogs(opts.short, componentNamed(started, 'shard-dozzle')?.spec.entry ?? '', quiet));
-    const rss = started.components.map((c) => [c.spec.name, c.child.pid ? rssMiB(c.child.pid) : NaN, c.child.pid ? peakRssMiB(c.child.pid) : NaN]);
-    await run(async () => ({ title: 'RSS after the run', table: formatTable(['process', 'RSS MiB', 'peak MiB'], rss), json: rss }));
+    await run('diagnose', (p) => benchDiagnose({ ...gateway, processes: () => [gatewayProcess(), ...allShards(), ...standIns()] }, opts.short, p));
+    await run('soak', (p) => benchSoak(started, gateway, opts.short, p));
+    await run('discovery', (p) => benchDiscovery(started, gateway, opts.short, p));
+    await run('search-logs', () => benchSearchLogs(opts.short, componentNamed(started, 'shard-dozzle')?.spec.entry ?? '', quiet));
+    await run('rss', async () => {
+      const rss = started.components.map((c) => [c.spec.name, c.child.pid ? rssMiB(c.child.pid) : NaN, c.child.pid ? peakRssMiB(c.child.pid) : NaN]);
+      return { title: 'RSS after the run', table: formatTable(['process', 'RSS MiB', 'peak MiB'], rss), json: rss };
+    });
+    const summary = summaryOf(sections);
+    out.write(`\n## summary (the JSON's "summary" keys)\n${formatTable(['key', 'value'], Object.entries(summary).flatMap(([k, v]): [string, number | string][] => (v !== null && typeof v === 'object' ? Object.entries(v).map(([c, mib]) => [`${k}.${c}`, mib]) : [[k, v ?? '-']])))}\n`);
     const dir = join(process.cwd(), 'bench', 'results');
     await mkdir(dir, { recursive: true });
     const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    await writeFile(file, `${JSON.stringify({ short: opts.short, node: process.version, sections }, null, 2)}\n`);
+    await writeFile(file, `${JSON.stringify({ short: opts.short, node: process.version, only: opts.only ? [...opts.only] : null, summary, sections }, null, 2)}\n`);
     out.write(`\nresults: ${file}\n`);
+    progressFor('bench')(`finished in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     return 0;
   } finally {
     await peers.close();

@@ -11,6 +11,8 @@ export interface Target {
   args: Record<string, unknown>;
   /** The processes that serve its calls, whose CPU time is measured per call (the client's always is). */
   processes?: () => PathProcess[];
+  /** Requests and connections the upstream (the Traefik stand-in) has served so far, to count them per call. */
+  upstreamTraffic?: () => Promise<{ requests: number; connections: number }>;
 }
 
 export interface LoadOptions {
@@ -35,6 +37,9 @@ export interface LoadResult {
   maxMs: number;
   /** CPU time per call, in ms, by the role of the process (client, gateway, shard, ...). */
   cpuMsPerCall: Record<string, number>;
+  /** Upstream HTTP requests, and new upstream connections, per tool call (NaN when not counted). */
+  upstreamRequestsPerCall: number;
+  upstreamConnectionsPerCall: number;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -57,7 +62,10 @@ interface RawLoad {
   errors: number;
   seconds: number;
   cpuMs: Record<string, number>;
+  upstream: { requests: number; connections: number };
 }
+
+const NO_TRAFFIC = async () => ({ requests: Number.NaN, connections: Number.NaN });
 
 /** `clients` MCP clients in parallel, each calling the tool in a loop; the latencies of the calls after warm-up. */
 async function measure(target: Target, opts: LoadOptions): Promise<RawLoad> {
@@ -72,6 +80,8 @@ async function measure(target: Target, opts: LoadOptions): Promise<RawLoad> {
     }));
     const latencies: number[] = [];
     let errors = 0;
+    const traffic = target.upstreamTraffic ?? NO_TRAFFIC;
+    const upstream0 = await traffic();
     const meter = cpuMeter(target.processes?.() ?? []);
     const started = performance.now();
     const deadline = started + opts.maxMs;
@@ -85,7 +95,9 @@ async function measure(target: Target, opts: LoadOptions): Promise<RawLoad> {
       }
     }));
     const seconds = (performance.now() - started) / 1000;
-    return { latencies, errors, seconds, cpuMs: meter.stop() };
+    const cpuMs = meter.stop();
+    const upstream1 = await traffic();
+    return { latencies, errors, seconds, cpuMs, upstream: { requests: upstream1.requests - upstream0.requests, connections: upstream1.connections - upstream0.connections } };
   } finally {
     // Like a well-behaved client, end the session (DELETE) so no server keeps it until it evicts idle ones.
     await Promise.all(clients.map(async (c) => {
@@ -112,6 +124,8 @@ function summarize(label: string, clients: number, runs: RawLoad[]): LoadResult 
     p99Ms: percentile(latencies, 99),
     maxMs: latencies[latencies.length - 1] ?? Number.NaN,
     cpuMsPerCall,
+    upstreamRequestsPerCall: runs.reduce((n, r) => n + r.upstream.requests, 0) / latencies.length,
+    upstreamConnectionsPerCall: runs.reduce((n, r) => n + r.upstream.connections, 0) / latencies.length,
   };
 }
 
@@ -121,12 +135,13 @@ function summarize(label: string, clients: number, runs: RawLoad[]): LoadResult 
  * neighbours, a GC storm elsewhere) weighs on every target alike rather than
  * on whichever ran then. Each round makes `callsPerClient / rounds` calls per client.
  */
-export async function runInterleaved(targets: Target[], opts: LoadOptions, rounds: number): Promise<LoadResult[]> {
+export async function runInterleaved(targets: Target[], opts: LoadOptions, rounds: number, progress: (msg: string) => void = () => undefined): Promise<LoadResult[]> {
   const raw = new Map<string, RawLoad[]>(targets.map((t) => [t.label, []]));
   const perRound = { ...opts, callsPerClient: Math.max(1, Math.ceil(opts.callsPerClient / rounds)), maxMs: opts.maxMs / rounds };
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < targets.length; i++) {
       const t = targets[(i + r) % targets.length] as Target;
+      progress(`${opts.clients} client${opts.clients === 1 ? '' : 's'}: round ${r + 1}/${rounds}, ${t.label} (turn ${r * targets.length + i + 1}/${rounds * targets.length})`);
       raw.get(t.label)?.push(await measure(t, perRound));
     }
   }

@@ -7,10 +7,12 @@ describe('npm run bench -- --short', () => {
   it('runs every section once and writes its results (no timing is judged)', async () => {
     const before = new Set(await readdir(join(process.cwd(), 'bench', 'results')).catch(() => []));
     const lines: string[] = [];
-    const code = await runBench({ short: true, out: { write: (s: string) => (lines.push(s), true) } as unknown as NodeJS.WritableStream });
+    const code = await runBench({ short: true, progress: { write: () => true } as unknown as NodeJS.WritableStream, out: { write: (s: string) => (lines.push(s), true) } as unknown as NodeJS.WritableStream });
     expect(code).toBe(0);
     const text = lines.join('');
-    for (const section of ['tools/call get_routes', 'diagnose_service', 'soak', 'discovery', 'search_logs over', 'RSS after the run']) expect(text).toContain(section);
+    for (const section of ['npm start', 'idle RSS per component', 'tools/call get_routes', 'diagnose_service', 'soak', 'discovery', 'search_logs over', 'RSS after the run']) expect(text).toContain(section);
+    // A warm start leaves nothing but the components running (no build service beside them).
+    expect(text).toMatch(/warm 1\s+\d+\.\d+\s+none/);
     expect(text).toMatch(/gateway -> shard\s+1\s+\d+\s+0\s/);
     // CPU per call on each path, every process on it found (a missing one would print NaN or be left out).
     expect(text).toMatch(/gateway -> shard\s+client \d+\.\d+ \+ gateway \d+\.\d+ \+ shard \d+\.\d+ \+ stand-ins \d+\.\d+ = \d+\.\d+ ms/);
@@ -22,7 +24,12 @@ describe('npm run bench -- --short', () => {
     expect(text).toMatch(/mcp-proxy \+ stdio\s+client \d+\.\d+ \+ mcp-proxy \d+\.\d+ \+ stdio server \d+\.\d+ \+ stand-ins \d+\.\d+ = /);
     const added = (await readdir(join(process.cwd(), 'bench', 'results'))).filter((f) => !before.has(f));
     expect(added).toHaveLength(1);
-    const json = JSON.parse(await readFile(join(process.cwd(), 'bench', 'results', added[0] ?? ''), 'utf8')) as { sections: unknown[] };
-    expect(json.sections).toHaveLength(6);
+    const json = JSON.parse(await readFile(join(process.cwd(), 'bench', 'results', added[0] ?? ''), 'utf8')) as { sections: unknown[]; summary: Record<string, unknown> };
+    expect(json.sections).toHaveLength(8);
+    // Every ratio the targets name, under its stable key, measured in this run.
+    for (const key of ['gatewayToDirectCallsPerSecondAt50', 'gatewayToProxyCallsPerSecondAt50', 'gatewayAddedP50MsAt1', 'proxyAddedP50MsAt1', 'gatewayCpuToProxyCpuPerCall', 'shardCpuToStdioServerCpuPerCall', 'gatewayPathUpstreamRequestsPerCall', 'startupWarmSeconds']) {
+      expect(typeof json.summary[key]).toBe('number');
+    }
+    expect(Object.keys(json.summary.idleRssMiB as object)).toEqual(expect.arrayContaining(['gateway', 'shard-traefik', 'shard-dozzle', 'shard-authentik']));
   }, 240_000);
 });

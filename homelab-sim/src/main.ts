@@ -7,6 +7,15 @@ import { parseSimConfig, type SimConfig } from './config.js';
 import { startDozzleSim } from './dozzle/index.js';
 import { startTraefikSim } from './traefik/index.js';
 
+/** The message a launcher (the bench) sends over the IPC channel to read how much upstream traffic the stand-in served. */
+export const TRAFFIC_QUERY = 'homelab-sim:traffic';
+
+function answerTrafficQueries(read: () => Record<string, { requests: number; connections: number }>): void {
+  process.on('message', (msg: unknown) => {
+    if ((msg as { type?: unknown } | null)?.type === TRAFFIC_QUERY) process.send?.({ type: TRAFFIC_QUERY, traffic: read() });
+  });
+}
+
 async function startStandIns(config: SimConfig): Promise<StartedComponent> {
   const dir = resolve(config.HOMELAB_SIM_DIR);
   const host = config.HOMELAB_SIM_HOST;
@@ -18,6 +27,7 @@ async function startStandIns(config: SimConfig): Promise<StartedComponent> {
     const traefik = await startTraefikSim({ dynamicDir, host, apiPort: config.HOMELAB_SIM_TRAEFIK_PORT });
     Object.assign(endpoints, { traefikApi: traefik.apiUrl, traefikWebsecure: traefik.websecureAddress, traefikDynamicDir: dynamicDir });
     closers.push(traefik.close);
+    answerTrafficQueries(() => ({ traefikApi: traefik.apiTraffic() }));
   }
   if (config.only.has('dozzle')) {
     const dozzle = await startDozzleSim();

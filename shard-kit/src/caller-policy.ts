@@ -22,6 +22,18 @@ export interface CallerPolicy {
 }
 
 /**
+ * The identity the interceptor verified, by the call's metadata object (the
+ * one the handler receives): the handler reads it from here instead of asking
+ * TLS for the peer certificate a second time per call.
+ */
+const verified = new WeakMap<grpc.Metadata, string>();
+
+/** The caller's identity as the interceptor verified it, or undefined when no interceptor ran (plaintext). */
+export function verifiedIdentity(metadata: grpc.Metadata): string | undefined {
+  return verified.get(metadata);
+}
+
+/**
  * A server interceptor that refuses, before any handler runs, every call whose
  * client certificate does not carry an identity allowed for that method: the
  * CA alone is not enough. Applies to all services, health and reflection included.
@@ -30,7 +42,14 @@ export function createIdentityInterceptor(policy: CallerPolicy): grpc.ServerInte
   return (method, call) => {
     const identity = peerIdentity(call.getAuthContext().sslPeerCertificate);
     if (identity && (policy.peers.has(identity) || (policy.healthOnly.has(identity) && method.path.startsWith(HEALTH_SERVICE_PREFIX)))) {
-      return new grpc.ServerInterceptingCall(call);
+      return new grpc.ServerInterceptingCall(call, {
+        start: (next) => next({
+          onReceiveMetadata: (metadata, nextMetadata) => {
+            verified.set(metadata, identity);
+            nextMetadata(metadata);
+          },
+        }),
+      });
     }
     let details = 'a client certificate with a homelab-mcp identity is required';
     if (identity && policy.healthOnly.has(identity)) {

@@ -12,7 +12,7 @@ import { toTimestamp } from '@homelab-mcp/component-kit/timestamps.js';
 import { isLoopbackHost, joinHostPort } from '@homelab-mcp/pki/address.js';
 import { createMtlsServerCredentials, WatchedCertificateFiles } from '@homelab-mcp/pki/credentials.js';
 import { peerIdentity } from '@homelab-mcp/pki/identity.js';
-import { createIdentityInterceptor, type ShardTlsFiles } from './caller-policy.js';
+import { createIdentityInterceptor, verifiedIdentity, type ShardTlsFiles } from './caller-policy.js';
 
 /** What a handler gets besides its request. */
 export interface ShardContext {
@@ -86,7 +86,7 @@ function contextFor(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWr
   }
   const onCancel = () => controller.abort(new ShardError('CANCELLED', 'the client cancelled the call'));
   call.once('cancelled', onCancel);
-  const peer = peerIdentity(call.getAuthContext?.().sslPeerCertificate);
+  const peer = verifiedIdentity(call.metadata) ?? peerIdentity(call.getAuthContext?.().sslPeerCertificate);
   const ctx: ShardContext = {
     signal: controller.signal,
     ...(Number.isFinite(deadlineMs) ? { deadline: new Date(deadlineMs) } : {}),

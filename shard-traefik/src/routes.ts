@@ -1,5 +1,5 @@
 import { ObjectStatus, Protocol, Route, type GetRoutesRequest, type GetRoutesResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
-import type { ApiRouter, ApiService, TraefikApi } from './upstream/traefik-api.js';
+import { rawItems, type ApiRouter, type ApiService, type RawData, type TraefikApi } from './upstream/traefik-api.js';
 
 /**
  * Values of matcher calls in a rule, e.g. Host(`a`, `b`) -> [a, b]. Linear in
@@ -67,10 +67,11 @@ export function toRoute(r: ApiRouter, protocol: Protocol, services: Map<string, 
   });
 }
 
-const PROTOCOLS: [Protocol, string][] = [
-  [Protocol.PROTOCOL_HTTP, 'http'],
-  [Protocol.PROTOCOL_TCP, 'tcp'],
-  [Protocol.PROTOCOL_UDP, 'udp'],
+/** Each protocol's routers and services in Traefik's raw data. */
+const PROTOCOLS: [Protocol, (raw: RawData) => [RawData['routers'], RawData['services']]][] = [
+  [Protocol.PROTOCOL_HTTP, (raw) => [raw.routers, raw.services]],
+  [Protocol.PROTOCOL_TCP, (raw) => [raw.tcpRouters, raw.tcpServices]],
+  [Protocol.PROTOCOL_UDP, (raw) => [raw.udpRouters, raw.udpServices]],
 ];
 
 function matches(route: Route, req: GetRoutesRequest): boolean {
@@ -85,25 +86,22 @@ function matches(route: Route, req: GetRoutesRequest): boolean {
   return true;
 }
 
-/** get_routes: every router of the asked protocols, with servers, filtered. */
+/** get_routes: every router of the asked protocols, with servers, filtered; one request to Traefik (its raw data). */
 export async function getRoutes(api: TraefikApi, req: GetRoutesRequest, signal: AbortSignal): Promise<GetRoutesResponse> {
-  const wanted = PROTOCOLS.filter(([p]) => req.protocol === Protocol.PROTOCOL_UNSPECIFIED || req.protocol === p);
+  const raw = await api.rawData(signal);
   const routes: Route[] = [];
   let total = 0;
-  await Promise.all(
-    wanted.map(async ([protocol, prefix]) => {
-      const [routers, services] = await Promise.all([
-        api.list<ApiRouter>(`/${prefix}/routers`, signal),
-        api.list<ApiService>(`/${prefix}/services`, signal),
-      ]);
-      total += routers.length;
-      const byName = new Map(services.map((s) => [s.name, s]));
-      for (const r of routers) {
-        const route = toRoute(r, protocol, byName);
-        if (matches(route, req)) routes.push(route);
-      }
-    }),
-  );
+  for (const [protocol, of] of PROTOCOLS) {
+    if (req.protocol !== Protocol.PROTOCOL_UNSPECIFIED && req.protocol !== protocol) continue;
+    const [routers, services] = of(raw);
+    const all = rawItems<ApiRouter>(routers);
+    total += all.length;
+    const byName = new Map(rawItems<ApiService>(services).map((s) => [s.name, s]));
+    for (const r of all) {
+      const route = toRoute(r, protocol, byName);
+      if (matches(route, req)) routes.push(route);
+    }
+  }
   routes.sort((a, b) => a.name.localeCompare(b.name));
   return { routes, total };
 }

@@ -15,6 +15,7 @@ import {
   GetRoutesRequest,
   NavigatorServiceClient,
   ObjectStatus,
+  Protocol,
   RemoveDynamicConfigRequest,
 } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import { parseConfig, startNavigator } from '../src/index.js';
@@ -78,6 +79,18 @@ describe('get_routes', () => {
       status: ObjectStatus.OBJECT_STATUS_ENABLED,
       tls: { certResolver: 'letsencrypt' },
     });
+  });
+
+  it('reads every protocol from Traefik in one request per call, over a kept-alive connection', async () => {
+    const before = sim.apiTraffic();
+    const res = await call(client.getRoutes, GetRoutesRequest.fromPartial({}));
+    const after = sim.apiTraffic();
+    expect(after.requests - before.requests).toBe(1);
+    expect(res.total).toBe(res.routes.length);
+    expect(res.routes.every((r) => r.protocol === Protocol.PROTOCOL_HTTP)).toBe(true);
+    expect(res.routes.find((r) => r.name === 'gitea@docker')).toMatchObject({ provider: 'docker', service: 'gitea@docker', servers: [{ url: 'http://172.20.0.5:3000' }] });
+    await call(client.getRoutes, GetRoutesRequest.fromPartial({ host: 'gitea.home.lan' }));
+    expect(sim.apiTraffic().connections).toBe(after.connections);
   });
 
   it('keeps priorities beyond 2^53 exact and reports server health changes', async () => {

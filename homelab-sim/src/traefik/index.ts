@@ -41,6 +41,8 @@ export interface TraefikSim {
   /** host:port of the TLS entry point (websecure). */
   websecureAddress: string;
   dynamicDir: string;
+  /** API requests served and connections accepted so far (what the bench divides by tool calls). */
+  apiTraffic(): { requests: number; connections: number };
   /** The CA that signed the valid certificates (for clients that verify them). */
   ca: CertificateAuthority;
   /** Why the file provider's last reload failed (Traefik only logs it), or undefined. */
@@ -156,6 +158,9 @@ export async function startTraefikSim(opts: TraefikSimOptions = {}): Promise<Tra
   timer.unref();
 
   const api: Server = createServer(createApiHandler(() => runtime));
+  const traffic = { requests: 0, connections: 0 };
+  api.on('request', () => traffic.requests++);
+  api.on('connection', () => traffic.connections++);
   await new Promise<void>((resolve) => api.listen(opts.apiPort ?? 0, host, resolve));
 
   const ca = await createCa('homelab-sim Traefik CA');
@@ -184,6 +189,7 @@ export async function startTraefikSim(opts: TraefikSimOptions = {}): Promise<Tra
     websecureAddress: `${host}:${(tls.address() as AddressInfo).port}`,
     dynamicDir,
     ca,
+    apiTraffic: () => ({ ...traffic }),
     lastError: () => lastError,
     setServerHealth: (url, status) => {
       health.set(url, status);

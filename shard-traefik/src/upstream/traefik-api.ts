@@ -26,6 +26,26 @@ export interface ApiService {
   loadBalancer?: { servers?: { url?: string; address?: string }[] };
 }
 
+/**
+ * /api/rawdata: Traefik's whole runtime configuration in one answer, each kind
+ * keyed by full name (name@provider), objects without the name and provider
+ * fields the lists add; a kind Traefik has nothing of is left out.
+ */
+export interface RawData {
+  routers?: Record<string, Omit<ApiRouter, 'name' | 'provider'>>;
+  services?: Record<string, Omit<ApiService, 'name' | 'provider'>>;
+  middlewares?: Record<string, Record<string, unknown>>;
+  tcpRouters?: Record<string, Omit<ApiRouter, 'name' | 'provider'>>;
+  tcpServices?: Record<string, Omit<ApiService, 'name' | 'provider'>>;
+  udpRouters?: Record<string, Omit<ApiRouter, 'name' | 'provider'>>;
+  udpServices?: Record<string, Omit<ApiService, 'name' | 'provider'>>;
+}
+
+/** The objects of one kind of a RawData as the lists show them, with name and provider (after the first @, as Traefik's getProviderName). */
+export function rawItems<T extends { name: string; provider: string }>(kind: Record<string, Omit<T, 'name' | 'provider'>> | undefined): T[] {
+  return Object.entries(kind ?? {}).map(([name, v]) => ({ ...v, name, provider: name.slice(name.indexOf('@') + 1) }) as T);
+}
+
 /** Traefik's API (v3): GET only, lists paged with X-Next-Page. */
 export class TraefikApi {
   constructor(private readonly base: string) {}
@@ -66,6 +86,11 @@ export class TraefikApi {
       if ((err as { code?: string }).code === 'NOT_FOUND') return undefined;
       throw err;
     }
+  }
+
+  /** Everything Traefik runs (routers, services, middlewares of every protocol) in one request. */
+  async rawData(signal: AbortSignal): Promise<RawData> {
+    return (await (await this.get('/rawdata', signal)).json()) as RawData;
   }
 
   async version(signal: AbortSignal): Promise<{ Version: string }> {
