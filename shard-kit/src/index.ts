@@ -7,3 +7,4 @@ export { type ShardTlsFiles } from './caller-policy.js';
 export { PlanBook, planRequest, type PlanRequest, type RequestCodec } from './plans.js';
 export { toTimestamp, fromTimestamp, fromMs, toMs, type Timestamp, type Duration } from '@homelab-mcp/component-kit/timestamps.js';
 export { encodeStatusDetails, type StatusDetails } from './status-details.js';
+export { completeFrom, MAX_COMPLETIONS } from './completions.js';
