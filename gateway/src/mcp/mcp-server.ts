@@ -57,8 +57,9 @@ function callContext(server: Server, core: McpCore, request: CallToolRequest, ex
     signal: extra.signal,
     ...(meta ? { meta } : {}),
     ...(progressToken !== undefined
-      ? { sendProgress: (progress: number, message: string) => extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message } }) }
+      ? { sendProgress: (progress: number, message: string, total?: number) => extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) } }) }
       : {}),
+    sendLog: (level, data, logger) => sessionLogOf(server).send({ level, logger, data }, extra.requestId),
     ...(canAsk
       ? {
           confirm: async (message: string) => {

@@ -1,4 +1,4 @@
-import { fromBinary, fromJson, toBinary, toJson, type DescMethod, type FileRegistry, type JsonValue, type Message } from '@bufbuild/protobuf';
+import { fromBinary, fromJson, isFieldSet, toBinary, toJson, type DescField, type DescMethod, type FileRegistry, type JsonValue, type Message } from '@bufbuild/protobuf';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { toSnakeCase } from '../discovery/tool-names.js';
 import { commentOf } from './comments.js';
@@ -48,6 +48,10 @@ export interface ToolSpec {
   verifyWith?: string;
   /** Server-streaming: the responses are merged with mergeResponses. */
   streaming: boolean;
+  /** A repeated homelab.mcp.v1.Content field of the response: shown as the result's content (images, audio, resources), not in structuredContent. */
+  contentField?: DescField;
+  /** A streaming tool's field of type homelab.mcp.v1.CallUpdate: progress and log lines, not part of the result. */
+  updateField?: DescField;
   /** The exact schema arguments are validated against. */
   inputSchema: JsonSchemaObject;
   /** What tools/list shows: inputSchema without boolean subschemas and `type` arrays (see portableSchema). */
@@ -114,7 +118,9 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
     if (surface.has(method)) continue;
     const opts = options.tool(method);
     const inputSchema = new SchemaBuilder(options, 'input', isKnownFormat).root(method.input);
-    const outputSchema = new SchemaBuilder(options, 'output', isKnownFormat).root(method.output);
+    const updateField = method.methodKind === 'server_streaming' ? method.output.fields.find((f) => f.message?.typeName === CALL_UPDATE) : undefined;
+    const contentField = method.output.fields.find((f) => f.fieldKind === 'list' && f.message?.typeName === CONTENT);
+    const outputSchema = withoutProperty(withoutProperty(new SchemaBuilder(options, 'output', isKnownFormat).root(method.output), updateField?.name), contentField?.name);
     const spec: ToolSpec = {
       name: toSnakeCase(method.name),
       method,
@@ -126,6 +132,8 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
       ...(opts?.maxTimeoutMs ? { maxTimeoutMs: opts.maxTimeoutMs } : {}),
       ...(opts?.verifyWith ? { verifyWith: opts.verifyWith } : {}),
       streaming: method.methodKind === 'server_streaming',
+      ...(updateField ? { updateField } : {}),
+      ...(contentField ? { contentField } : {}),
       inputSchema,
       publishedInputSchema: portableSchema(inputSchema),
       outputSchema,
@@ -141,6 +149,26 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
     specs.push(spec);
   }
   return specs;
+}
+
+const CALL_UPDATE = 'homelab.mcp.v1.CallUpdate';
+const CONTENT = 'homelab.mcp.v1.Content';
+
+function withoutProperty(schema: JsonSchemaObject, name: string | undefined): JsonSchemaObject {
+  if (!name) return schema;
+  const properties = { ...(schema.properties as Record<string, unknown> | undefined) };
+  delete properties[name];
+  const required = (schema.required as string[] | undefined)?.filter((r) => r !== name);
+  return { ...schema, properties, ...(required ? { required } : {}) };
+}
+
+/** What a streaming tool's message says while the call runs (proto3 JSON of its CallUpdate), or undefined for a message of the result. */
+export function readCallUpdate(spec: ToolSpec, chunk: Uint8Array): { progress?: { done?: number; total?: number; message?: string }; log?: { level?: string; message?: string } } | undefined {
+  const field = spec.updateField;
+  if (!field?.message) return undefined;
+  const message = fromBinary(spec.method.output, chunk);
+  if (!isFieldSet(message, field)) return undefined;
+  return toJson(field.message, (message as unknown as Record<string, Message>)[field.localName]!) as ReturnType<typeof readCallUpdate>;
 }
 
 /**
@@ -168,6 +196,8 @@ export interface DecodedRequest {
 export interface DecodedResponse {
   readonly message: Message;
   readonly json: Record<string, unknown>;
+  /** The Content messages of the contentField (proto3 JSON), taken out of json. */
+  readonly content: Record<string, unknown>[];
 }
 
 /** Validates the arguments against the tool's input schema and decodes them into the request message. */
@@ -216,7 +246,10 @@ export function readResponse(spec: ToolSpec, bytes: Uint8Array): DecodedResponse
   const { registry } = preparedOf(spec);
   const message = fromBinary(spec.method.output, bytes);
   const json = toJson(spec.method.output, message, { useProtoFieldName: true, alwaysEmitImplicit: true, registry }) as Record<string, unknown>;
-  return { message, json };
+  const content = spec.contentField ? ((json[spec.contentField.name] as Record<string, unknown>[] | undefined) ?? []) : [];
+  if (spec.contentField) delete json[spec.contentField.name];
+  if (spec.updateField) delete json[spec.updateField.name];
+  return { message, json, content };
 }
 
 /** Replaces the values of the output fields marked secret in the contract; the JSON is changed in place. */
