@@ -1,4 +1,4 @@
-export { serve, loadDescriptorSet, type ShardContext, type ShardHandlers, type ServeOptions, type RunningShard, type ListenConfig } from './serve.js';
+export { serve, loadDescriptorSet, type InteractiveContext, type ShardContext, type ShardHandlers, type ServeOptions, type RunningShard, type ListenConfig } from './serve.js';
 export { ShardError, HttpStatusError, upstreamError, toGrpcStatus, type ShardErrorCode, type ShardErrorOptions } from './errors.js';
 export { shardListenConfigSchema, toListenConfig, type ShardListenEnv } from './config.js';
 export { HealthReporter, type HealthProbe, type HealthState } from './health.js';

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { GatewayConfig } from '../config.js';
 import { identityCodec } from '../discovery/wire.js';
 import type { ToolEntry, ToolTable } from '../discovery/tool-table.js';
-import { readCallUpdate, type ToolSpec } from '../schema/index.js';
+import { encodeClientAnswer, readCallUpdate, readClientQuestion, type ToolSpec } from '../schema/index.js';
 import { decodeCallFailure, describeCallFailure, describeUnknownOutcome, isCutOff, isTransportFailure } from '../mcp/grpc-errors.js';
 import { needsPlan } from './plans.js';
 import { TIMEOUT_META_KEY, errorResult } from './results.js';
@@ -89,6 +89,48 @@ async function invokeStream(entry: ToolEntry, request: Uint8Array, metadata: grp
 }
 
 /**
+ * An interactive call: one bidirectional stream. The arguments go first; each
+ * question the shard sends is put to the client and its answer sent back on
+ * the same stream; the other messages are the result, as a server stream's.
+ */
+async function invokeInteractive(entry: ToolEntry, request: Uint8Array, metadata: grpc.Metadata, deadline: Date, ctx: CallContext, maxItems: number): Promise<{ chunks: Uint8Array[]; truncated: boolean }> {
+  const chunks: Uint8Array[] = [];
+  const last = { progress: -Infinity };
+  const call = entry.shard.client.makeBidiStreamRequest(entry.path, identityCodec.serialize, identityCodec.deserialize, metadata, { deadline });
+  const onAbort = () => call.cancel();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const ask = async (question: Record<string, unknown>) => {
+    const id = String(question.id ?? '');
+    const answer = ctx.ask ? await ctx.ask(question).catch((err: unknown) => ({ id, unsupported: `the client could not answer: ${err instanceof Error ? err.message : String(err)}` })) : { id, unsupported: 'the gateway cannot ask this client' };
+    if (!ctx.signal.aborted) call.write(encodeClientAnswer(entry.spec, answer));
+  };
+  try {
+    call.write(request);
+    await new Promise<void>((resolve, reject) => {
+      call.on('data', (chunk: Uint8Array) => {
+        let question: Record<string, unknown> | undefined;
+        let update: ReturnType<typeof readCallUpdate>;
+        try {
+          question = readClientQuestion(entry.spec, chunk);
+          update = question ? undefined : readCallUpdate(entry.spec, chunk);
+        } catch {
+          question = undefined;
+        }
+        if (question) return void ask(question);
+        if (update) return relayUpdate(update, ctx, last, entry.shard.target.name);
+        if (chunks.length < maxItems) chunks.push(chunk);
+      });
+      call.on('error', reject);
+      call.on('end', () => resolve());
+    });
+  } finally {
+    call.end();
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+  return { chunks, truncated: false };
+}
+
+/**
  * The tools that show whether a call of this tool took effect: the one its
  * contract names (verify_with), else every read-only tool of its shard.
  */
@@ -140,7 +182,9 @@ export const invoke: Stage<ToolEntry> = {
     const request = call.request!.bytes;
     call.sentAt = Date.now();
     try {
-      call.received = entry.spec.streaming
+      call.received = entry.spec.interactive
+        ? await invokeInteractive(entry, request, metadata, deadline, ctx, deps.calls.maxStreamItems)
+        : entry.spec.streaming
         ? await invokeStream(entry, request, metadata, deadline, ctx, deps.calls.maxStreamItems)
         : { chunks: [await callUnary(entry.shard.client, entry.path, request, metadata, deadline, ctx.signal)], truncated: false };
     } catch (err) {

@@ -15,6 +15,12 @@ export interface CallContext {
   meta?: Record<string, unknown>;
   /** Present when the client sent a progress token. */
   sendProgress?: (progress: number, message: string, total?: number) => Promise<void>;
+  /**
+   * Asks the client a shard's question (homelab.mcp.v1.ClientQuestion as proto3
+   * JSON) and gives the ClientAnswer as proto3 JSON; a client that cannot answer
+   * gets `unsupported` with the reason, never a hang.
+   */
+  ask?: (question: Record<string, unknown>) => Promise<Record<string, unknown>>;
   /** A log line to the caller's session, sent only at or above the level it set (logging/setLevel). */
   sendLog?: (level: LoggingLevel, message: string, logger: string) => Promise<void>;
   /**

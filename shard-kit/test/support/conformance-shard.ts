@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { serve, ShardError, type ShardHandlers } from '../../src/index.js';
+import { serve, ShardError, type InteractiveContext, type ShardHandlers } from '../../src/index.js';
 import { LogSeverity } from '@homelab-mcp/proto/ts/homelab/mcp/v1/tool.js';
-import { Role, type Content } from '@homelab-mcp/proto/ts/homelab/mcp/v1/surface.js';
+import { ElicitationAction, Role, type ClientAnswer, type ClientQuestion, type Content } from '@homelab-mcp/proto/ts/homelab/mcp/v1/surface.js';
 import { ConformanceServiceService } from '@homelab-mcp/proto/ts/homelab/testing/v1/conformance.js';
 
 type Listen = Parameters<typeof serve>[0]['listen'];
@@ -33,6 +33,41 @@ const text = (t: string): Content => ({ text: t });
 const image = (): Content => ({ image: { data: RED_PIXEL, mimeType: 'image/png' } });
 const STEP_MS = 50;
 
+const ACTIONS: Record<number, string> = { [ElicitationAction.ELICITATION_ACTION_ACCEPT]: 'accept', [ElicitationAction.ELICITATION_ACTION_DECLINE]: 'decline', [ElicitationAction.ELICITATION_ACTION_CANCEL]: 'cancel' };
+
+/** Asks the client one question and renders what came back: the answer, or why there was none. */
+async function* ask(question: ClientQuestion, ctx: InteractiveContext<{ answer?: ClientAnswer | undefined }>, render: (a: ClientAnswer) => string): AsyncGenerator<{ question?: ClientQuestion; content: Content[] }> {
+  yield { question, content: [] };
+  const answer = (await ctx.next())?.answer;
+  if (!answer || answer.id !== question.id) throw new ShardError('ABORTED', 'the client\'s answer did not come back');
+  if (answer.unsupported !== undefined) throw new ShardError('FAILED_PRECONDITION', `cannot ask: ${answer.unsupported}`, { hint: 'Use a client that supports elicitation and sampling.' });
+  yield { content: [text(render(answer))] };
+}
+
+const elicited = (a: ClientAnswer) => `action=${ACTIONS[a.elicitation?.action ?? 0] ?? 'unknown'}, content=${JSON.stringify(a.elicitation?.content ?? {})}`;
+
+const SEP1034_FORM = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', description: 'Your name', default: 'John Doe' },
+    age: { type: 'integer', description: 'Your age', default: 30 },
+    score: { type: 'number', description: 'Your score', default: 95.5 },
+    status: { type: 'string', description: 'Your status', enum: ['active', 'inactive', 'pending'], default: 'active' },
+    verified: { type: 'boolean', description: 'Verified', default: true },
+  },
+};
+
+const SEP1330_FORM = {
+  type: 'object',
+  properties: {
+    untitledSingle: { type: 'string', description: 'Pick one', enum: ['option1', 'option2', 'option3'] },
+    titledSingle: { type: 'string', description: 'Pick one', oneOf: [{ const: 'value1', title: 'First Option' }, { const: 'value2', title: 'Second Option' }, { const: 'value3', title: 'Third Option' }] },
+    legacyEnum: { type: 'string', description: 'Pick one', enum: ['opt1', 'opt2', 'opt3'], enumNames: ['Option One', 'Option Two', 'Option Three'] },
+    untitledMulti: { type: 'array', description: 'Pick some', items: { type: 'string', enum: ['option1', 'option2', 'option3'] } },
+    titledMulti: { type: 'array', description: 'Pick some', items: { anyOf: [{ const: 'value1', title: 'First Choice' }, { const: 'value2', title: 'Second Choice' }, { const: 'value3', title: 'Third Choice' }] } },
+  },
+};
+
 /**
  * The MCP conformance suite's fixtures on shard-kit's serve(), declared in
  * homelab/testing/v1/conformance.proto with the ordinary contract options.
@@ -61,6 +96,12 @@ export async function startConformanceShard(options: { listen: Listen; logger: L
       }
       yield { content: [text('Tool with progress executed successfully')] };
     },
+    testSampling: (req, ctx) =>
+      ask({ id: 'sample', sampling: { messages: [{ role: Role.ROLE_USER, content: text(req.prompt) }], maxTokens: 100, systemPrompt: '' } }, ctx, (a) => `LLM response: ${a.sampling?.content?.text ?? ''}`),
+    testElicitation: (req, ctx) =>
+      ask({ id: 'elicit', elicitation: { message: req.message, requestedSchema: { type: 'object', properties: { username: { type: 'string', description: "User's response" }, email: { type: 'string', description: "User's email address" } }, required: ['username', 'email'] } } }, ctx, (a) => `User response: ${elicited(a)}`),
+    testElicitationSep1034Defaults: (_req, ctx) => ask({ id: 'defaults', elicitation: { message: 'Please review and update the form fields with defaults', requestedSchema: SEP1034_FORM } }, ctx, (a) => `Elicitation completed: ${elicited(a)}`),
+    testElicitationSep1330Enums: (_req, ctx) => ask({ id: 'enums', elicitation: { message: 'Please select options from the enum fields', requestedSchema: SEP1330_FORM } }, ctx, (a) => `Elicitation completed: ${elicited(a)}`),
     testErrorHandling: async () => {
       throw new ShardError('INTERNAL', 'This tool intentionally returns an error for testing');
     },

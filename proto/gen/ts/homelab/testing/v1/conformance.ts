@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -20,7 +22,15 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { CompleteRequest, CompleteResponse, Content, PromptMessages, ResourceContents } from "../../mcp/v1/surface.js";
+import {
+  ClientAnswer,
+  ClientQuestion,
+  CompleteRequest,
+  CompleteResponse,
+  Content,
+  PromptMessages,
+  ResourceContents,
+} from "../../mcp/v1/surface.js";
 import { CallUpdate } from "../../mcp/v1/tool.js";
 
 export const protobufPackage = "homelab.testing.v1";
@@ -158,6 +168,74 @@ export interface TestPromptWithEmbeddedResourceRequest {
 
 /** No arguments. */
 export interface TestPromptWithImageRequest {
+}
+
+/** The arguments, then the client's answers. */
+export interface TestSamplingRequest {
+  /** The prompt to send to the model. */
+  prompt: string;
+  /** The client's answer to a question. */
+  answer?: ClientAnswer | undefined;
+}
+
+/** A question for the client, or the result. */
+export interface TestSamplingResponse {
+  /** A question for the client. */
+  question?:
+    | ClientQuestion
+    | undefined;
+  /** The result. */
+  content: Content[];
+}
+
+/** The arguments, then the client's answers. */
+export interface TestElicitationRequest {
+  /** The message to show the user. */
+  message: string;
+  /** The client's answer to a question. */
+  answer?: ClientAnswer | undefined;
+}
+
+/** A question for the client, or the result. */
+export interface TestElicitationResponse {
+  /** A question for the client. */
+  question?:
+    | ClientQuestion
+    | undefined;
+  /** The result. */
+  content: Content[];
+}
+
+/** The arguments, then the client's answers. */
+export interface TestElicitationSep1034DefaultsRequest {
+  /** The client's answer to a question. */
+  answer?: ClientAnswer | undefined;
+}
+
+/** A question for the client, or the result. */
+export interface TestElicitationSep1034DefaultsResponse {
+  /** A question for the client. */
+  question?:
+    | ClientQuestion
+    | undefined;
+  /** The result. */
+  content: Content[];
+}
+
+/** The arguments, then the client's answers. */
+export interface TestElicitationSep1330EnumsRequest {
+  /** The client's answer to a question. */
+  answer?: ClientAnswer | undefined;
+}
+
+/** A question for the client, or the result. */
+export interface TestElicitationSep1330EnumsResponse {
+  /** A question for the client. */
+  question?:
+    | ClientQuestion
+    | undefined;
+  /** The result. */
+  content: Content[];
 }
 
 function createBaseTestSimpleTextRequest(): TestSimpleTextRequest {
@@ -1688,6 +1766,682 @@ export const TestPromptWithImageRequest: MessageFns<TestPromptWithImageRequest> 
   },
 };
 
+function createBaseTestSamplingRequest(): TestSamplingRequest {
+  return { prompt: "", answer: undefined };
+}
+
+export const TestSamplingRequest: MessageFns<TestSamplingRequest> = {
+  encode(message: TestSamplingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.prompt !== "") {
+      writer.uint32(10).string(message.prompt);
+    }
+    if (message.answer !== undefined) {
+      ClientAnswer.encode(message.answer, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TestSamplingRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTestSamplingRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.prompt = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.answer = ClientAnswer.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TestSamplingRequest {
+    return {
+      prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : "",
+      answer: isSet(object.answer) ? ClientAnswer.fromJSON(object.answer) : undefined,
+    };
+  },
+
+  toJSON(message: TestSamplingRequest): unknown {
+    const obj: any = {};
+    if (message.prompt !== "") {
+      obj.prompt = message.prompt;
+    }
+    if (message.answer !== undefined) {
+      obj.answer = ClientAnswer.toJSON(message.answer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TestSamplingRequest>, I>>(base?: I): TestSamplingRequest {
+    return TestSamplingRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TestSamplingRequest>, I>>(object: I): TestSamplingRequest {
+    const message = createBaseTestSamplingRequest();
+    message.prompt = object.prompt ?? "";
+    message.answer = (object.answer !== undefined && object.answer !== null)
+      ? ClientAnswer.fromPartial(object.answer)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTestSamplingResponse(): TestSamplingResponse {
+  return { question: undefined, content: [] };
+}
+
+export const TestSamplingResponse: MessageFns<TestSamplingResponse> = {
+  encode(message: TestSamplingResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.question !== undefined) {
+      ClientQuestion.encode(message.question, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.content) {
+      Content.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TestSamplingResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTestSamplingResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.question = ClientQuestion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content.push(Content.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TestSamplingResponse {
+    return {
+      question: isSet(object.question) ? ClientQuestion.fromJSON(object.question) : undefined,
+      content: globalThis.Array.isArray(object?.content) ? object.content.map((e: any) => Content.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TestSamplingResponse): unknown {
+    const obj: any = {};
+    if (message.question !== undefined) {
+      obj.question = ClientQuestion.toJSON(message.question);
+    }
+    if (message.content?.length) {
+      obj.content = message.content.map((e) => Content.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TestSamplingResponse>, I>>(base?: I): TestSamplingResponse {
+    return TestSamplingResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TestSamplingResponse>, I>>(object: I): TestSamplingResponse {
+    const message = createBaseTestSamplingResponse();
+    message.question = (object.question !== undefined && object.question !== null)
+      ? ClientQuestion.fromPartial(object.question)
+      : undefined;
+    message.content = object.content?.map((e) => Content.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTestElicitationRequest(): TestElicitationRequest {
+  return { message: "", answer: undefined };
+}
+
+export const TestElicitationRequest: MessageFns<TestElicitationRequest> = {
+  encode(message: TestElicitationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== "") {
+      writer.uint32(10).string(message.message);
+    }
+    if (message.answer !== undefined) {
+      ClientAnswer.encode(message.answer, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TestElicitationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTestElicitationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.answer = ClientAnswer.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TestElicitationRequest {
+    return {
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      answer: isSet(object.answer) ? ClientAnswer.fromJSON(object.answer) : undefined,
+    };
+  },
+
+  toJSON(message: TestElicitationRequest): unknown {
+    const obj: any = {};
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.answer !== undefined) {
+      obj.answer = ClientAnswer.toJSON(message.answer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TestElicitationRequest>, I>>(base?: I): TestElicitationRequest {
+    return TestElicitationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TestElicitationRequest>, I>>(object: I): TestElicitationRequest {
+    const message = createBaseTestElicitationRequest();
+    message.message = object.message ?? "";
+    message.answer = (object.answer !== undefined && object.answer !== null)
+      ? ClientAnswer.fromPartial(object.answer)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTestElicitationResponse(): TestElicitationResponse {
+  return { question: undefined, content: [] };
+}
+
+export const TestElicitationResponse: MessageFns<TestElicitationResponse> = {
+  encode(message: TestElicitationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.question !== undefined) {
+      ClientQuestion.encode(message.question, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.content) {
+      Content.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TestElicitationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTestElicitationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.question = ClientQuestion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content.push(Content.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TestElicitationResponse {
+    return {
+      question: isSet(object.question) ? ClientQuestion.fromJSON(object.question) : undefined,
+      content: globalThis.Array.isArray(object?.content) ? object.content.map((e: any) => Content.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TestElicitationResponse): unknown {
+    const obj: any = {};
+    if (message.question !== undefined) {
+      obj.question = ClientQuestion.toJSON(message.question);
+    }
+    if (message.content?.length) {
+      obj.content = message.content.map((e) => Content.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TestElicitationResponse>, I>>(base?: I): TestElicitationResponse {
+    return TestElicitationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TestElicitationResponse>, I>>(object: I): TestElicitationResponse {
+    const message = createBaseTestElicitationResponse();
+    message.question = (object.question !== undefined && object.question !== null)
+      ? ClientQuestion.fromPartial(object.question)
+      : undefined;
+    message.content = object.content?.map((e) => Content.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTestElicitationSep1034DefaultsRequest(): TestElicitationSep1034DefaultsRequest {
+  return { answer: undefined };
+}
+
+export const TestElicitationSep1034DefaultsRequest: MessageFns<TestElicitationSep1034DefaultsRequest> = {
+  encode(message: TestElicitationSep1034DefaultsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.answer !== undefined) {
+      ClientAnswer.encode(message.answer, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TestElicitationSep1034DefaultsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTestElicitationSep1034DefaultsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.answer = ClientAnswer.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TestElicitationSep1034DefaultsRequest {
+    return { answer: isSet(object.answer) ? ClientAnswer.fromJSON(object.answer) : undefined };
+  },
+
+  toJSON(message: TestElicitationSep1034DefaultsRequest): unknown {
+    const obj: any = {};
+    if (message.answer !== undefined) {
+      obj.answer = ClientAnswer.toJSON(message.answer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TestElicitationSep1034DefaultsRequest>, I>>(
+    base?: I,
+  ): TestElicitationSep1034DefaultsRequest {
+    return TestElicitationSep1034DefaultsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TestElicitationSep1034DefaultsRequest>, I>>(
+    object: I,
+  ): TestElicitationSep1034DefaultsRequest {
+    const message = createBaseTestElicitationSep1034DefaultsRequest();
+    message.answer = (object.answer !== undefined && object.answer !== null)
+      ? ClientAnswer.fromPartial(object.answer)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTestElicitationSep1034DefaultsResponse(): TestElicitationSep1034DefaultsResponse {
+  return { question: undefined, content: [] };
+}
+
+export const TestElicitationSep1034DefaultsResponse: MessageFns<TestElicitationSep1034DefaultsResponse> = {
+  encode(message: TestElicitationSep1034DefaultsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.question !== undefined) {
+      ClientQuestion.encode(message.question, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.content) {
+      Content.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TestElicitationSep1034DefaultsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTestElicitationSep1034DefaultsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.question = ClientQuestion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content.push(Content.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TestElicitationSep1034DefaultsResponse {
+    return {
+      question: isSet(object.question) ? ClientQuestion.fromJSON(object.question) : undefined,
+      content: globalThis.Array.isArray(object?.content) ? object.content.map((e: any) => Content.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TestElicitationSep1034DefaultsResponse): unknown {
+    const obj: any = {};
+    if (message.question !== undefined) {
+      obj.question = ClientQuestion.toJSON(message.question);
+    }
+    if (message.content?.length) {
+      obj.content = message.content.map((e) => Content.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TestElicitationSep1034DefaultsResponse>, I>>(
+    base?: I,
+  ): TestElicitationSep1034DefaultsResponse {
+    return TestElicitationSep1034DefaultsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TestElicitationSep1034DefaultsResponse>, I>>(
+    object: I,
+  ): TestElicitationSep1034DefaultsResponse {
+    const message = createBaseTestElicitationSep1034DefaultsResponse();
+    message.question = (object.question !== undefined && object.question !== null)
+      ? ClientQuestion.fromPartial(object.question)
+      : undefined;
+    message.content = object.content?.map((e) => Content.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTestElicitationSep1330EnumsRequest(): TestElicitationSep1330EnumsRequest {
+  return { answer: undefined };
+}
+
+export const TestElicitationSep1330EnumsRequest: MessageFns<TestElicitationSep1330EnumsRequest> = {
+  encode(message: TestElicitationSep1330EnumsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.answer !== undefined) {
+      ClientAnswer.encode(message.answer, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TestElicitationSep1330EnumsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTestElicitationSep1330EnumsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.answer = ClientAnswer.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TestElicitationSep1330EnumsRequest {
+    return { answer: isSet(object.answer) ? ClientAnswer.fromJSON(object.answer) : undefined };
+  },
+
+  toJSON(message: TestElicitationSep1330EnumsRequest): unknown {
+    const obj: any = {};
+    if (message.answer !== undefined) {
+      obj.answer = ClientAnswer.toJSON(message.answer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TestElicitationSep1330EnumsRequest>, I>>(
+    base?: I,
+  ): TestElicitationSep1330EnumsRequest {
+    return TestElicitationSep1330EnumsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TestElicitationSep1330EnumsRequest>, I>>(
+    object: I,
+  ): TestElicitationSep1330EnumsRequest {
+    const message = createBaseTestElicitationSep1330EnumsRequest();
+    message.answer = (object.answer !== undefined && object.answer !== null)
+      ? ClientAnswer.fromPartial(object.answer)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTestElicitationSep1330EnumsResponse(): TestElicitationSep1330EnumsResponse {
+  return { question: undefined, content: [] };
+}
+
+export const TestElicitationSep1330EnumsResponse: MessageFns<TestElicitationSep1330EnumsResponse> = {
+  encode(message: TestElicitationSep1330EnumsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.question !== undefined) {
+      ClientQuestion.encode(message.question, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.content) {
+      Content.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TestElicitationSep1330EnumsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTestElicitationSep1330EnumsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.question = ClientQuestion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content.push(Content.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TestElicitationSep1330EnumsResponse {
+    return {
+      question: isSet(object.question) ? ClientQuestion.fromJSON(object.question) : undefined,
+      content: globalThis.Array.isArray(object?.content) ? object.content.map((e: any) => Content.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TestElicitationSep1330EnumsResponse): unknown {
+    const obj: any = {};
+    if (message.question !== undefined) {
+      obj.question = ClientQuestion.toJSON(message.question);
+    }
+    if (message.content?.length) {
+      obj.content = message.content.map((e) => Content.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TestElicitationSep1330EnumsResponse>, I>>(
+    base?: I,
+  ): TestElicitationSep1330EnumsResponse {
+    return TestElicitationSep1330EnumsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TestElicitationSep1330EnumsResponse>, I>>(
+    object: I,
+  ): TestElicitationSep1330EnumsResponse {
+    const message = createBaseTestElicitationSep1330EnumsResponse();
+    message.question = (object.question !== undefined && object.question !== null)
+      ? ClientQuestion.fromPartial(object.question)
+      : undefined;
+    message.content = object.content?.map((e) => Content.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * ConformanceService declares the fixtures of the MCP conformance suite
  * (tools, resources, a resource template and prompts) through the same
@@ -1793,6 +2547,57 @@ export const ConformanceServiceService = {
     responseSerialize: (value: TestErrorHandlingResponse): Buffer =>
       Buffer.from(TestErrorHandlingResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TestErrorHandlingResponse => TestErrorHandlingResponse.decode(value),
+  },
+  /** Asks the client's model the prompt and returns its answer. */
+  testSampling: {
+    path: "/homelab.testing.v1.ConformanceService/TestSampling" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: TestSamplingRequest): Buffer => Buffer.from(TestSamplingRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TestSamplingRequest => TestSamplingRequest.decode(value),
+    responseSerialize: (value: TestSamplingResponse): Buffer =>
+      Buffer.from(TestSamplingResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TestSamplingResponse => TestSamplingResponse.decode(value),
+  },
+  /** Asks the user for a username and an email and returns the answer. */
+  testElicitation: {
+    path: "/homelab.testing.v1.ConformanceService/TestElicitation" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: TestElicitationRequest): Buffer =>
+      Buffer.from(TestElicitationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TestElicitationRequest => TestElicitationRequest.decode(value),
+    responseSerialize: (value: TestElicitationResponse): Buffer =>
+      Buffer.from(TestElicitationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TestElicitationResponse => TestElicitationResponse.decode(value),
+  },
+  /** Asks the user with a form whose fields have defaults (SEP-1034). */
+  testElicitationSep1034Defaults: {
+    path: "/homelab.testing.v1.ConformanceService/TestElicitationSep1034Defaults" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: TestElicitationSep1034DefaultsRequest): Buffer =>
+      Buffer.from(TestElicitationSep1034DefaultsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TestElicitationSep1034DefaultsRequest =>
+      TestElicitationSep1034DefaultsRequest.decode(value),
+    responseSerialize: (value: TestElicitationSep1034DefaultsResponse): Buffer =>
+      Buffer.from(TestElicitationSep1034DefaultsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TestElicitationSep1034DefaultsResponse =>
+      TestElicitationSep1034DefaultsResponse.decode(value),
+  },
+  /** Asks the user with every kind of enum field (SEP-1330). */
+  testElicitationSep1330Enums: {
+    path: "/homelab.testing.v1.ConformanceService/TestElicitationSep1330Enums" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: TestElicitationSep1330EnumsRequest): Buffer =>
+      Buffer.from(TestElicitationSep1330EnumsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TestElicitationSep1330EnumsRequest =>
+      TestElicitationSep1330EnumsRequest.decode(value),
+    responseSerialize: (value: TestElicitationSep1330EnumsResponse): Buffer =>
+      Buffer.from(TestElicitationSep1330EnumsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TestElicitationSep1330EnumsResponse =>
+      TestElicitationSep1330EnumsResponse.decode(value),
   },
   /**
    * A static text resource.
@@ -1965,6 +2770,20 @@ export interface ConformanceServiceServer extends UntypedServiceImplementation {
   testToolWithProgress: handleServerStreamingCall<TestToolWithProgressRequest, TestToolWithProgressResponse>;
   /** Always fails, so clients can check how tool errors look. */
   testErrorHandling: handleUnaryCall<TestErrorHandlingRequest, TestErrorHandlingResponse>;
+  /** Asks the client's model the prompt and returns its answer. */
+  testSampling: handleBidiStreamingCall<TestSamplingRequest, TestSamplingResponse>;
+  /** Asks the user for a username and an email and returns the answer. */
+  testElicitation: handleBidiStreamingCall<TestElicitationRequest, TestElicitationResponse>;
+  /** Asks the user with a form whose fields have defaults (SEP-1034). */
+  testElicitationSep1034Defaults: handleBidiStreamingCall<
+    TestElicitationSep1034DefaultsRequest,
+    TestElicitationSep1034DefaultsResponse
+  >;
+  /** Asks the user with every kind of enum field (SEP-1330). */
+  testElicitationSep1330Enums: handleBidiStreamingCall<
+    TestElicitationSep1330EnumsRequest,
+    TestElicitationSep1330EnumsResponse
+  >;
   /**
    * A static text resource.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
@@ -2145,6 +2964,44 @@ export interface ConformanceServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TestErrorHandlingResponse) => void,
   ): ClientUnaryCall;
+  /** Asks the client's model the prompt and returns its answer. */
+  testSampling(): ClientDuplexStream<TestSamplingRequest, TestSamplingResponse>;
+  testSampling(options: Partial<CallOptions>): ClientDuplexStream<TestSamplingRequest, TestSamplingResponse>;
+  testSampling(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<TestSamplingRequest, TestSamplingResponse>;
+  /** Asks the user for a username and an email and returns the answer. */
+  testElicitation(): ClientDuplexStream<TestElicitationRequest, TestElicitationResponse>;
+  testElicitation(options: Partial<CallOptions>): ClientDuplexStream<TestElicitationRequest, TestElicitationResponse>;
+  testElicitation(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<TestElicitationRequest, TestElicitationResponse>;
+  /** Asks the user with a form whose fields have defaults (SEP-1034). */
+  testElicitationSep1034Defaults(): ClientDuplexStream<
+    TestElicitationSep1034DefaultsRequest,
+    TestElicitationSep1034DefaultsResponse
+  >;
+  testElicitationSep1034Defaults(
+    options: Partial<CallOptions>,
+  ): ClientDuplexStream<TestElicitationSep1034DefaultsRequest, TestElicitationSep1034DefaultsResponse>;
+  testElicitationSep1034Defaults(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<TestElicitationSep1034DefaultsRequest, TestElicitationSep1034DefaultsResponse>;
+  /** Asks the user with every kind of enum field (SEP-1330). */
+  testElicitationSep1330Enums(): ClientDuplexStream<
+    TestElicitationSep1330EnumsRequest,
+    TestElicitationSep1330EnumsResponse
+  >;
+  testElicitationSep1330Enums(
+    options: Partial<CallOptions>,
+  ): ClientDuplexStream<TestElicitationSep1330EnumsRequest, TestElicitationSep1330EnumsResponse>;
+  testElicitationSep1330Enums(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<TestElicitationSep1330EnumsRequest, TestElicitationSep1330EnumsResponse>;
   /**
    * A static text resource.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
