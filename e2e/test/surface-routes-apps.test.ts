@@ -14,15 +14,9 @@ import { parseConfig as parseGatekeeperConfig, startGatekeeper } from '@homelab-
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
 import { createTestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
 
-const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+import { waitFor } from './support/wait-for.js';
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 const textOf = (contents: object[]) => contents.map((c) => ('text' in c ? String(c.text) : '')).join('\n');
 

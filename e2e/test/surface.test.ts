@@ -12,15 +12,9 @@ import { parseConfig as parseWatchmanConfig, startWatchman } from '@homelab-mcp/
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
 import { createTestPki, type TestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
 
-const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+import { waitFor } from './support/wait-for.js';
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 describe('resources, templates, prompts and completions declared by the Watchman, through the gateway', () => {
   let dir: string;

@@ -142,7 +142,30 @@ function requestQueue(call: grpc.ServerDuplexStream<unknown, unknown>): { next()
   };
 }
 
-/** Adapts typed async handlers to grpc-js handlers (unary and server-streaming). */
+/** Writes what a streaming handler yields, with back-pressure, and ends the call with its error or its end. */
+function streamOut(call: grpc.ServerWritableStream<unknown, unknown>, logger: Logger, path: string, inflight: Set<AbortController | object>, produce: (ctx: ShardContext) => AsyncIterable<unknown>): void {
+  const { ctx, done } = contextFor(call, logger, path);
+  const token = {};
+  inflight.add(token);
+  void (async () => {
+    try {
+      for await (const msg of produce(ctx)) {
+        if (ctx.signal.aborted) break;
+        if (!call.write(msg)) await drained(call, ctx.signal);
+      }
+      if (!ctx.signal.aborted) call.end();
+    } catch (err) {
+      if (ctx.signal.aborted && call.cancelled) return;
+      logFailure(ctx, err);
+      call.emit('error', toGrpcStatus(err));
+    } finally {
+      done();
+      inflight.delete(token);
+    }
+  })();
+}
+
+/** Adapts typed async handlers to grpc-js handlers (unary, server-streaming and bidirectional). */
 function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unknown>, logger: Logger, inflight: Set<AbortController | object>): grpc.UntypedServiceImplementation {
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [key, def] of Object.entries(definition)) {
@@ -153,29 +176,12 @@ function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unkn
       impl[key] = ((duplex: grpc.ServerDuplexStream<unknown, unknown>) => {
         // Its writing half is a server stream's: the deadline, cancellation and back-pressure work alike.
         const call = duplex as unknown as grpc.ServerWritableStream<unknown, unknown>;
-        const { ctx, done } = contextFor(call, logger, def.path);
-        const token = {};
-        inflight.add(token);
         const requests = requestQueue(duplex);
-        void (async () => {
-          try {
-            const first = await requests.next();
-            if (first === undefined) throw new ShardError('INVALID_ARGUMENT', 'the call ended before its arguments were sent');
-            const interactive: InteractiveContext<unknown> = { ...ctx, next: requests.next };
-            for await (const msg of (handler as (r: unknown, c: InteractiveContext<unknown>) => AsyncIterable<unknown>)(first, interactive)) {
-              if (ctx.signal.aborted) break;
-              if (!call.write(msg)) await drained(call, ctx.signal);
-            }
-            if (!ctx.signal.aborted) call.end();
-          } catch (err) {
-            if (ctx.signal.aborted && call.cancelled) return;
-            logFailure(ctx, err);
-            call.emit('error', toGrpcStatus(err));
-          } finally {
-            done();
-            inflight.delete(token);
-          }
-        })();
+        streamOut(call, logger, def.path, inflight, async function* (ctx) {
+          const first = await requests.next();
+          if (first === undefined) throw new ShardError('INVALID_ARGUMENT', 'the call ended before its arguments were sent');
+          yield* (handler as (r: unknown, c: InteractiveContext<unknown>) => AsyncIterable<unknown>)(first, { ...ctx, next: requests.next });
+        });
       }) as grpc.handleBidiStreamingCall<unknown, unknown>;
     } else if (!def.responseStream) {
       impl[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -195,25 +201,7 @@ function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unkn
       }) as grpc.handleUnaryCall<unknown, unknown>;
     } else {
       impl[key] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const { ctx, done } = contextFor(call, logger, def.path);
-        const token = {};
-        inflight.add(token);
-        void (async () => {
-          try {
-            for await (const msg of (handler as (r: unknown, c: ShardContext) => AsyncIterable<unknown>)(call.request, ctx)) {
-              if (ctx.signal.aborted) break;
-              if (!call.write(msg)) await drained(call, ctx.signal);
-            }
-            if (!ctx.signal.aborted) call.end();
-          } catch (err) {
-            if (ctx.signal.aborted && call.cancelled) return;
-            logFailure(ctx, err);
-            call.emit('error', toGrpcStatus(err));
-          } finally {
-            done();
-            inflight.delete(token);
-          }
-        })();
+        streamOut(call, logger, def.path, inflight, (ctx) => (handler as (r: unknown, c: ShardContext) => AsyncIterable<unknown>)(call.request, ctx));
       }) as grpc.handleServerStreamingCall<unknown, unknown>;
     }
   }
