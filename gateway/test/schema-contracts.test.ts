@@ -6,17 +6,19 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { create, createFileRegistry, fromBinary, toBinary, type FileRegistry } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { ContractError, InvalidArgumentsError, buildToolSpecs, decodeResponse, encodeRequest, type ToolSpec } from '../src/schema/index.js';
+import { ContractError, InvalidArgumentsError, buildSurfaceSpec, buildToolSpecs, decodeResponse, encodeRequest, type ToolSpec } from '../src/schema/index.js';
 
 // Contracts other shards could have, compiled with the repository's buf exactly as the real ones are.
 const buf = fileURLToPath(new URL('../../node_modules/.bin/buf', import.meta.url));
 const toolProto = fileURLToPath(new URL('../../proto/homelab/mcp/v1/tool.proto', import.meta.url));
+const surfaceProto = fileURLToPath(new URL('../../proto/homelab/mcp/v1/surface.proto', import.meta.url));
 let dir: string;
 
 function compile(files: Record<string, string>): FileRegistry {
   const root = mkdtempSync(join(dir, 'module-'));
   mkdirSync(join(root, 'homelab/mcp/v1'), { recursive: true });
   cpSync(toolProto, join(root, 'homelab/mcp/v1/tool.proto'));
+  cpSync(surfaceProto, join(root, 'homelab/mcp/v1/surface.proto'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(root, name), text);
   const out = join(root, 'image.binpb');
   execFileSync(buf, ['build', root, '-o', out], { stdio: 'pipe' });
@@ -254,5 +256,55 @@ message LookupRequest {
   it('names a service the shard does not have', () => {
     const registry = compile({ 'broken.proto': broken('string name = 1;') });
     expect(() => buildToolSpecs(registry, 'broken.v1.Missing')).toThrow(/broken\.v1\.Missing is not in the shard's descriptors/);
+  });
+});
+
+describe('surface declarations that do not fit their RPCs are refused, naming the RPC and what would fit', () => {
+  const contract = (rpcs: string) => `syntax = "proto3";
+package odd.v1;
+import "homelab/mcp/v1/surface.proto";
+import "homelab/mcp/v1/tool.proto";
+// A service.
+service OddService {
+${rpcs}
+  // Watches.
+  rpc Watch(ReadRequest) returns (stream ReadRequest);
+  // Suggests.
+  rpc Suggest(homelab.mcp.v1.CompleteRequest) returns (homelab.mcp.v1.CompleteResponse);
+}
+// What to read.
+message ReadRequest {
+  // Its name.
+  string name = 1;
+  // A list.
+  repeated string tags = 2;
+}
+// A field completed by something that is not a completion RPC.
+message WrongRequest {
+  // The field.
+  string wrong = 1 [(homelab.mcp.v1.field).complete_with = "Watch"];
+}
+`;
+  const resource = (options: string, signature = '(ReadRequest) returns (homelab.mcp.v1.ResourceContents)') => `  // Reads.\n  rpc Read${signature} {\n    option (homelab.mcp.v1.resource) = { ${options} };\n  }`;
+
+  it.each([
+    ['a resource read by a stream', resource('uri: "odd://x"', '(ReadRequest) returns (stream homelab.mcp.v1.ResourceContents)'), /odd\.v1\.OddService\.Read: a resource is read by a unary RPC/],
+    ['a URI that is not one', resource('uri: "just-a-name"'), /uri "just-a-name" is not a URI/],
+    ['a template variable that is no field', resource('uri: "odd://{missing}"'), /the URI variable \{missing\} is not a scalar field of odd\.v1\.ReadRequest/],
+    ['a template variable on a list', resource('uri: "odd://{tags}"'), /the URI variable \{tags\} is not a scalar field/],
+    ['watch_with naming a unary RPC', resource('uri: "odd://x" watch_with: "Suggest"'), /watch_with names Suggest, which is not a server-streaming RPC taking odd\.v1\.ReadRequest/],
+    ['list_with naming no RPC', resource('uri: "odd://{name}" list_with: "Nowhere"'), /list_with names Nowhere, which is not a unary RPC returning homelab\.mcp\.v1\.ResourceList/],
+    ['complete_with naming a stream', resource('uri: "odd://{wrong}"', '(WrongRequest) returns (homelab.mcp.v1.ResourceContents)'), /odd\.v1\.WrongRequest\.wrong: \(homelab\.mcp\.v1\.field\)\.complete_with names Watch, which is not a unary RPC of odd\.v1\.OddService taking homelab\.mcp\.v1\.CompleteRequest/],
+    ['a prompt that renders no PromptMessages', '  // Prompts.\n  rpc Ask(ReadRequest) returns (ReadRequest) {\n    option (homelab.mcp.v1.prompt) = { name: "ask" };\n  }', /odd\.v1\.OddService\.Ask: a prompt is rendered by a unary RPC returning homelab\.mcp\.v1\.PromptMessages/],
+  ])('%s', (_name, rpcs, message) => {
+    const registry = compile({ 'odd.proto': contract(rpcs) });
+    expect(() => buildSurfaceSpec(registry, 'odd.v1.OddService')).toThrow(ContractError);
+    expect(() => buildSurfaceSpec(registry, 'odd.v1.OddService')).toThrow(message);
+  });
+
+  it('accepts the same RPCs declared as they should be', () => {
+    const registry = compile({ 'odd.proto': contract(resource('uri: "odd://{name}" watch_with: "Watch"')) });
+    const { resources } = buildSurfaceSpec(registry, 'odd.v1.OddService');
+    expect(resources).toEqual([expect.objectContaining({ uri: 'odd://{name}', template: true, variables: ['name'], name: 'read' })]);
   });
 });

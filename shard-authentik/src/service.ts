@@ -1,6 +1,6 @@
 import type { Brand as AkBrand, BrandRequest, Flow as AkFlow, FlowDesignationEnum, Application as AkApplication } from '@goauthentik/api';
 import type { Logger } from 'pino';
-import { PlanBook, ShardError, planRequest, toTimestamp, type PlanRequest, type ShardHandlers } from '@homelab-mcp/shard-kit';
+import { PlanBook, ShardError, completeFrom, planRequest, toTimestamp, type PlanRequest, type ShardHandlers } from '@homelab-mcp/shard-kit';
 import { ChangeKind, type Change, type Plan } from '@homelab-mcp/proto/ts/homelab/mcp/v1/plan.js';
 import {
   ClientType,
@@ -146,7 +146,28 @@ export function createHandlers({ ak, outpostUrl, logger }: GatekeeperDeps): Shar
       ? { name: 'authentik', address: `${outpostUrl}/outpost.goauthentik.io/auth/traefik`, trustForwardHeader: true, authResponseHeaders: FORWARD_AUTH_HEADERS }
       : undefined;
 
+  const allApps = (signal: AbortSignal) => ak.all((page) => ak.core.coreApplicationsList({ page, pageSize: 100 }, { signal }));
+
   return {
+    readApplication: async (req, ctx) => {
+      const app = await findApp(req.slug, ctx.signal);
+      if (!app) {
+        const slugs = (await allApps(ctx.signal)).map((a) => a.slug).sort();
+        throw new ShardError('NOT_FOUND', `no Authentik application with slug "${req.slug}"`, { reason: 'NO_SUCH_APPLICATION', hint: slugs.length ? `The applications: ${slugs.join(', ')}.` : 'Authentik has no applications yet; create_application makes one.' });
+      }
+      return toApplication(app, ctx.signal);
+    },
+
+    listApplicationResources: async (_req, ctx) => ({
+      resources: (await allApps(ctx.signal))
+        .sort((a, b) => a.slug.localeCompare(b.slug))
+        .map((a) => ({ uri: `authentik://applications/${encodeURIComponent(a.slug)}`, name: a.slug, title: a.name, description: `Authentik application ${a.name}${a.launchUrl ? ` (${a.launchUrl})` : ''}.`, mimeType: 'application/json' })),
+    }),
+
+    completeApplicationSlugs: async (req, ctx) => {
+      return completeFrom((await allApps(ctx.signal)).map((a) => a.slug).sort(), req.value);
+    },
+
     listBrands: async (req, ctx) => {
       const [brands, slugs] = await Promise.all([ak.all((page) => ak.core.coreBrandsList({ page, pageSize: 100, ...(req.search ? { search: req.search } : {}) }, { signal: ctx.signal })), flowSlugs(ctx.signal)]);
       return { brands: brands.map((b) => toBrand(b, slugs)).sort((a, b) => a.domain.localeCompare(b.domain)) };

@@ -8,9 +8,12 @@ import {
   StreamSelection,
   TailLogsResponse,
   type LogLine,
-  type SearchLogsResponse,
+  SearchLogsResponse,
+  type StatsSample,
   type WatchmanServiceService,
 } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
+import { LogSeverity, type CallUpdate } from '@homelab-mcp/proto/ts/homelab/mcp/v1/tool.js';
+import { CPU_COLOR, MEMORY_COLOR, percentChart } from './chart.js';
 import { findContainer, resolveContainer, toContainer } from './containers.js';
 import { compileQuery } from './line-matcher.js';
 import { searchContainer, type SearchPlan } from './search.js';
@@ -43,6 +46,42 @@ const SORTS: Record<number, (s: ContainerStats) => number> = {
   [StatsSort.STATS_SORT_BLOCK_IO]: (s) => Number(s.blockReadBytes) + Number(s.blockWriteBytes),
   [StatsSort.STATS_SORT_RESTARTS]: (s) => s.restartCount,
 };
+
+/** A stream message that only tells the client how the search goes (the gateway relays it, the result leaves it out). */
+const update = (u: CallUpdate): SearchLogsResponse => SearchLogsResponse.fromPartial({ update: u });
+
+const MIN_WINDOW_MS = 1_000;
+const MAX_WINDOW_MS = 300_000;
+const MAX_SAMPLES = 30;
+
+const windowError = (message: string) => new ShardError('INVALID_ARGUMENT', message, { fieldViolations: [{ field: 'window', description: message }] });
+
+/** Samples one container for the window, then charts CPU and memory: the series and the PNG. */
+async function sampleWindow(backend: LogBackend, container: string, ms: number, ctx: { signal: AbortSignal; deadline?: Date | undefined }): Promise<Pick<GetContainerStatsResponse, 'series' | 'charts'>> {
+  if (!container) throw windowError('window samples one container: name it in "container"');
+  if (ms < MIN_WINDOW_MS || ms > MAX_WINDOW_MS) throw windowError(`window must be from 1s to 5m, e.g. "30s"`);
+  if (ctx.deadline && ctx.deadline.getTime() < Date.now() + ms + 2_000) {
+    throw new ShardError('INVALID_ARGUMENT', `the call's deadline ends before a ${ms / 1000}s window does`, { fieldViolations: [{ field: 'window', description: 'longer than the call may take' }], hint: `Ask for a longer deadline (_meta timeout_ms of at least ${ms + 5_000}) or a shorter window.` });
+  }
+  const c = await resolveContainer(backend, container, ctx.signal);
+  if (c.state !== 'running') throw new ShardError('FAILED_PRECONDITION', `${c.name} is ${c.state}; only a running container has usage to sample`, { hint: 'Start it, or call get_container_stats without window for its last state.' });
+  const interval = Math.max(MIN_WINDOW_MS, Math.ceil(ms / (MAX_SAMPLES - 1)));
+  const count = Math.floor(ms / interval) + 1;
+  const series: StatsSample[] = [];
+  for (let i = 0; i < count && !ctx.signal.aborted; i++) {
+    if (i > 0) await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, interval);
+      ctx.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    });
+    const s = await backend.stats(c, ctx.signal);
+    series.push({ at: fromMs(Date.now()), cpuPercent: s.cpuPercent, memoryPercent: s.memoryLimit > 0 ? (s.memoryUsage / s.memoryLimit) * 100 : 0, memoryUsageBytes: String(Math.round(s.memoryUsage)) });
+  }
+  const png = percentChart([
+    { values: series.map((p) => p.cpuPercent), color: CPU_COLOR },
+    { values: series.map((p) => p.memoryPercent), color: MEMORY_COLOR },
+  ]);
+  return { series, charts: [{ image: { data: png, mimeType: 'image/png' } }] };
+}
 
 /** The Watchman's handlers, on one log backend (Docker through the proxy, or Dozzle). */
 export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandlers<typeof WatchmanServiceService> {
@@ -131,11 +170,15 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
           done: false,
         };
         yield msg;
+        yield update({ progress: { done: searched, total: targets.length, message: `searched ${name}: ${found.matches.length} match${found.matches.length === 1 ? '' : 'es'} in ${found.scanned} lines` } });
+        if (found.matches.length) yield update({ log: { level: LogSeverity.LOG_SEVERITY_INFO, message: `${name}: ${found.matches.length} match${found.matches.length === 1 ? '' : 'es'}` } });
       }
+      if (stopped) yield update({ log: { level: LogSeverity.LOG_SEVERITY_WARNING, message: `search stopped after ${searched} of ${targets.length} containers: ${stopped}` } });
       yield { matches: [], matchesPerContainer: {}, linesScanned: {}, containersSearched: searched, containersTotal: targets.length, limitReached: Boolean(stopped), stoppedReason: stopped, done: true };
     },
 
     getContainerStats: async (req, ctx) => {
+      const sampled = req.window ? await sampleWindow(backend, req.container, msOf(req.window), ctx) : undefined;
       const targets = req.container ? [await resolveContainer(backend, req.container, ctx.signal)] : await backend.containers(false, ctx.signal);
       const stats = await Promise.all(
         targets.map(async (c) => {
@@ -161,7 +204,7 @@ export function createHandlers(backend: LogBackend, _logger: Logger): ShardHandl
       );
       const key = SORTS[req.sortBy];
       stats.sort(key ? (a, b) => key(b) - key(a) : (a, b) => (a.container?.name ?? '').localeCompare(b.container?.name ?? ''));
-      return GetContainerStatsResponse.fromPartial({ stats: req.limit ? stats.slice(0, req.limit) : stats });
+      return GetContainerStatsResponse.fromPartial({ stats: req.limit ? stats.slice(0, req.limit) : stats, ...sampled });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { ShardError, type ShardHandlers } from '@homelab-mcp/shard-kit';
+import { ShardError, completeFrom, type ShardHandlers } from '@homelab-mcp/shard-kit';
 import { Role } from '@homelab-mcp/proto/ts/homelab/mcp/v1/surface.js';
 import { LogLevel, type WatchmanServiceService } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import { resolveContainer } from './containers.js';
@@ -56,12 +56,8 @@ export function createSurfaceHandlers(backend: LogBackend): SurfaceHandlers {
 
     completeContainers: async (req, ctx) => {
       const all = await backend.containers(true, ctx.signal);
-      const typed = req.value.toLowerCase();
-      const names = all
-        .filter((c) => c.name.toLowerCase().startsWith(typed))
-        .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running') || a.name.localeCompare(b.name))
-        .map((c) => c.name);
-      return { values: names.slice(0, 100), total: names.length, hasMore: names.length > 100 };
+      const names = all.sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running') || a.name.localeCompare(b.name)).map((c) => c.name);
+      return completeFrom(names, req.value);
     },
 
     reviewContainerErrors: async (req, ctx) => {

@@ -28,9 +28,21 @@ export interface ShardContext {
 type ReqOf<M> = M extends { requestDeserialize: (b: Buffer) => infer R } ? R : never;
 type ResOf<M> = M extends { responseSerialize: (v: infer R) => Buffer } ? R : never;
 
-/** Handlers typed from a ts-proto grpc-js service definition: unary -> Promise, server-streaming -> AsyncIterable. */
+/**
+ * What an interactive call's handler has besides the first request (its
+ * arguments): the next request message the gateway sends, which carries the
+ * client's answer to the question the handler yielded last (undefined when
+ * the gateway closed its side).
+ */
+export interface InteractiveContext<Req> extends ShardContext {
+  next(): Promise<Req | undefined>;
+}
+
+/** Handlers typed from a ts-proto grpc-js service definition: unary -> Promise, server-streaming -> AsyncIterable, bidirectional -> AsyncIterable with next(). */
 export type ShardHandlers<S> = {
-  [K in keyof S]: S[K] extends { responseStream: true }
+  [K in keyof S]: S[K] extends { requestStream: true; responseStream: true }
+    ? (req: ReqOf<S[K]>, ctx: InteractiveContext<ReqOf<S[K]>>) => AsyncIterable<ResOf<S[K]>>
+    : S[K] extends { responseStream: true }
     ? (req: ReqOf<S[K]>, ctx: ShardContext) => AsyncIterable<ResOf<S[K]>>
     : (req: ReqOf<S[K]>, ctx: ShardContext) => Promise<ResOf<S[K]>>;
 };
@@ -108,14 +120,70 @@ function logFailure(ctx: ShardContext, err: unknown): void {
   else ctx.logger.error({ err }, 'handler failed unexpectedly');
 }
 
-/** Adapts typed async handlers to grpc-js handlers (unary and server-streaming). */
+/** The request messages of a bidirectional call, one at a time; undefined once the caller's side has ended. */
+function requestQueue(call: grpc.ServerDuplexStream<unknown, unknown>): { next(): Promise<unknown> } {
+  const buffered: unknown[] = [];
+  const waiting: ((v: unknown) => void)[] = [];
+  let ended = false;
+  call.on('data', (msg: unknown) => {
+    const w = waiting.shift();
+    if (w) w(msg);
+    else buffered.push(msg);
+  });
+  const finish = () => {
+    ended = true;
+    for (const w of waiting.splice(0)) w(undefined);
+  };
+  call.on('end', finish);
+  call.on('cancelled', finish);
+  call.on('error', finish);
+  return {
+    next: () => (buffered.length ? Promise.resolve(buffered.shift()) : ended ? Promise.resolve(undefined) : new Promise((resolve) => waiting.push(resolve))),
+  };
+}
+
+/** Writes what a streaming handler yields, with back-pressure, and ends the call with its error or its end. */
+function streamOut(call: grpc.ServerWritableStream<unknown, unknown>, logger: Logger, path: string, inflight: Set<AbortController | object>, produce: (ctx: ShardContext) => AsyncIterable<unknown>): void {
+  const { ctx, done } = contextFor(call, logger, path);
+  const token = {};
+  inflight.add(token);
+  void (async () => {
+    try {
+      for await (const msg of produce(ctx)) {
+        if (ctx.signal.aborted) break;
+        if (!call.write(msg)) await drained(call, ctx.signal);
+      }
+      if (!ctx.signal.aborted) call.end();
+    } catch (err) {
+      if (ctx.signal.aborted && call.cancelled) return;
+      logFailure(ctx, err);
+      call.emit('error', toGrpcStatus(err));
+    } finally {
+      done();
+      inflight.delete(token);
+    }
+  })();
+}
+
+/** Adapts typed async handlers to grpc-js handlers (unary, server-streaming and bidirectional). */
 function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unknown>, logger: Logger, inflight: Set<AbortController | object>): grpc.UntypedServiceImplementation {
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [key, def] of Object.entries(definition)) {
     const handler = handlers[key];
     if (typeof handler !== 'function') throw new Error(`no handler for ${def.path}`);
-    if (def.requestStream) throw new Error(`${def.path}: client streaming is not supported`);
-    if (!def.responseStream) {
+    if (def.requestStream && !def.responseStream) throw new Error(`${def.path}: client streaming is not supported`);
+    if (def.requestStream) {
+      impl[key] = ((duplex: grpc.ServerDuplexStream<unknown, unknown>) => {
+        // Its writing half is a server stream's: the deadline, cancellation and back-pressure work alike.
+        const call = duplex as unknown as grpc.ServerWritableStream<unknown, unknown>;
+        const requests = requestQueue(duplex);
+        streamOut(call, logger, def.path, inflight, async function* (ctx) {
+          const first = await requests.next();
+          if (first === undefined) throw new ShardError('INVALID_ARGUMENT', 'the call ended before its arguments were sent');
+          yield* (handler as (r: unknown, c: InteractiveContext<unknown>) => AsyncIterable<unknown>)(first, { ...ctx, next: requests.next });
+        });
+      }) as grpc.handleBidiStreamingCall<unknown, unknown>;
+    } else if (!def.responseStream) {
       impl[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const { ctx, done } = contextFor(call, logger, def.path);
         const token = {};
@@ -133,25 +201,7 @@ function adapt(definition: grpc.ServiceDefinition, handlers: Record<string, unkn
       }) as grpc.handleUnaryCall<unknown, unknown>;
     } else {
       impl[key] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const { ctx, done } = contextFor(call, logger, def.path);
-        const token = {};
-        inflight.add(token);
-        void (async () => {
-          try {
-            for await (const msg of (handler as (r: unknown, c: ShardContext) => AsyncIterable<unknown>)(call.request, ctx)) {
-              if (ctx.signal.aborted) break;
-              if (!call.write(msg)) await drained(call, ctx.signal);
-            }
-            if (!ctx.signal.aborted) call.end();
-          } catch (err) {
-            if (ctx.signal.aborted && call.cancelled) return;
-            logFailure(ctx, err);
-            call.emit('error', toGrpcStatus(err));
-          } finally {
-            done();
-            inflight.delete(token);
-          }
-        })();
+        streamOut(call, logger, def.path, inflight, (ctx) => (handler as (r: unknown, c: ShardContext) => AsyncIterable<unknown>)(call.request, ctx));
       }) as grpc.handleServerStreamingCall<unknown, unknown>;
     }
   }

@@ -7,6 +7,7 @@ import type { RecoveryRecord } from './dynamic/journal.js';
 import type { DynamicStore } from './dynamic/store.js';
 import { getRoutes, toRoute } from './routes.js';
 import { checkSslStatus } from './ssl.js';
+import { createSurfaceHandlers } from './surface.js';
 import { traceRequest } from './trace/trace.js';
 import type { TraefikApi } from './upstream/traefik-api.js';
 
@@ -44,6 +45,7 @@ export interface NavigatorDeps {
 export function createHandlers(deps: NavigatorDeps): ShardHandlers<typeof NavigatorServiceService> {
   const { api, store } = deps;
   return {
+    ...createSurfaceHandlers(api, store),
     getRoutes: (req, ctx) => getRoutes(api, req, ctx.signal),
 
     addDynamicConfig: async (req, ctx) => {

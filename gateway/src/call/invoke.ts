@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { GatewayConfig } from '../config.js';
 import { identityCodec } from '../discovery/wire.js';
 import type { ToolEntry, ToolTable } from '../discovery/tool-table.js';
-import type { ToolSpec } from '../schema/index.js';
+import { encodeClientAnswer, readCallUpdate, readClientQuestion, type ToolSpec } from '../schema/index.js';
 import { decodeCallFailure, describeCallFailure, describeUnknownOutcome, isCutOff, isTransportFailure } from '../mcp/grpc-errors.js';
 import { needsPlan } from './plans.js';
 import { TIMEOUT_META_KEY, errorResult } from './results.js';
@@ -27,10 +27,33 @@ export function callUnary(client: grpc.Client, path: string, request: Uint8Array
   });
 }
 
-/** Collects a server stream's messages, reporting each as progress, up to maxItems (then the shard is told to stop). */
+const LEVELS = ['info', 'debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
+const LEVEL_OF = new Map<string, (typeof LEVELS)[number]>(LEVELS.map((l, i) => [`LOG_SEVERITY_${i === 0 ? 'UNSPECIFIED' : l.toUpperCase()}`, l]));
+
+/** Sends what a stream message says while the call runs: progress only forward (MCP requires it to increase), log lines at their level. */
+function relayUpdate(update: NonNullable<ReturnType<typeof readCallUpdate>>, ctx: CallContext, last: { progress: number }, shard: string): void {
+  if (update.progress && ctx.sendProgress) {
+    const done = Number(update.progress.done ?? 0);
+    if (done > last.progress) {
+      last.progress = done;
+      const total = Number(update.progress.total ?? 0);
+      void ctx.sendProgress(done, update.progress.message ?? '', total > 0 ? total : undefined).catch(() => undefined);
+    }
+  }
+  if (update.log && ctx.sendLog) {
+    void ctx.sendLog(LEVEL_OF.get(update.log.level ?? '') ?? 'info', update.log.message ?? '', shard).catch(() => undefined);
+  }
+}
+
+/**
+ * Collects a server stream's result messages up to maxItems (then the shard is
+ * told to stop). Messages that carry a CallUpdate are relayed as progress and
+ * log lines and left out; a stream without them reports each message as a step.
+ */
 async function invokeStream(entry: ToolEntry, request: Uint8Array, metadata: grpc.Metadata, deadline: Date, ctx: CallContext, maxItems: number): Promise<{ chunks: Uint8Array[]; truncated: boolean }> {
   const chunks: Uint8Array[] = [];
   let truncated = false;
+  const last = { progress: -Infinity };
   const call = entry.shard.client.makeServerStreamRequest(entry.path, identityCodec.serialize, identityCodec.deserialize, request, metadata, { deadline });
   const onAbort = () => call.cancel();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -38,8 +61,15 @@ async function invokeStream(entry: ToolEntry, request: Uint8Array, metadata: grp
     await new Promise<void>((resolve, reject) => {
       call.on('data', (chunk: Uint8Array) => {
         if (truncated) return;
+        let update: ReturnType<typeof readCallUpdate>;
+        try {
+          update = readCallUpdate(entry.spec, chunk);
+        } catch {
+          update = undefined;
+        }
+        if (update) return relayUpdate(update, ctx, last, entry.shard.target.name);
         chunks.push(chunk);
-        if (ctx.sendProgress) {
+        if (ctx.sendProgress && !entry.spec.updateField) {
           void ctx.sendProgress(chunks.length, `${chunks.length} message${chunks.length === 1 ? '' : 's'} received`).catch(() => undefined);
         }
         if (chunks.length >= maxItems) {
@@ -56,6 +86,48 @@ async function invokeStream(entry: ToolEntry, request: Uint8Array, metadata: grp
     ctx.signal.removeEventListener('abort', onAbort);
   }
   return { chunks, truncated };
+}
+
+/**
+ * An interactive call: one bidirectional stream. The arguments go first; each
+ * question the shard sends is put to the client and its answer sent back on
+ * the same stream; the other messages are the result, as a server stream's.
+ */
+async function invokeInteractive(entry: ToolEntry, request: Uint8Array, metadata: grpc.Metadata, deadline: Date, ctx: CallContext, maxItems: number): Promise<{ chunks: Uint8Array[]; truncated: boolean }> {
+  const chunks: Uint8Array[] = [];
+  const last = { progress: -Infinity };
+  const call = entry.shard.client.makeBidiStreamRequest(entry.path, identityCodec.serialize, identityCodec.deserialize, metadata, { deadline });
+  const onAbort = () => call.cancel();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const ask = async (question: Record<string, unknown>) => {
+    const id = String(question.id ?? '');
+    const answer = ctx.ask ? await ctx.ask(question).catch((err: unknown) => ({ id, unsupported: `the client could not answer: ${err instanceof Error ? err.message : String(err)}` })) : { id, unsupported: 'the gateway cannot ask this client' };
+    if (!ctx.signal.aborted) call.write(encodeClientAnswer(entry.spec, answer));
+  };
+  try {
+    call.write(request);
+    await new Promise<void>((resolve, reject) => {
+      call.on('data', (chunk: Uint8Array) => {
+        let question: Record<string, unknown> | undefined;
+        let update: ReturnType<typeof readCallUpdate>;
+        try {
+          question = readClientQuestion(entry.spec, chunk);
+          update = question ? undefined : readCallUpdate(entry.spec, chunk);
+        } catch {
+          question = undefined;
+        }
+        if (question) return void ask(question);
+        if (update) return relayUpdate(update, ctx, last, entry.shard.target.name);
+        if (chunks.length < maxItems) chunks.push(chunk);
+      });
+      call.on('error', reject);
+      call.on('end', () => resolve());
+    });
+  } finally {
+    call.end();
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+  return { chunks, truncated: false };
 }
 
 /**
@@ -110,7 +182,9 @@ export const invoke: Stage<ToolEntry> = {
     const request = call.request!.bytes;
     call.sentAt = Date.now();
     try {
-      call.received = entry.spec.streaming
+      call.received = entry.spec.interactive
+        ? await invokeInteractive(entry, request, metadata, deadline, ctx, deps.calls.maxStreamItems)
+        : entry.spec.streaming
         ? await invokeStream(entry, request, metadata, deadline, ctx, deps.calls.maxStreamItems)
         : { chunks: [await callUnary(entry.shard.client, entry.path, request, metadata, deadline, ctx.signal)], truncated: false };
     } catch (err) {

@@ -1,4 +1,4 @@
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, LoggingLevel, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { ToolEntry, ToolTable } from '../discovery/tool-table.js';
@@ -14,7 +14,15 @@ export interface CallContext {
   signal: AbortSignal;
   meta?: Record<string, unknown>;
   /** Present when the client sent a progress token. */
-  sendProgress?: (progress: number, message: string) => Promise<void>;
+  sendProgress?: (progress: number, message: string, total?: number) => Promise<void>;
+  /**
+   * Asks the client a shard's question (homelab.mcp.v1.ClientQuestion as proto3
+   * JSON) and gives the ClientAnswer as proto3 JSON; a client that cannot answer
+   * gets `unsupported` with the reason, never a hang.
+   */
+  ask?: (question: Record<string, unknown>) => Promise<Record<string, unknown>>;
+  /** A log line to the caller's session, sent only at or above the level it set (logging/setLevel). */
+  sendLog?: (level: LoggingLevel, message: string, logger: string) => Promise<void>;
   /**
    * Present when the client supports elicitation: asks the user to confirm a
    * plan; true only for an explicit yes. Undefined means the user could not be asked.

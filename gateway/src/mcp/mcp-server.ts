@@ -21,6 +21,7 @@ import { callTool } from '../call/pipeline.js';
 import type { CallContext, CallDeps } from '../call/tool-call.js';
 import { ALL_SCOPES, mayUse } from '../trust/principal.js';
 import { sessionLogOf } from './session-log.js';
+import { toContentBlock } from '../surface/content.js';
 import type { Subscriptions } from '../surface/subscriptions.js';
 import type { SurfaceTable } from '../surface/surface-table.js';
 
@@ -46,6 +47,49 @@ export interface McpCore extends CallDeps {
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
+type Json = Record<string, unknown>;
+
+/** A ClientAnswer content (proto3 JSON) from what the client's model answered. */
+function toProtoContent(block: { type: string; text?: string; data?: string; mimeType?: string }): Json {
+  if (block.type === 'text') return { text: block.text ?? '' };
+  if (block.type === 'image' || block.type === 'audio') return { [block.type]: { data: block.data ?? '', mime_type: block.mimeType ?? '' } };
+  return { text: JSON.stringify(block) };
+}
+
+/**
+ * A shard's question put to the client, tied to the tool call: elicitation
+ * for the user, sampling for the model. Without the capability (or with
+ * JSON-only responses, which cannot carry a request) the answer is
+ * `unsupported`, saying why, so the shard can answer the call clearly.
+ */
+async function askClient(server: Server, core: McpCore, extra: Extra, question: Json): Promise<Json> {
+  const id = String(question.id ?? '');
+  const caps = server.getClientCapabilities();
+  const options = { signal: extra.signal, relatedRequestId: extra.requestId };
+  const unsupported = (what: 'elicitation' | 'sampling') => ({
+    id,
+    unsupported: core.elicitation ? `the client does not support ${what} (it did not declare the capability)` : `the gateway answers with JSON only (GATEWAY_JSON_RESPONSE), which cannot carry ${what === 'elicitation' ? 'an' : 'a'} ${what} request`,
+  });
+  const elicitation = question.elicitation as { message?: string; requested_schema?: Json } | undefined;
+  if (elicitation) {
+    if (!core.elicitation || !caps?.elicitation) return unsupported('elicitation');
+    const answer = await server.elicitInput({ message: elicitation.message ?? '', requestedSchema: (elicitation.requested_schema ?? { type: 'object', properties: {} }) as never }, options);
+    return { id, elicitation: { action: `ELICITATION_ACTION_${answer.action.toUpperCase()}`, ...(answer.content ? { content: answer.content } : {}) } };
+  }
+  const sampling = question.sampling as { messages?: Json[]; max_tokens?: number; system_prompt?: string } | undefined;
+  if (sampling) {
+    if (!core.elicitation || !caps?.sampling) return unsupported('sampling');
+    const messages = (sampling.messages ?? []).flatMap((m) => {
+      const content = toContentBlock((m.content as Json | undefined) ?? {});
+      return content && (content.type === 'text' || content.type === 'image' || content.type === 'audio') ? [{ role: m.role === 'ROLE_ASSISTANT' ? ('assistant' as const) : ('user' as const), content }] : [];
+    });
+    const answer = await server.createMessage({ messages, maxTokens: sampling.max_tokens || 1000, ...(sampling.system_prompt ? { systemPrompt: sampling.system_prompt } : {}) }, options);
+    const block = Array.isArray(answer.content) ? answer.content[0] : answer.content;
+    return { id, sampling: { content: block ? toProtoContent(block as never) : {}, model: answer.model, stop_reason: answer.stopReason ?? '' } };
+  }
+  return { id, unsupported: 'the shard asked a question of a kind this gateway does not know' };
+}
+
 /** What the client offers this call: who it is, cancellation, progress, and a way to ask its user. */
 function callContext(server: Server, core: McpCore, request: CallToolRequest, extra: Extra): CallContext {
   const meta = request.params._meta;
@@ -57,8 +101,10 @@ function callContext(server: Server, core: McpCore, request: CallToolRequest, ex
     signal: extra.signal,
     ...(meta ? { meta } : {}),
     ...(progressToken !== undefined
-      ? { sendProgress: (progress: number, message: string) => extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message } }) }
+      ? { sendProgress: (progress: number, message: string, total?: number) => extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) } }) }
       : {}),
+    ask: (question) => askClient(server, core, extra, question),
+    sendLog: (level, data, logger) => sessionLogOf(server).send({ level, logger, data }, extra.requestId),
     ...(canAsk
       ? {
           confirm: async (message: string) => {

@@ -1,4 +1,4 @@
-import { fromBinary, fromJson, toBinary, toJson, type DescMethod, type FileRegistry, type JsonValue, type Message } from '@bufbuild/protobuf';
+import { fromBinary, fromJson, isFieldSet, toBinary, toJson, type DescField, type DescMethod, type FileRegistry, type JsonValue, type Message } from '@bufbuild/protobuf';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { toSnakeCase } from '../discovery/tool-names.js';
 import { commentOf } from './comments.js';
@@ -48,6 +48,12 @@ export interface ToolSpec {
   verifyWith?: string;
   /** Server-streaming: the responses are merged with mergeResponses. */
   streaming: boolean;
+  /** A bidirectional RPC that asks the client mid-call: the request's ClientAnswer field and the response's ClientQuestion field. */
+  interactive?: { answerField: DescField; questionField: DescField };
+  /** A repeated homelab.mcp.v1.Content field of the response: shown as the result's content (images, audio, resources), not in structuredContent. */
+  contentField?: DescField;
+  /** A streaming tool's field of type homelab.mcp.v1.CallUpdate: progress and log lines, not part of the result. */
+  updateField?: DescField;
   /** The exact schema arguments are validated against. */
   inputSchema: JsonSchemaObject;
   /** What tools/list shows: inputSchema without boolean subschemas and `type` arrays (see portableSchema). */
@@ -109,12 +115,17 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
   const specs: ToolSpec[] = [];
   const surface = surfaceMethods(service, options);
   for (const method of service.methods) {
-    if (method.methodKind !== 'unary' && method.methodKind !== 'server_streaming') continue;
+    const answerField = method.input.fields.find((f) => f.message?.typeName === CLIENT_ANSWER);
+    const questionField = method.output.fields.find((f) => f.message?.typeName === CLIENT_QUESTION);
+    const interactive = method.methodKind === 'bidi_streaming' && answerField && questionField ? { answerField, questionField } : undefined;
+    if (method.methodKind !== 'unary' && method.methodKind !== 'server_streaming' && !interactive) continue;
     // Resources, prompts and what serves them are not tools (see surface.ts).
     if (surface.has(method)) continue;
     const opts = options.tool(method);
-    const inputSchema = new SchemaBuilder(options, 'input', isKnownFormat).root(method.input);
-    const outputSchema = new SchemaBuilder(options, 'output', isKnownFormat).root(method.output);
+    const inputSchema = withoutProperty(new SchemaBuilder(options, 'input', isKnownFormat).root(method.input), interactive?.answerField.name);
+    const updateField = method.methodKind !== 'unary' ? method.output.fields.find((f) => f.message?.typeName === CALL_UPDATE) : undefined;
+    const contentField = method.output.fields.find((f) => f.fieldKind === 'list' && f.message?.typeName === CONTENT);
+    const outputSchema = withoutProperty(withoutProperty(withoutProperty(new SchemaBuilder(options, 'output', isKnownFormat).root(method.output), updateField?.name), contentField?.name), questionField?.name);
     const spec: ToolSpec = {
       name: toSnakeCase(method.name),
       method,
@@ -125,7 +136,10 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
       ...(opts?.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts?.maxTimeoutMs ? { maxTimeoutMs: opts.maxTimeoutMs } : {}),
       ...(opts?.verifyWith ? { verifyWith: opts.verifyWith } : {}),
-      streaming: method.methodKind === 'server_streaming',
+      streaming: method.methodKind !== 'unary',
+      ...(interactive ? { interactive } : {}),
+      ...(updateField ? { updateField } : {}),
+      ...(contentField ? { contentField } : {}),
       inputSchema,
       publishedInputSchema: portableSchema(inputSchema),
       outputSchema,
@@ -141,6 +155,45 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
     specs.push(spec);
   }
   return specs;
+}
+
+const CALL_UPDATE = 'homelab.mcp.v1.CallUpdate';
+const CONTENT = 'homelab.mcp.v1.Content';
+const CLIENT_ANSWER = 'homelab.mcp.v1.ClientAnswer';
+const CLIENT_QUESTION = 'homelab.mcp.v1.ClientQuestion';
+
+/** The question a message of an interactive tool asks (proto3 JSON with .proto names), or undefined for a message of the result. */
+export function readClientQuestion(spec: ToolSpec, chunk: Uint8Array): Record<string, unknown> | undefined {
+  const field = spec.interactive?.questionField;
+  if (!field?.message) return undefined;
+  const { registry } = preparedOf(spec);
+  const message = fromBinary(spec.method.output, chunk);
+  if (!isFieldSet(message, field)) return undefined;
+  return toJson(field.message, (message as unknown as Record<string, Message>)[field.localName]!, { useProtoFieldName: true, registry }) as Record<string, unknown>;
+}
+
+/** A request message of an interactive tool that carries only the client's answer (given as proto3 JSON). */
+export function encodeClientAnswer(spec: ToolSpec, answer: Record<string, unknown>): Uint8Array {
+  const field = spec.interactive!.answerField;
+  const { registry } = preparedOf(spec);
+  return toBinary(spec.method.input, fromJson(spec.method.input, { [field.name]: answer } as JsonValue, { registry }));
+}
+
+function withoutProperty(schema: JsonSchemaObject, name: string | undefined): JsonSchemaObject {
+  if (!name) return schema;
+  const properties = { ...(schema.properties as Record<string, unknown> | undefined) };
+  delete properties[name];
+  const required = (schema.required as string[] | undefined)?.filter((r) => r !== name);
+  return { ...schema, properties, ...(required ? { required } : {}) };
+}
+
+/** What a streaming tool's message says while the call runs (proto3 JSON of its CallUpdate), or undefined for a message of the result. */
+export function readCallUpdate(spec: ToolSpec, chunk: Uint8Array): { progress?: { done?: number; total?: number; message?: string }; log?: { level?: string; message?: string } } | undefined {
+  const field = spec.updateField;
+  if (!field?.message) return undefined;
+  const message = fromBinary(spec.method.output, chunk);
+  if (!isFieldSet(message, field)) return undefined;
+  return toJson(field.message, (message as unknown as Record<string, Message>)[field.localName]!) as ReturnType<typeof readCallUpdate>;
 }
 
 /**
@@ -168,6 +221,8 @@ export interface DecodedRequest {
 export interface DecodedResponse {
   readonly message: Message;
   readonly json: Record<string, unknown>;
+  /** The Content messages of the contentField (proto3 JSON), taken out of json. */
+  readonly content: Record<string, unknown>[];
 }
 
 /** Validates the arguments against the tool's input schema and decodes them into the request message. */
@@ -216,7 +271,11 @@ export function readResponse(spec: ToolSpec, bytes: Uint8Array): DecodedResponse
   const { registry } = preparedOf(spec);
   const message = fromBinary(spec.method.output, bytes);
   const json = toJson(spec.method.output, message, { useProtoFieldName: true, alwaysEmitImplicit: true, registry }) as Record<string, unknown>;
-  return { message, json };
+  const content = spec.contentField ? ((json[spec.contentField.name] as Record<string, unknown>[] | undefined) ?? []) : [];
+  if (spec.contentField) delete json[spec.contentField.name];
+  if (spec.updateField) delete json[spec.updateField.name];
+  if (spec.interactive) delete json[spec.interactive.questionField.name];
+  return { message, json, content };
 }
 
 /** Replaces the values of the output fields marked secret in the contract; the JSON is changed in place. */

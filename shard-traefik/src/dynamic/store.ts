@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, opendir, stat, unlink } from 'node:fs/promises';
+import { access, opendir, stat, unlink, watch } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import * as yaml from 'js-yaml';
@@ -325,6 +325,26 @@ export class DynamicStore {
       reason: 'TRAEFIK_NOT_LOADED',
       hint: 'Traefik stops loading the whole directory when any file in it is invalid: check Traefik\'s log for "Error while building configuration" and fix that file.',
     });
+  }
+
+  /** The content of the shard's file for a route, or undefined when it has none (a file without the mark is not its file). */
+  async read(name: string): Promise<string | undefined> {
+    const text = await this.readOwn(this.fileName(name));
+    return text?.startsWith(MANAGED_MARK) ? text : undefined;
+  }
+
+  /**
+   * Yields each time the file of a route is written, renamed into place or
+   * removed. The directory is watched, not the file: an atomic write replaces
+   * the file's inode, which a watch on the file would lose.
+   */
+  async *changes(name: string, signal: AbortSignal): AsyncGenerator<void> {
+    const file = this.fileName(name);
+    try {
+      for await (const event of watch(this.dir, { signal })) if (event.filename === file) yield;
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError') throw err;
+    }
   }
 
   /** The shard's files at the top of the directory (links, FIFOs and oversized entries are not its files). */

@@ -20,6 +20,7 @@ import {
 } from "@grpc/grpc-js";
 import { Struct } from "../../../google/protobuf/struct.js";
 import { Plan } from "../../mcp/v1/plan.js";
+import { CompleteRequest, CompleteResponse, ResourceList } from "../../mcp/v1/surface.js";
 
 export const protobufPackage = "homelab.authentik.v1";
 
@@ -563,6 +564,16 @@ export interface Flow {
   designation: FlowDesignation;
   /** Number of stages bound to it. */
   stageCount: number;
+}
+
+/** Which application. */
+export interface ReadApplicationRequest {
+  /** The application's slug, e.g. "pinchflat". */
+  slug: string;
+}
+
+/** No parameters. */
+export interface ListApplicationResourcesRequest {
 }
 
 function createBaseSyncBrandRequest(): SyncBrandRequest {
@@ -3500,6 +3511,125 @@ export const Flow: MessageFns<Flow> = {
   },
 };
 
+function createBaseReadApplicationRequest(): ReadApplicationRequest {
+  return { slug: "" };
+}
+
+export const ReadApplicationRequest: MessageFns<ReadApplicationRequest> = {
+  encode(message: ReadApplicationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.slug !== "") {
+      writer.uint32(10).string(message.slug);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadApplicationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadApplicationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.slug = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadApplicationRequest {
+    return { slug: isSet(object.slug) ? globalThis.String(object.slug) : "" };
+  },
+
+  toJSON(message: ReadApplicationRequest): unknown {
+    const obj: any = {};
+    if (message.slug !== "") {
+      obj.slug = message.slug;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadApplicationRequest>, I>>(base?: I): ReadApplicationRequest {
+    return ReadApplicationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadApplicationRequest>, I>>(object: I): ReadApplicationRequest {
+    const message = createBaseReadApplicationRequest();
+    message.slug = object.slug ?? "";
+    return message;
+  },
+};
+
+function createBaseListApplicationResourcesRequest(): ListApplicationResourcesRequest {
+  return {};
+}
+
+export const ListApplicationResourcesRequest: MessageFns<ListApplicationResourcesRequest> = {
+  encode(_: ListApplicationResourcesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApplicationResourcesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApplicationResourcesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListApplicationResourcesRequest {
+    return {};
+  },
+
+  toJSON(_: ListApplicationResourcesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListApplicationResourcesRequest>, I>>(base?: I): ListApplicationResourcesRequest {
+    return ListApplicationResourcesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListApplicationResourcesRequest>, I>>(_: I): ListApplicationResourcesRequest {
+    const message = createBaseListApplicationResourcesRequest();
+    return message;
+  },
+};
+
 /**
  * GatekeeperService manages Authentik brands, applications with their
  * providers, and flows, with one Authentik API token.
@@ -3581,6 +3711,53 @@ export const GatekeeperServiceService = {
     responseSerialize: (value: ManageFlowsResponse): Buffer => Buffer.from(ManageFlowsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ManageFlowsResponse => ManageFlowsResponse.decode(value),
   },
+  /**
+   * An Authentik application with its provider, proxy mode, external host
+   * and outposts.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  readApplication: {
+    path: "/homelab.authentik.v1.GatekeeperService/ReadApplication" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReadApplicationRequest): Buffer =>
+      Buffer.from(ReadApplicationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadApplicationRequest => ReadApplicationRequest.decode(value),
+    responseSerialize: (value: Application): Buffer => Buffer.from(Application.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Application => Application.decode(value),
+  },
+  /**
+   * The applications, as resources.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  listApplicationResources: {
+    path: "/homelab.authentik.v1.GatekeeperService/ListApplicationResources" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListApplicationResourcesRequest): Buffer =>
+      Buffer.from(ListApplicationResourcesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListApplicationResourcesRequest =>
+      ListApplicationResourcesRequest.decode(value),
+    responseSerialize: (value: ResourceList): Buffer => Buffer.from(ResourceList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResourceList => ResourceList.decode(value),
+  },
+  /**
+   * Application slugs starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeApplicationSlugs: {
+    path: "/homelab.authentik.v1.GatekeeperService/CompleteApplicationSlugs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteRequest): Buffer => Buffer.from(CompleteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteRequest => CompleteRequest.decode(value),
+    responseSerialize: (value: CompleteResponse): Buffer => Buffer.from(CompleteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompleteResponse => CompleteResponse.decode(value),
+  },
 } as const;
 
 export interface GatekeeperServiceServer extends UntypedServiceImplementation {
@@ -3615,6 +3792,26 @@ export interface GatekeeperServiceServer extends UntypedServiceImplementation {
    * plan first; call again with `plan_id` to apply.
    */
   manageFlows: handleUnaryCall<ManageFlowsRequest, ManageFlowsResponse>;
+  /**
+   * An Authentik application with its provider, proxy mode, external host
+   * and outposts.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  readApplication: handleUnaryCall<ReadApplicationRequest, Application>;
+  /**
+   * The applications, as resources.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  listApplicationResources: handleUnaryCall<ListApplicationResourcesRequest, ResourceList>;
+  /**
+   * Application slugs starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeApplicationSlugs: handleUnaryCall<CompleteRequest, CompleteResponse>;
 }
 
 export interface GatekeeperServiceClient extends Client {
@@ -3718,6 +3915,68 @@ export interface GatekeeperServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ManageFlowsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * An Authentik application with its provider, proxy mode, external host
+   * and outposts.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  readApplication(
+    request: ReadApplicationRequest,
+    callback: (error: ServiceError | null, response: Application) => void,
+  ): ClientUnaryCall;
+  readApplication(
+    request: ReadApplicationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Application) => void,
+  ): ClientUnaryCall;
+  readApplication(
+    request: ReadApplicationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Application) => void,
+  ): ClientUnaryCall;
+  /**
+   * The applications, as resources.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  listApplicationResources(
+    request: ListApplicationResourcesRequest,
+    callback: (error: ServiceError | null, response: ResourceList) => void,
+  ): ClientUnaryCall;
+  listApplicationResources(
+    request: ListApplicationResourcesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResourceList) => void,
+  ): ClientUnaryCall;
+  listApplicationResources(
+    request: ListApplicationResourcesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResourceList) => void,
+  ): ClientUnaryCall;
+  /**
+   * Application slugs starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeApplicationSlugs(
+    request: CompleteRequest,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  completeApplicationSlugs(
+    request: CompleteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  completeApplicationSlugs(
+    request: CompleteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -25,10 +25,12 @@ import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import {
   CompleteRequest,
   CompleteResponse,
+  Content,
   PromptMessages,
   ResourceContents,
   ResourceList,
 } from "../../mcp/v1/surface.js";
+import { CallUpdate } from "../../mcp/v1/tool.js";
 
 export const protobufPackage = "homelab.dozzle.v1";
 
@@ -442,6 +444,8 @@ export interface SearchLogsResponse {
   stoppedReason: string;
   /** The search is complete (last message). */
   done: boolean;
+  /** Progress (one step per container searched) and log lines while the search runs. */
+  update?: CallUpdate | undefined;
 }
 
 export interface SearchLogsResponse_MatchesPerContainerEntry {
@@ -476,12 +480,39 @@ export interface GetContainerStatsRequest {
   sortBy: StatsSort;
   /** Return at most this many containers (0: all). */
   limit: number;
+  /**
+   * Sample the one container named for this long (1s to 5m, e.g. "30s") and
+   * chart it; the call lasts the window. Give a deadline longer than the
+   * window (_meta timeout_ms) for windows over 15s.
+   */
+  window?: Duration | undefined;
 }
 
 /** Stats, in the requested order. */
 export interface GetContainerStatsResponse {
-  /** One entry per container. */
+  /** One entry per container (with a window: as at its end). */
   stats: ContainerStats[];
+  /** With a window: the samples, oldest first. */
+  series: StatsSample[];
+  /**
+   * With a window: a PNG line chart of the series (CPU % blue, memory % orange,
+   * 0-100 % with grid lines every 25 %), shown beside the numbers.
+   */
+  charts: Content[];
+}
+
+/** One sample of a container's usage. */
+export interface StatsSample {
+  /** When it was taken. */
+  at?:
+    | Timestamp
+    | undefined;
+  /** CPU use in percent of one core. */
+  cpuPercent: number;
+  /** Memory use in percent of the limit. */
+  memoryPercent: number;
+  /** Memory use in bytes. */
+  memoryUsageBytes: string;
 }
 
 /** Resource usage of a container at one moment. */
@@ -1918,6 +1949,7 @@ function createBaseSearchLogsResponse(): SearchLogsResponse {
     limitReached: false,
     stoppedReason: "",
     done: false,
+    update: undefined,
   };
 }
 
@@ -1946,6 +1978,9 @@ export const SearchLogsResponse: MessageFns<SearchLogsResponse> = {
     }
     if (message.done !== false) {
       writer.uint32(64).bool(message.done);
+    }
+    if (message.update !== undefined) {
+      CallUpdate.encode(message.update, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -2031,6 +2066,14 @@ export const SearchLogsResponse: MessageFns<SearchLogsResponse> = {
             }
 
             message.done = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.update = CallUpdate.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -2123,6 +2166,7 @@ export const SearchLogsResponse: MessageFns<SearchLogsResponse> = {
         ? globalThis.String(object.stopped_reason)
         : "",
       done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
+      update: isSet(object.update) ? CallUpdate.fromJSON(object.update) : undefined,
     };
   },
 
@@ -2164,6 +2208,9 @@ export const SearchLogsResponse: MessageFns<SearchLogsResponse> = {
     if (message.done !== false) {
       obj.done = message.done;
     }
+    if (message.update !== undefined) {
+      obj.update = CallUpdate.toJSON(message.update);
+    }
     return obj;
   },
 
@@ -2194,6 +2241,9 @@ export const SearchLogsResponse: MessageFns<SearchLogsResponse> = {
     message.limitReached = object.limitReached ?? false;
     message.stoppedReason = object.stoppedReason ?? "";
     message.done = object.done ?? false;
+    message.update = (object.update !== undefined && object.update !== null)
+      ? CallUpdate.fromPartial(object.update)
+      : undefined;
     return message;
   },
 };
@@ -2497,7 +2547,7 @@ export const LogMatch: MessageFns<LogMatch> = {
 };
 
 function createBaseGetContainerStatsRequest(): GetContainerStatsRequest {
-  return { container: "", sortBy: 0, limit: 0 };
+  return { container: "", sortBy: 0, limit: 0, window: undefined };
 }
 
 export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
@@ -2510,6 +2560,9 @@ export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(24).uint32(message.limit);
+    }
+    if (message.window !== undefined) {
+      Duration.encode(message.window, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2551,6 +2604,14 @@ export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
             message.limit = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.window = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2572,6 +2633,7 @@ export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
         ? statsSortFromJSON(object.sort_by)
         : 0,
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      window: isSet(object.window) ? Duration.fromJSON(object.window) : undefined,
     };
   },
 
@@ -2586,6 +2648,9 @@ export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
     }
+    if (message.window !== undefined) {
+      obj.window = Duration.toJSON(message.window);
+    }
     return obj;
   },
 
@@ -2597,18 +2662,27 @@ export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
     message.container = object.container ?? "";
     message.sortBy = object.sortBy ?? 0;
     message.limit = object.limit ?? 0;
+    message.window = (object.window !== undefined && object.window !== null)
+      ? Duration.fromPartial(object.window)
+      : undefined;
     return message;
   },
 };
 
 function createBaseGetContainerStatsResponse(): GetContainerStatsResponse {
-  return { stats: [] };
+  return { stats: [], series: [], charts: [] };
 }
 
 export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = {
   encode(message: GetContainerStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.stats) {
       ContainerStats.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.series) {
+      StatsSample.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.charts) {
+      Content.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2634,6 +2708,22 @@ export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = 
             message.stats.push(ContainerStats.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.series.push(StatsSample.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.charts.push(Content.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2649,6 +2739,8 @@ export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = 
   fromJSON(object: any): GetContainerStatsResponse {
     return {
       stats: globalThis.Array.isArray(object?.stats) ? object.stats.map((e: any) => ContainerStats.fromJSON(e)) : [],
+      series: globalThis.Array.isArray(object?.series) ? object.series.map((e: any) => StatsSample.fromJSON(e)) : [],
+      charts: globalThis.Array.isArray(object?.charts) ? object.charts.map((e: any) => Content.fromJSON(e)) : [],
     };
   },
 
@@ -2656,6 +2748,12 @@ export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = 
     const obj: any = {};
     if (message.stats?.length) {
       obj.stats = message.stats.map((e) => ContainerStats.toJSON(e));
+    }
+    if (message.series?.length) {
+      obj.series = message.series.map((e) => StatsSample.toJSON(e));
+    }
+    if (message.charts?.length) {
+      obj.charts = message.charts.map((e) => Content.toJSON(e));
     }
     return obj;
   },
@@ -2666,6 +2764,137 @@ export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = 
   fromPartial<I extends Exact<DeepPartial<GetContainerStatsResponse>, I>>(object: I): GetContainerStatsResponse {
     const message = createBaseGetContainerStatsResponse();
     message.stats = object.stats?.map((e) => ContainerStats.fromPartial(e)) || [];
+    message.series = object.series?.map((e) => StatsSample.fromPartial(e)) || [];
+    message.charts = object.charts?.map((e) => Content.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseStatsSample(): StatsSample {
+  return { at: undefined, cpuPercent: 0, memoryPercent: 0, memoryUsageBytes: "0" };
+}
+
+export const StatsSample: MessageFns<StatsSample> = {
+  encode(message: StatsSample, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.at !== undefined) {
+      Timestamp.encode(message.at, writer.uint32(10).fork()).join();
+    }
+    if (message.cpuPercent !== 0) {
+      writer.uint32(17).double(message.cpuPercent);
+    }
+    if (message.memoryPercent !== 0) {
+      writer.uint32(25).double(message.memoryPercent);
+    }
+    if (message.memoryUsageBytes !== "0") {
+      writer.uint32(32).uint64(message.memoryUsageBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatsSample {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatsSample();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.at = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.cpuPercent = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.memoryPercent = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.memoryUsageBytes = reader.uint64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StatsSample {
+    return {
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+      cpuPercent: isSet(object.cpuPercent)
+        ? globalThis.Number(object.cpuPercent)
+        : isSet(object.cpu_percent)
+        ? globalThis.Number(object.cpu_percent)
+        : 0,
+      memoryPercent: isSet(object.memoryPercent)
+        ? globalThis.Number(object.memoryPercent)
+        : isSet(object.memory_percent)
+        ? globalThis.Number(object.memory_percent)
+        : 0,
+      memoryUsageBytes: isSet(object.memoryUsageBytes)
+        ? globalThis.String(object.memoryUsageBytes)
+        : isSet(object.memory_usage_bytes)
+        ? globalThis.String(object.memory_usage_bytes)
+        : "0",
+    };
+  },
+
+  toJSON(message: StatsSample): unknown {
+    const obj: any = {};
+    if (message.at !== undefined) {
+      obj.at = fromTimestamp(message.at).toISOString();
+    }
+    if (message.cpuPercent !== 0) {
+      obj.cpuPercent = floatToJson(message.cpuPercent);
+    }
+    if (message.memoryPercent !== 0) {
+      obj.memoryPercent = floatToJson(message.memoryPercent);
+    }
+    if (message.memoryUsageBytes !== "0") {
+      obj.memoryUsageBytes = message.memoryUsageBytes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StatsSample>, I>>(base?: I): StatsSample {
+    return StatsSample.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StatsSample>, I>>(object: I): StatsSample {
+    const message = createBaseStatsSample();
+    message.at = (object.at !== undefined && object.at !== null) ? Timestamp.fromPartial(object.at) : undefined;
+    message.cpuPercent = object.cpuPercent ?? 0;
+    message.memoryPercent = object.memoryPercent ?? 0;
+    message.memoryUsageBytes = object.memoryUsageBytes ?? "0";
     return message;
   },
 };
@@ -3343,7 +3572,9 @@ export const WatchmanServiceService = {
   /**
    * Resource usage of one container or all of them: CPU, memory, network and
    * block I/O, PIDs, with state, health, restarts and uptime; sortable, e.g.
-   * "which container is eating memory?".
+   * "which container is eating memory?". With `window` and one container it
+   * samples for that long and returns the series with a PNG chart of CPU and
+   * memory, e.g. "show me gitea's CPU over the next 30 seconds".
    */
   getContainerStats: {
     path: "/homelab.dozzle.v1.WatchmanService/GetContainerStats" as const,
@@ -3461,7 +3692,9 @@ export interface WatchmanServiceServer extends UntypedServiceImplementation {
   /**
    * Resource usage of one container or all of them: CPU, memory, network and
    * block I/O, PIDs, with state, health, restarts and uptime; sortable, e.g.
-   * "which container is eating memory?".
+   * "which container is eating memory?". With `window` and one container it
+   * samples for that long and returns the series with a PNG chart of CPU and
+   * memory, e.g. "show me gitea's CPU over the next 30 seconds".
    */
   getContainerStats: handleUnaryCall<GetContainerStatsRequest, GetContainerStatsResponse>;
   /**
@@ -3547,7 +3780,9 @@ export interface WatchmanServiceClient extends Client {
   /**
    * Resource usage of one container or all of them: CPU, memory, network and
    * block I/O, PIDs, with state, health, restarts and uptime; sortable, e.g.
-   * "which container is eating memory?".
+   * "which container is eating memory?". With `window` and one container it
+   * samples for that long and returns the series with a PNG chart of CPU and
+   * memory, e.g. "show me gitea's CPU over the next 30 seconds".
    */
   getContainerStats(
     request: GetContainerStatsRequest,

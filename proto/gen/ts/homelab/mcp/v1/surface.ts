@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Struct } from "../../../google/protobuf/struct.js";
 
 export const protobufPackage = "homelab.mcp.v1";
 
@@ -49,6 +50,56 @@ export function roleToJSON(object: Role): string {
     case Role.ROLE_ASSISTANT:
       return "ROLE_ASSISTANT";
     case Role.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What the user did with a question. */
+export enum ElicitationAction {
+  /** ELICITATION_ACTION_UNSPECIFIED - Not specified. */
+  ELICITATION_ACTION_UNSPECIFIED = 0,
+  /** ELICITATION_ACTION_ACCEPT - Answered. */
+  ELICITATION_ACTION_ACCEPT = 1,
+  /** ELICITATION_ACTION_DECLINE - Refused to answer. */
+  ELICITATION_ACTION_DECLINE = 2,
+  /** ELICITATION_ACTION_CANCEL - Dismissed without choosing. */
+  ELICITATION_ACTION_CANCEL = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function elicitationActionFromJSON(object: any): ElicitationAction {
+  switch (object) {
+    case 0:
+    case "ELICITATION_ACTION_UNSPECIFIED":
+      return ElicitationAction.ELICITATION_ACTION_UNSPECIFIED;
+    case 1:
+    case "ELICITATION_ACTION_ACCEPT":
+      return ElicitationAction.ELICITATION_ACTION_ACCEPT;
+    case 2:
+    case "ELICITATION_ACTION_DECLINE":
+      return ElicitationAction.ELICITATION_ACTION_DECLINE;
+    case 3:
+    case "ELICITATION_ACTION_CANCEL":
+      return ElicitationAction.ELICITATION_ACTION_CANCEL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ElicitationAction.UNRECOGNIZED;
+  }
+}
+
+export function elicitationActionToJSON(object: ElicitationAction): string {
+  switch (object) {
+    case ElicitationAction.ELICITATION_ACTION_UNSPECIFIED:
+      return "ELICITATION_ACTION_UNSPECIFIED";
+    case ElicitationAction.ELICITATION_ACTION_ACCEPT:
+      return "ELICITATION_ACTION_ACCEPT";
+    case ElicitationAction.ELICITATION_ACTION_DECLINE:
+      return "ELICITATION_ACTION_DECLINE";
+    case ElicitationAction.ELICITATION_ACTION_CANCEL:
+      return "ELICITATION_ACTION_CANCEL";
+    case ElicitationAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -228,6 +279,97 @@ export interface CompleteResponse {
   total: number;
   /** More values match than were sent. */
   hasMore: boolean;
+}
+
+/**
+ * A shard that asks while a tool runs: the tool is a bidirectional-streaming
+ * RPC with the (homelab.mcp.v1.tool) option. Its request has one field of type
+ * ClientAnswer and its response one of type ClientQuestion. The gateway sends
+ * the arguments as the first request message, and for each response message
+ * with the question set it asks the client (elicitation/create or
+ * sampling/createMessage, tied to the tool call) and sends the answer back as
+ * a request message with only the answer set. Other response messages are the
+ * result, merged as a server stream's are (CallUpdate and Content fields
+ * included). The answer and question fields are not in the tool's schemas.
+ *
+ *   rpc ConfirmRestart(stream ConfirmRestartRequest) returns (stream ConfirmRestartResponse) {
+ *     option (homelab.mcp.v1.tool) = { title: "Restart after asking" };
+ *   }
+ *   message ConfirmRestartRequest {
+ *     string container = 1;
+ *     homelab.mcp.v1.ClientAnswer answer = 2;
+ *   }
+ *   message ConfirmRestartResponse {
+ *     homelab.mcp.v1.ClientQuestion question = 1;
+ *     string message = 2;
+ *   }
+ */
+export interface ClientQuestion {
+  /** Names the question; the answer repeats it. */
+  id: string;
+  /** Ask the user (elicitation/create). */
+  elicitation?:
+    | ElicitationQuestion
+    | undefined;
+  /** Ask the client's model (sampling/createMessage). */
+  sampling?: SamplingQuestion | undefined;
+}
+
+/** A question for the user. */
+export interface ElicitationQuestion {
+  /** What to ask, in words. */
+  message: string;
+  /** The form: a flat JSON Schema object of strings, numbers, booleans and enums. */
+  requestedSchema?: { [key: string]: any } | undefined;
+}
+
+/** A request for the client's model. */
+export interface SamplingQuestion {
+  /** The conversation so far. */
+  messages: PromptMessage[];
+  /** Most tokens to generate. */
+  maxTokens: number;
+  /** A system prompt, if any. */
+  systemPrompt: string;
+}
+
+/** What the client answered. */
+export interface ClientAnswer {
+  /** The question's id. */
+  id: string;
+  /** The user's answer. */
+  elicitation?:
+    | ElicitationAnswer
+    | undefined;
+  /** The model's answer. */
+  sampling?:
+    | SamplingAnswer
+    | undefined;
+  /**
+   * The client cannot answer this kind of question (it did not declare the
+   * capability, or its transport cannot carry a request); in words.
+   */
+  unsupported?: string | undefined;
+}
+
+/** The user's answer. */
+export interface ElicitationAnswer {
+  /** What the user did. */
+  action: ElicitationAction;
+  /** The form's values, when accepted. */
+  content?: { [key: string]: any } | undefined;
+}
+
+/** The model's answer. */
+export interface SamplingAnswer {
+  /** What it generated. */
+  content?:
+    | Content
+    | undefined;
+  /** Which model answered. */
+  model: string;
+  /** Why it stopped, e.g. "endTurn". */
+  stopReason: string;
 }
 
 function createBaseResourceOptions(): ResourceOptions {
@@ -1597,6 +1739,624 @@ export const CompleteResponse: MessageFns<CompleteResponse> = {
     message.values = object.values?.map((e) => e) || [];
     message.total = object.total ?? 0;
     message.hasMore = object.hasMore ?? false;
+    return message;
+  },
+};
+
+function createBaseClientQuestion(): ClientQuestion {
+  return { id: "", elicitation: undefined, sampling: undefined };
+}
+
+export const ClientQuestion: MessageFns<ClientQuestion> = {
+  encode(message: ClientQuestion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.elicitation !== undefined) {
+      ElicitationQuestion.encode(message.elicitation, writer.uint32(18).fork()).join();
+    }
+    if (message.sampling !== undefined) {
+      SamplingQuestion.encode(message.sampling, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientQuestion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientQuestion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.elicitation = ElicitationQuestion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sampling = SamplingQuestion.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClientQuestion {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      elicitation: isSet(object.elicitation) ? ElicitationQuestion.fromJSON(object.elicitation) : undefined,
+      sampling: isSet(object.sampling) ? SamplingQuestion.fromJSON(object.sampling) : undefined,
+    };
+  },
+
+  toJSON(message: ClientQuestion): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.elicitation !== undefined) {
+      obj.elicitation = ElicitationQuestion.toJSON(message.elicitation);
+    }
+    if (message.sampling !== undefined) {
+      obj.sampling = SamplingQuestion.toJSON(message.sampling);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClientQuestion>, I>>(base?: I): ClientQuestion {
+    return ClientQuestion.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClientQuestion>, I>>(object: I): ClientQuestion {
+    const message = createBaseClientQuestion();
+    message.id = object.id ?? "";
+    message.elicitation = (object.elicitation !== undefined && object.elicitation !== null)
+      ? ElicitationQuestion.fromPartial(object.elicitation)
+      : undefined;
+    message.sampling = (object.sampling !== undefined && object.sampling !== null)
+      ? SamplingQuestion.fromPartial(object.sampling)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseElicitationQuestion(): ElicitationQuestion {
+  return { message: "", requestedSchema: undefined };
+}
+
+export const ElicitationQuestion: MessageFns<ElicitationQuestion> = {
+  encode(message: ElicitationQuestion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== "") {
+      writer.uint32(10).string(message.message);
+    }
+    if (message.requestedSchema !== undefined) {
+      Struct.encode(Struct.wrap(message.requestedSchema), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ElicitationQuestion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseElicitationQuestion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestedSchema = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ElicitationQuestion {
+    return {
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      requestedSchema: isObject(object.requestedSchema)
+        ? object.requestedSchema
+        : isObject(object.requested_schema)
+        ? object.requested_schema
+        : undefined,
+    };
+  },
+
+  toJSON(message: ElicitationQuestion): unknown {
+    const obj: any = {};
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.requestedSchema !== undefined) {
+      obj.requestedSchema = message.requestedSchema;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ElicitationQuestion>, I>>(base?: I): ElicitationQuestion {
+    return ElicitationQuestion.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ElicitationQuestion>, I>>(object: I): ElicitationQuestion {
+    const message = createBaseElicitationQuestion();
+    message.message = object.message ?? "";
+    message.requestedSchema = object.requestedSchema ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSamplingQuestion(): SamplingQuestion {
+  return { messages: [], maxTokens: 0, systemPrompt: "" };
+}
+
+export const SamplingQuestion: MessageFns<SamplingQuestion> = {
+  encode(message: SamplingQuestion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.messages) {
+      PromptMessage.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.maxTokens !== 0) {
+      writer.uint32(16).uint32(message.maxTokens);
+    }
+    if (message.systemPrompt !== "") {
+      writer.uint32(26).string(message.systemPrompt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SamplingQuestion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSamplingQuestion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messages.push(PromptMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxTokens = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.systemPrompt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SamplingQuestion {
+    return {
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => PromptMessage.fromJSON(e))
+        : [],
+      maxTokens: isSet(object.maxTokens)
+        ? globalThis.Number(object.maxTokens)
+        : isSet(object.max_tokens)
+        ? globalThis.Number(object.max_tokens)
+        : 0,
+      systemPrompt: isSet(object.systemPrompt)
+        ? globalThis.String(object.systemPrompt)
+        : isSet(object.system_prompt)
+        ? globalThis.String(object.system_prompt)
+        : "",
+    };
+  },
+
+  toJSON(message: SamplingQuestion): unknown {
+    const obj: any = {};
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => PromptMessage.toJSON(e));
+    }
+    if (message.maxTokens !== 0) {
+      obj.maxTokens = Math.round(message.maxTokens);
+    }
+    if (message.systemPrompt !== "") {
+      obj.systemPrompt = message.systemPrompt;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SamplingQuestion>, I>>(base?: I): SamplingQuestion {
+    return SamplingQuestion.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SamplingQuestion>, I>>(object: I): SamplingQuestion {
+    const message = createBaseSamplingQuestion();
+    message.messages = object.messages?.map((e) => PromptMessage.fromPartial(e)) || [];
+    message.maxTokens = object.maxTokens ?? 0;
+    message.systemPrompt = object.systemPrompt ?? "";
+    return message;
+  },
+};
+
+function createBaseClientAnswer(): ClientAnswer {
+  return { id: "", elicitation: undefined, sampling: undefined, unsupported: undefined };
+}
+
+export const ClientAnswer: MessageFns<ClientAnswer> = {
+  encode(message: ClientAnswer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.elicitation !== undefined) {
+      ElicitationAnswer.encode(message.elicitation, writer.uint32(18).fork()).join();
+    }
+    if (message.sampling !== undefined) {
+      SamplingAnswer.encode(message.sampling, writer.uint32(26).fork()).join();
+    }
+    if (message.unsupported !== undefined) {
+      writer.uint32(34).string(message.unsupported);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientAnswer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientAnswer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.elicitation = ElicitationAnswer.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sampling = SamplingAnswer.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.unsupported = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClientAnswer {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      elicitation: isSet(object.elicitation) ? ElicitationAnswer.fromJSON(object.elicitation) : undefined,
+      sampling: isSet(object.sampling) ? SamplingAnswer.fromJSON(object.sampling) : undefined,
+      unsupported: isSet(object.unsupported) ? globalThis.String(object.unsupported) : undefined,
+    };
+  },
+
+  toJSON(message: ClientAnswer): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.elicitation !== undefined) {
+      obj.elicitation = ElicitationAnswer.toJSON(message.elicitation);
+    }
+    if (message.sampling !== undefined) {
+      obj.sampling = SamplingAnswer.toJSON(message.sampling);
+    }
+    if (message.unsupported !== undefined) {
+      obj.unsupported = message.unsupported;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClientAnswer>, I>>(base?: I): ClientAnswer {
+    return ClientAnswer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClientAnswer>, I>>(object: I): ClientAnswer {
+    const message = createBaseClientAnswer();
+    message.id = object.id ?? "";
+    message.elicitation = (object.elicitation !== undefined && object.elicitation !== null)
+      ? ElicitationAnswer.fromPartial(object.elicitation)
+      : undefined;
+    message.sampling = (object.sampling !== undefined && object.sampling !== null)
+      ? SamplingAnswer.fromPartial(object.sampling)
+      : undefined;
+    message.unsupported = object.unsupported ?? undefined;
+    return message;
+  },
+};
+
+function createBaseElicitationAnswer(): ElicitationAnswer {
+  return { action: 0, content: undefined };
+}
+
+export const ElicitationAnswer: MessageFns<ElicitationAnswer> = {
+  encode(message: ElicitationAnswer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.action !== 0) {
+      writer.uint32(8).int32(message.action);
+    }
+    if (message.content !== undefined) {
+      Struct.encode(Struct.wrap(message.content), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ElicitationAnswer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseElicitationAnswer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.action = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ElicitationAnswer {
+    return {
+      action: isSet(object.action) ? elicitationActionFromJSON(object.action) : 0,
+      content: isObject(object.content) ? object.content : undefined,
+    };
+  },
+
+  toJSON(message: ElicitationAnswer): unknown {
+    const obj: any = {};
+    if (message.action !== 0) {
+      obj.action = elicitationActionToJSON(message.action);
+    }
+    if (message.content !== undefined) {
+      obj.content = message.content;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ElicitationAnswer>, I>>(base?: I): ElicitationAnswer {
+    return ElicitationAnswer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ElicitationAnswer>, I>>(object: I): ElicitationAnswer {
+    const message = createBaseElicitationAnswer();
+    message.action = object.action ?? 0;
+    message.content = object.content ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSamplingAnswer(): SamplingAnswer {
+  return { content: undefined, model: "", stopReason: "" };
+}
+
+export const SamplingAnswer: MessageFns<SamplingAnswer> = {
+  encode(message: SamplingAnswer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.content !== undefined) {
+      Content.encode(message.content, writer.uint32(10).fork()).join();
+    }
+    if (message.model !== "") {
+      writer.uint32(18).string(message.model);
+    }
+    if (message.stopReason !== "") {
+      writer.uint32(26).string(message.stopReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SamplingAnswer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSamplingAnswer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.content = Content.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stopReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SamplingAnswer {
+    return {
+      content: isSet(object.content) ? Content.fromJSON(object.content) : undefined,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      stopReason: isSet(object.stopReason)
+        ? globalThis.String(object.stopReason)
+        : isSet(object.stop_reason)
+        ? globalThis.String(object.stop_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: SamplingAnswer): unknown {
+    const obj: any = {};
+    if (message.content !== undefined) {
+      obj.content = Content.toJSON(message.content);
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.stopReason !== "") {
+      obj.stopReason = message.stopReason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SamplingAnswer>, I>>(base?: I): SamplingAnswer {
+    return SamplingAnswer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SamplingAnswer>, I>>(object: I): SamplingAnswer {
+    const message = createBaseSamplingAnswer();
+    message.content = (object.content !== undefined && object.content !== null)
+      ? Content.fromPartial(object.content)
+      : undefined;
+    message.model = object.model ?? "";
+    message.stopReason = object.stopReason ?? "";
     return message;
   },
 };

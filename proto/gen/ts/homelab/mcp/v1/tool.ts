@@ -11,6 +11,91 @@ export const protobufPackage = "homelab.mcp.v1";
 
 export const protobufFileName = "homelab/mcp/v1/tool.proto";
 
+/** Severities of MCP log messages (RFC 5424), lowest first. */
+export enum LogSeverity {
+  /** LOG_SEVERITY_UNSPECIFIED - Not specified (read as info). */
+  LOG_SEVERITY_UNSPECIFIED = 0,
+  /** LOG_SEVERITY_DEBUG - Detail for debugging. */
+  LOG_SEVERITY_DEBUG = 1,
+  /** LOG_SEVERITY_INFO - Normal operation. */
+  LOG_SEVERITY_INFO = 2,
+  /** LOG_SEVERITY_NOTICE - Normal but significant. */
+  LOG_SEVERITY_NOTICE = 3,
+  /** LOG_SEVERITY_WARNING - Something to look at. */
+  LOG_SEVERITY_WARNING = 4,
+  /** LOG_SEVERITY_ERROR - Something failed. */
+  LOG_SEVERITY_ERROR = 5,
+  /** LOG_SEVERITY_CRITICAL - A critical condition. */
+  LOG_SEVERITY_CRITICAL = 6,
+  /** LOG_SEVERITY_ALERT - Act now. */
+  LOG_SEVERITY_ALERT = 7,
+  /** LOG_SEVERITY_EMERGENCY - Unusable. */
+  LOG_SEVERITY_EMERGENCY = 8,
+  UNRECOGNIZED = -1,
+}
+
+export function logSeverityFromJSON(object: any): LogSeverity {
+  switch (object) {
+    case 0:
+    case "LOG_SEVERITY_UNSPECIFIED":
+      return LogSeverity.LOG_SEVERITY_UNSPECIFIED;
+    case 1:
+    case "LOG_SEVERITY_DEBUG":
+      return LogSeverity.LOG_SEVERITY_DEBUG;
+    case 2:
+    case "LOG_SEVERITY_INFO":
+      return LogSeverity.LOG_SEVERITY_INFO;
+    case 3:
+    case "LOG_SEVERITY_NOTICE":
+      return LogSeverity.LOG_SEVERITY_NOTICE;
+    case 4:
+    case "LOG_SEVERITY_WARNING":
+      return LogSeverity.LOG_SEVERITY_WARNING;
+    case 5:
+    case "LOG_SEVERITY_ERROR":
+      return LogSeverity.LOG_SEVERITY_ERROR;
+    case 6:
+    case "LOG_SEVERITY_CRITICAL":
+      return LogSeverity.LOG_SEVERITY_CRITICAL;
+    case 7:
+    case "LOG_SEVERITY_ALERT":
+      return LogSeverity.LOG_SEVERITY_ALERT;
+    case 8:
+    case "LOG_SEVERITY_EMERGENCY":
+      return LogSeverity.LOG_SEVERITY_EMERGENCY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LogSeverity.UNRECOGNIZED;
+  }
+}
+
+export function logSeverityToJSON(object: LogSeverity): string {
+  switch (object) {
+    case LogSeverity.LOG_SEVERITY_UNSPECIFIED:
+      return "LOG_SEVERITY_UNSPECIFIED";
+    case LogSeverity.LOG_SEVERITY_DEBUG:
+      return "LOG_SEVERITY_DEBUG";
+    case LogSeverity.LOG_SEVERITY_INFO:
+      return "LOG_SEVERITY_INFO";
+    case LogSeverity.LOG_SEVERITY_NOTICE:
+      return "LOG_SEVERITY_NOTICE";
+    case LogSeverity.LOG_SEVERITY_WARNING:
+      return "LOG_SEVERITY_WARNING";
+    case LogSeverity.LOG_SEVERITY_ERROR:
+      return "LOG_SEVERITY_ERROR";
+    case LogSeverity.LOG_SEVERITY_CRITICAL:
+      return "LOG_SEVERITY_CRITICAL";
+    case LogSeverity.LOG_SEVERITY_ALERT:
+      return "LOG_SEVERITY_ALERT";
+    case LogSeverity.LOG_SEVERITY_EMERGENCY:
+      return "LOG_SEVERITY_EMERGENCY";
+    case LogSeverity.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * ToolOptions tell a gateway how to present an RPC as an MCP tool. They map to
  * MCP tool annotations; `requires_confirmation` is enforced by the gateway.
@@ -92,6 +177,51 @@ export interface FieldRules {
    *   string container = 1 [(homelab.mcp.v1.field).complete_with = "CompleteContainers"];
    */
   completeWith: string;
+}
+
+/**
+ * What a server-streaming tool tells the client while it works. A response
+ * message with a field of this type sends each update in a stream message of
+ * its own (that field set, nothing else); the gateway turns it into
+ * notifications/progress (when the client asked for progress with a
+ * progressToken) or notifications/message (at or above the level the session
+ * set with logging/setLevel), and leaves it out of the result and its schema.
+ * Without such a field, each stream message counts as one step of progress.
+ *
+ *   message SearchLogsResponse {
+ *     repeated LogMatch matches = 1;
+ *     ...
+ *     homelab.mcp.v1.CallUpdate update = 9;
+ *   }
+ *   // in the shard, between results:
+ *   yield { update: { progress: { done: 3, total: 12, message: "searched gitea" } } };
+ *   yield { update: { log: { level: LOG_SEVERITY_WARNING, message: "stopped at 100 matches" } } };
+ */
+export interface CallUpdate {
+  /** How far the call has come. */
+  progress?:
+    | CallProgress
+    | undefined;
+  /** A line for the client's log. */
+  log?: CallLog | undefined;
+}
+
+/** How far a call has come. */
+export interface CallProgress {
+  /** Work done so far, e.g. containers searched; only increases within a call. */
+  done: number;
+  /** Work to do in all, when known (0: unknown). */
+  total: number;
+  /** What is being done, e.g. "searched gitea (3 matches)". */
+  message: string;
+}
+
+/** A log line sent to the client during a call. */
+export interface CallLog {
+  /** Its severity (unspecified: info). */
+  level: LogSeverity;
+  /** The line. */
+  message: string;
 }
 
 function createBaseToolOptions(): ToolOptions {
@@ -601,6 +731,279 @@ export const FieldRules: MessageFns<FieldRules> = {
     message.secret = object.secret ?? false;
     message.examples = object.examples?.map((e) => e) || [];
     message.completeWith = object.completeWith ?? "";
+    return message;
+  },
+};
+
+function createBaseCallUpdate(): CallUpdate {
+  return { progress: undefined, log: undefined };
+}
+
+export const CallUpdate: MessageFns<CallUpdate> = {
+  encode(message: CallUpdate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.progress !== undefined) {
+      CallProgress.encode(message.progress, writer.uint32(10).fork()).join();
+    }
+    if (message.log !== undefined) {
+      CallLog.encode(message.log, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallUpdate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallUpdate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.progress = CallProgress.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.log = CallLog.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CallUpdate {
+    return {
+      progress: isSet(object.progress) ? CallProgress.fromJSON(object.progress) : undefined,
+      log: isSet(object.log) ? CallLog.fromJSON(object.log) : undefined,
+    };
+  },
+
+  toJSON(message: CallUpdate): unknown {
+    const obj: any = {};
+    if (message.progress !== undefined) {
+      obj.progress = CallProgress.toJSON(message.progress);
+    }
+    if (message.log !== undefined) {
+      obj.log = CallLog.toJSON(message.log);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CallUpdate>, I>>(base?: I): CallUpdate {
+    return CallUpdate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CallUpdate>, I>>(object: I): CallUpdate {
+    const message = createBaseCallUpdate();
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? CallProgress.fromPartial(object.progress)
+      : undefined;
+    message.log = (object.log !== undefined && object.log !== null) ? CallLog.fromPartial(object.log) : undefined;
+    return message;
+  },
+};
+
+function createBaseCallProgress(): CallProgress {
+  return { done: 0, total: 0, message: "" };
+}
+
+export const CallProgress: MessageFns<CallProgress> = {
+  encode(message: CallProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.done !== 0) {
+      writer.uint32(9).double(message.done);
+    }
+    if (message.total !== 0) {
+      writer.uint32(17).double(message.total);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.done = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.total = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CallProgress {
+    return {
+      done: isSet(object.done) ? globalThis.Number(object.done) : 0,
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: CallProgress): unknown {
+    const obj: any = {};
+    if (message.done !== 0) {
+      obj.done = floatToJson(message.done);
+    }
+    if (message.total !== 0) {
+      obj.total = floatToJson(message.total);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CallProgress>, I>>(base?: I): CallProgress {
+    return CallProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CallProgress>, I>>(object: I): CallProgress {
+    const message = createBaseCallProgress();
+    message.done = object.done ?? 0;
+    message.total = object.total ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseCallLog(): CallLog {
+  return { level: 0, message: "" };
+}
+
+export const CallLog: MessageFns<CallLog> = {
+  encode(message: CallLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.level !== 0) {
+      writer.uint32(8).int32(message.level);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.level = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CallLog {
+    return {
+      level: isSet(object.level) ? logSeverityFromJSON(object.level) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: CallLog): unknown {
+    const obj: any = {};
+    if (message.level !== 0) {
+      obj.level = logSeverityToJSON(message.level);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CallLog>, I>>(base?: I): CallLog {
+    return CallLog.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CallLog>, I>>(object: I): CallLog {
+    const message = createBaseCallLog();
+    message.level = object.level ?? 0;
+    message.message = object.message ?? "";
     return message;
   },
 };

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -21,6 +23,13 @@ import {
 import { Struct } from "../../../google/protobuf/struct.js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { ChangeKind, changeKindFromJSON, changeKindToJSON, Plan } from "../../mcp/v1/plan.js";
+import {
+  CompleteRequest,
+  CompleteResponse,
+  PromptMessages,
+  ResourceContents,
+  ResourceList,
+} from "../../mcp/v1/surface.js";
 
 export const protobufPackage = "homelab.traefik.v1";
 
@@ -943,6 +952,56 @@ export interface TraceService {
   role: string;
   /** What this service does with the request, in a sentence. */
   note: string;
+}
+
+/** Which dynamic configuration file. */
+export interface ReadDynamicConfigRequest {
+  /** The route's name, as given to add_dynamic_config, e.g. "gitea". */
+  name: string;
+}
+
+/** The file changed. */
+export interface WatchDynamicConfigResponse {
+  /** Whether the file exists after the change. */
+  exists: boolean;
+}
+
+/** No parameters. */
+export interface ListDynamicConfigResourcesRequest {
+}
+
+/** No parameters. */
+export interface ReadRoutesSnapshotRequest {
+}
+
+/** Every router, as Traefik has them now. */
+export interface RoutesSnapshot {
+  /** The routers of every protocol, sorted by name. */
+  routes: Route[];
+  /** How many there are. */
+  total: number;
+  /** When the snapshot was taken. */
+  takenAt?: Timestamp | undefined;
+}
+
+/** Which service to diagnose. */
+export interface DiagnoseServicePromptRequest {
+  /** The host the service answers on, e.g. "gitea.home.lan". */
+  host: string;
+  /** A router to look at first, e.g. "gitea@docker" (default: every router for the host). */
+  router: string;
+}
+
+/** What to expose and how. */
+export interface ExposeContainerPromptRequest {
+  /** The route's name: lowercase letters, digits and dashes, e.g. "pinchflat". */
+  name: string;
+  /** The host to serve it on, e.g. "pinchflat.home.lan". */
+  host: string;
+  /** Where the container listens, as Traefik reaches it, e.g. "http://pinchflat:8945". */
+  backendUrl: string;
+  /** "true" to put it behind Authentik forward auth (default: no). */
+  protect: boolean;
 }
 
 function createBaseGetRoutesRequest(): GetRoutesRequest {
@@ -6567,6 +6626,561 @@ export const TraceService: MessageFns<TraceService> = {
   },
 };
 
+function createBaseReadDynamicConfigRequest(): ReadDynamicConfigRequest {
+  return { name: "" };
+}
+
+export const ReadDynamicConfigRequest: MessageFns<ReadDynamicConfigRequest> = {
+  encode(message: ReadDynamicConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadDynamicConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadDynamicConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadDynamicConfigRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: ReadDynamicConfigRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadDynamicConfigRequest>, I>>(base?: I): ReadDynamicConfigRequest {
+    return ReadDynamicConfigRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadDynamicConfigRequest>, I>>(object: I): ReadDynamicConfigRequest {
+    const message = createBaseReadDynamicConfigRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchDynamicConfigResponse(): WatchDynamicConfigResponse {
+  return { exists: false };
+}
+
+export const WatchDynamicConfigResponse: MessageFns<WatchDynamicConfigResponse> = {
+  encode(message: WatchDynamicConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exists !== false) {
+      writer.uint32(8).bool(message.exists);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchDynamicConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchDynamicConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.exists = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchDynamicConfigResponse {
+    return { exists: isSet(object.exists) ? globalThis.Boolean(object.exists) : false };
+  },
+
+  toJSON(message: WatchDynamicConfigResponse): unknown {
+    const obj: any = {};
+    if (message.exists !== false) {
+      obj.exists = message.exists;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchDynamicConfigResponse>, I>>(base?: I): WatchDynamicConfigResponse {
+    return WatchDynamicConfigResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchDynamicConfigResponse>, I>>(object: I): WatchDynamicConfigResponse {
+    const message = createBaseWatchDynamicConfigResponse();
+    message.exists = object.exists ?? false;
+    return message;
+  },
+};
+
+function createBaseListDynamicConfigResourcesRequest(): ListDynamicConfigResourcesRequest {
+  return {};
+}
+
+export const ListDynamicConfigResourcesRequest: MessageFns<ListDynamicConfigResourcesRequest> = {
+  encode(_: ListDynamicConfigResourcesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDynamicConfigResourcesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDynamicConfigResourcesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListDynamicConfigResourcesRequest {
+    return {};
+  },
+
+  toJSON(_: ListDynamicConfigResourcesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDynamicConfigResourcesRequest>, I>>(
+    base?: I,
+  ): ListDynamicConfigResourcesRequest {
+    return ListDynamicConfigResourcesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDynamicConfigResourcesRequest>, I>>(
+    _: I,
+  ): ListDynamicConfigResourcesRequest {
+    const message = createBaseListDynamicConfigResourcesRequest();
+    return message;
+  },
+};
+
+function createBaseReadRoutesSnapshotRequest(): ReadRoutesSnapshotRequest {
+  return {};
+}
+
+export const ReadRoutesSnapshotRequest: MessageFns<ReadRoutesSnapshotRequest> = {
+  encode(_: ReadRoutesSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadRoutesSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadRoutesSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ReadRoutesSnapshotRequest {
+    return {};
+  },
+
+  toJSON(_: ReadRoutesSnapshotRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadRoutesSnapshotRequest>, I>>(base?: I): ReadRoutesSnapshotRequest {
+    return ReadRoutesSnapshotRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadRoutesSnapshotRequest>, I>>(_: I): ReadRoutesSnapshotRequest {
+    const message = createBaseReadRoutesSnapshotRequest();
+    return message;
+  },
+};
+
+function createBaseRoutesSnapshot(): RoutesSnapshot {
+  return { routes: [], total: 0, takenAt: undefined };
+}
+
+export const RoutesSnapshot: MessageFns<RoutesSnapshot> = {
+  encode(message: RoutesSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.routes) {
+      Route.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).uint32(message.total);
+    }
+    if (message.takenAt !== undefined) {
+      Timestamp.encode(message.takenAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoutesSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoutesSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.routes.push(Route.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.takenAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoutesSnapshot {
+    return {
+      routes: globalThis.Array.isArray(object?.routes) ? object.routes.map((e: any) => Route.fromJSON(e)) : [],
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      takenAt: isSet(object.takenAt)
+        ? fromJsonTimestamp(object.takenAt)
+        : isSet(object.taken_at)
+        ? fromJsonTimestamp(object.taken_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RoutesSnapshot): unknown {
+    const obj: any = {};
+    if (message.routes?.length) {
+      obj.routes = message.routes.map((e) => Route.toJSON(e));
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.takenAt !== undefined) {
+      obj.takenAt = fromTimestamp(message.takenAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoutesSnapshot>, I>>(base?: I): RoutesSnapshot {
+    return RoutesSnapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoutesSnapshot>, I>>(object: I): RoutesSnapshot {
+    const message = createBaseRoutesSnapshot();
+    message.routes = object.routes?.map((e) => Route.fromPartial(e)) || [];
+    message.total = object.total ?? 0;
+    message.takenAt = (object.takenAt !== undefined && object.takenAt !== null)
+      ? Timestamp.fromPartial(object.takenAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDiagnoseServicePromptRequest(): DiagnoseServicePromptRequest {
+  return { host: "", router: "" };
+}
+
+export const DiagnoseServicePromptRequest: MessageFns<DiagnoseServicePromptRequest> = {
+  encode(message: DiagnoseServicePromptRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.router !== "") {
+      writer.uint32(18).string(message.router);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiagnoseServicePromptRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiagnoseServicePromptRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.router = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiagnoseServicePromptRequest {
+    return {
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      router: isSet(object.router) ? globalThis.String(object.router) : "",
+    };
+  },
+
+  toJSON(message: DiagnoseServicePromptRequest): unknown {
+    const obj: any = {};
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.router !== "") {
+      obj.router = message.router;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiagnoseServicePromptRequest>, I>>(base?: I): DiagnoseServicePromptRequest {
+    return DiagnoseServicePromptRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiagnoseServicePromptRequest>, I>>(object: I): DiagnoseServicePromptRequest {
+    const message = createBaseDiagnoseServicePromptRequest();
+    message.host = object.host ?? "";
+    message.router = object.router ?? "";
+    return message;
+  },
+};
+
+function createBaseExposeContainerPromptRequest(): ExposeContainerPromptRequest {
+  return { name: "", host: "", backendUrl: "", protect: false };
+}
+
+export const ExposeContainerPromptRequest: MessageFns<ExposeContainerPromptRequest> = {
+  encode(message: ExposeContainerPromptRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.host !== "") {
+      writer.uint32(18).string(message.host);
+    }
+    if (message.backendUrl !== "") {
+      writer.uint32(26).string(message.backendUrl);
+    }
+    if (message.protect !== false) {
+      writer.uint32(32).bool(message.protect);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExposeContainerPromptRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExposeContainerPromptRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.backendUrl = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.protect = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExposeContainerPromptRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      backendUrl: isSet(object.backendUrl)
+        ? globalThis.String(object.backendUrl)
+        : isSet(object.backend_url)
+        ? globalThis.String(object.backend_url)
+        : "",
+      protect: isSet(object.protect) ? globalThis.Boolean(object.protect) : false,
+    };
+  },
+
+  toJSON(message: ExposeContainerPromptRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.backendUrl !== "") {
+      obj.backendUrl = message.backendUrl;
+    }
+    if (message.protect !== false) {
+      obj.protect = message.protect;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExposeContainerPromptRequest>, I>>(base?: I): ExposeContainerPromptRequest {
+    return ExposeContainerPromptRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExposeContainerPromptRequest>, I>>(object: I): ExposeContainerPromptRequest {
+    const message = createBaseExposeContainerPromptRequest();
+    message.name = object.name ?? "";
+    message.host = object.host ?? "";
+    message.backendUrl = object.backendUrl ?? "";
+    message.protect = object.protect ?? false;
+    return message;
+  },
+};
+
 /**
  * NavigatorService reads Traefik's routing state and manages the dynamic
  * configuration files it owns in Traefik's file-provider directory.
@@ -6675,6 +7289,148 @@ export const NavigatorServiceService = {
       Buffer.from(TraceRequestResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TraceRequestResponse => TraceRequestResponse.decode(value),
   },
+  /**
+   * One of the shard's dynamic configuration files (mcp-<name>.yml) as
+   * Traefik reads it.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  readDynamicConfig: {
+    path: "/homelab.traefik.v1.NavigatorService/ReadDynamicConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReadDynamicConfigRequest): Buffer =>
+      Buffer.from(ReadDynamicConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadDynamicConfigRequest => ReadDynamicConfigRequest.decode(value),
+    responseSerialize: (value: ResourceContents): Buffer => Buffer.from(ResourceContents.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResourceContents => ResourceContents.decode(value),
+  },
+  /**
+   * Sends a message each time the file is written or removed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  watchDynamicConfig: {
+    path: "/homelab.traefik.v1.NavigatorService/WatchDynamicConfig" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ReadDynamicConfigRequest): Buffer =>
+      Buffer.from(ReadDynamicConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadDynamicConfigRequest => ReadDynamicConfigRequest.decode(value),
+    responseSerialize: (value: WatchDynamicConfigResponse): Buffer =>
+      Buffer.from(WatchDynamicConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchDynamicConfigResponse => WatchDynamicConfigResponse.decode(value),
+  },
+  /**
+   * The shard's dynamic configuration files, as resources.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  listDynamicConfigResources: {
+    path: "/homelab.traefik.v1.NavigatorService/ListDynamicConfigResources" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDynamicConfigResourcesRequest): Buffer =>
+      Buffer.from(ListDynamicConfigResourcesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDynamicConfigResourcesRequest =>
+      ListDynamicConfigResourcesRequest.decode(value),
+    responseSerialize: (value: ResourceList): Buffer => Buffer.from(ResourceList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResourceList => ResourceList.decode(value),
+  },
+  /**
+   * Every router Traefik has now, with its rule, hosts, TLS, middlewares,
+   * service, servers and status, as get_routes shows them unfiltered.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   */
+  readRoutesSnapshot: {
+    path: "/homelab.traefik.v1.NavigatorService/ReadRoutesSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReadRoutesSnapshotRequest): Buffer =>
+      Buffer.from(ReadRoutesSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadRoutesSnapshotRequest => ReadRoutesSnapshotRequest.decode(value),
+    responseSerialize: (value: RoutesSnapshot): Buffer => Buffer.from(RoutesSnapshot.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RoutesSnapshot => RoutesSnapshot.decode(value),
+  },
+  /**
+   * Router names ("name@provider") starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeRouters: {
+    path: "/homelab.traefik.v1.NavigatorService/CompleteRouters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteRequest): Buffer => Buffer.from(CompleteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteRequest => CompleteRequest.decode(value),
+    responseSerialize: (value: CompleteResponse): Buffer => Buffer.from(CompleteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompleteResponse => CompleteResponse.decode(value),
+  },
+  /**
+   * Host names in router rules starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeHosts: {
+    path: "/homelab.traefik.v1.NavigatorService/CompleteHosts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteRequest): Buffer => Buffer.from(CompleteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteRequest => CompleteRequest.decode(value),
+    responseSerialize: (value: CompleteResponse): Buffer => Buffer.from(CompleteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompleteResponse => CompleteResponse.decode(value),
+  },
+  /**
+   * Names of the shard's dynamic configuration files starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeDynamicConfigs: {
+    path: "/homelab.traefik.v1.NavigatorService/CompleteDynamicConfigs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteRequest): Buffer => Buffer.from(CompleteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteRequest => CompleteRequest.decode(value),
+    responseSerialize: (value: CompleteResponse): Buffer => Buffer.from(CompleteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompleteResponse => CompleteResponse.decode(value),
+  },
+  /**
+   * Diagnose a web service that does not answer as it should: its routers,
+   * their status and errors, TLS, middlewares and the health of its servers,
+   * and the tool calls that check and fix each finding.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  diagnoseServicePrompt: {
+    path: "/homelab.traefik.v1.NavigatorService/DiagnoseServicePrompt" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DiagnoseServicePromptRequest): Buffer =>
+      Buffer.from(DiagnoseServicePromptRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DiagnoseServicePromptRequest => DiagnoseServicePromptRequest.decode(value),
+    responseSerialize: (value: PromptMessages): Buffer => Buffer.from(PromptMessages.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PromptMessages => PromptMessages.decode(value),
+  },
+  /**
+   * Expose a new container behind Traefik, optionally protected by Authentik:
+   * the plan of tool calls, from checking the name and host are free to
+   * confirming the route serves.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  exposeContainerPrompt: {
+    path: "/homelab.traefik.v1.NavigatorService/ExposeContainerPrompt" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExposeContainerPromptRequest): Buffer =>
+      Buffer.from(ExposeContainerPromptRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExposeContainerPromptRequest => ExposeContainerPromptRequest.decode(value),
+    responseSerialize: (value: PromptMessages): Buffer => Buffer.from(PromptMessages.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PromptMessages => PromptMessages.decode(value),
+  },
 } as const;
 
 export interface NavigatorServiceServer extends UntypedServiceImplementation {
@@ -6723,6 +7479,68 @@ export interface NavigatorServiceServer extends UntypedServiceImplementation {
    * A redirect is followed to the next hop (at most 5).
    */
   traceRequest: handleUnaryCall<TraceRequestRequest, TraceRequestResponse>;
+  /**
+   * One of the shard's dynamic configuration files (mcp-<name>.yml) as
+   * Traefik reads it.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  readDynamicConfig: handleUnaryCall<ReadDynamicConfigRequest, ResourceContents>;
+  /**
+   * Sends a message each time the file is written or removed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  watchDynamicConfig: handleServerStreamingCall<ReadDynamicConfigRequest, WatchDynamicConfigResponse>;
+  /**
+   * The shard's dynamic configuration files, as resources.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  listDynamicConfigResources: handleUnaryCall<ListDynamicConfigResourcesRequest, ResourceList>;
+  /**
+   * Every router Traefik has now, with its rule, hosts, TLS, middlewares,
+   * service, servers and status, as get_routes shows them unfiltered.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   */
+  readRoutesSnapshot: handleUnaryCall<ReadRoutesSnapshotRequest, RoutesSnapshot>;
+  /**
+   * Router names ("name@provider") starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeRouters: handleUnaryCall<CompleteRequest, CompleteResponse>;
+  /**
+   * Host names in router rules starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeHosts: handleUnaryCall<CompleteRequest, CompleteResponse>;
+  /**
+   * Names of the shard's dynamic configuration files starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeDynamicConfigs: handleUnaryCall<CompleteRequest, CompleteResponse>;
+  /**
+   * Diagnose a web service that does not answer as it should: its routers,
+   * their status and errors, TLS, middlewares and the health of its servers,
+   * and the tool calls that check and fix each finding.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  diagnoseServicePrompt: handleUnaryCall<DiagnoseServicePromptRequest, PromptMessages>;
+  /**
+   * Expose a new container behind Traefik, optionally protected by Authentik:
+   * the plan of tool calls, from checking the name and host are free to
+   * confirming the route serves.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  exposeContainerPrompt: handleUnaryCall<ExposeContainerPromptRequest, PromptMessages>;
 }
 
 export interface NavigatorServiceClient extends Client {
@@ -6854,6 +7672,188 @@ export interface NavigatorServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TraceRequestResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One of the shard's dynamic configuration files (mcp-<name>.yml) as
+   * Traefik reads it.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  readDynamicConfig(
+    request: ReadDynamicConfigRequest,
+    callback: (error: ServiceError | null, response: ResourceContents) => void,
+  ): ClientUnaryCall;
+  readDynamicConfig(
+    request: ReadDynamicConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResourceContents) => void,
+  ): ClientUnaryCall;
+  readDynamicConfig(
+    request: ReadDynamicConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResourceContents) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sends a message each time the file is written or removed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  watchDynamicConfig(
+    request: ReadDynamicConfigRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchDynamicConfigResponse>;
+  watchDynamicConfig(
+    request: ReadDynamicConfigRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchDynamicConfigResponse>;
+  /**
+   * The shard's dynamic configuration files, as resources.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  listDynamicConfigResources(
+    request: ListDynamicConfigResourcesRequest,
+    callback: (error: ServiceError | null, response: ResourceList) => void,
+  ): ClientUnaryCall;
+  listDynamicConfigResources(
+    request: ListDynamicConfigResourcesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResourceList) => void,
+  ): ClientUnaryCall;
+  listDynamicConfigResources(
+    request: ListDynamicConfigResourcesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResourceList) => void,
+  ): ClientUnaryCall;
+  /**
+   * Every router Traefik has now, with its rule, hosts, TLS, middlewares,
+   * service, servers and status, as get_routes shows them unfiltered.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   */
+  readRoutesSnapshot(
+    request: ReadRoutesSnapshotRequest,
+    callback: (error: ServiceError | null, response: RoutesSnapshot) => void,
+  ): ClientUnaryCall;
+  readRoutesSnapshot(
+    request: ReadRoutesSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RoutesSnapshot) => void,
+  ): ClientUnaryCall;
+  readRoutesSnapshot(
+    request: ReadRoutesSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RoutesSnapshot) => void,
+  ): ClientUnaryCall;
+  /**
+   * Router names ("name@provider") starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeRouters(
+    request: CompleteRequest,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  completeRouters(
+    request: CompleteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  completeRouters(
+    request: CompleteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Host names in router rules starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeHosts(
+    request: CompleteRequest,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  completeHosts(
+    request: CompleteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  completeHosts(
+    request: CompleteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Names of the shard's dynamic configuration files starting with what was typed.
+   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  completeDynamicConfigs(
+    request: CompleteRequest,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  completeDynamicConfigs(
+    request: CompleteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  completeDynamicConfigs(
+    request: CompleteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompleteResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Diagnose a web service that does not answer as it should: its routers,
+   * their status and errors, TLS, middlewares and the health of its servers,
+   * and the tool calls that check and fix each finding.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  diagnoseServicePrompt(
+    request: DiagnoseServicePromptRequest,
+    callback: (error: ServiceError | null, response: PromptMessages) => void,
+  ): ClientUnaryCall;
+  diagnoseServicePrompt(
+    request: DiagnoseServicePromptRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PromptMessages) => void,
+  ): ClientUnaryCall;
+  diagnoseServicePrompt(
+    request: DiagnoseServicePromptRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PromptMessages) => void,
+  ): ClientUnaryCall;
+  /**
+   * Expose a new container behind Traefik, optionally protected by Authentik:
+   * the plan of tool calls, from checking the name and host are free to
+   * confirming the route serves.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  exposeContainerPrompt(
+    request: ExposeContainerPromptRequest,
+    callback: (error: ServiceError | null, response: PromptMessages) => void,
+  ): ClientUnaryCall;
+  exposeContainerPrompt(
+    request: ExposeContainerPromptRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PromptMessages) => void,
+  ): ClientUnaryCall;
+  exposeContainerPrompt(
+    request: ExposeContainerPromptRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PromptMessages) => void,
   ): ClientUnaryCall;
 }
 
