@@ -138,6 +138,35 @@ describe('trace_request step by step', () => {
     }
   });
 
+  it('runs a chain on the path the middlewares before it left, and stops where a middleware answers', async () => {
+    const s: Scenario = {
+      name: 'chain-after-strip', description: 'a chain behind a stripPrefix', cause: { class: 'none', detail: '' },
+      certificates: { 'docs.home.lan': 'valid' },
+      dynamic: { http: {
+        routers: { docs: { rule: 'Host(`docs.home.lan`) && PathPrefix(`/wiki`)', entryPoints: ['websecure'], service: 'docs', tls: {}, middlewares: ['strip-wiki', 'secured'] } },
+        middlewares: { 'strip-wiki': { stripPrefix: { prefixes: ['/wiki'] } }, secured: { chain: { middlewares: ['add-v1', 'login'] } }, 'add-v1': { addPrefix: { prefix: '/v1' } }, login: { basicAuth: { users: ['ann:$apr1$x$y'] } } },
+        services: { docs: { loadBalancer: { servers: [{ url: 'http://172.20.0.9:8080' }] } } },
+      } } as Scenario['dynamic'],
+      request: { url: 'https://docs.home.lan/wiki/page' }, expect: {},
+    };
+    const { trace, close } = await open(s);
+    try {
+      const res = await trace({ url: s.request.url, skipTlsCheck: true });
+      const hop = res.hops[0]!;
+      expect(hop.middlewares.map((m) => [m.name, m.type])).toEqual([['strip-wiki@file', 'stripprefix'], ['secured@file', 'chain']]);
+      expect(hop.middlewares[0]?.effect).toContain('the service sees /page');
+      const inner = hop.middlewares[1]!.chain;
+      expect(inner.map((m) => m.name)).toEqual(['add-v1@file', 'login@file']);
+      expect(inner[0]?.effect).toBe('the service sees /v1/page');
+      expect(inner[1]?.effect).toContain('401 without an Authorization header');
+      expect(res.httpStatus).toBe(401);
+      const signedIn = await trace({ url: s.request.url, headers: { authorization: 'Basic YW5uOng=' }, skipTlsCheck: true });
+      expect(signedIn.outcome).toBe(TraceOutcome.TRACE_OUTCOME_ROUTED);
+    } finally {
+      await close();
+    }
+  });
+
   it('refuses a URL it cannot trace with a clear error', async () => {
     const { trace, close } = await open(await loadScenario('host-typo'));
     try {

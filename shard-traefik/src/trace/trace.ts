@@ -125,9 +125,101 @@ function expandRegex(pattern: string, replacement: string, input: string): strin
 
 interface MwResult { steps: TraceMiddleware[]; redirect?: string; stop?: { status: number; why: string }; path: string }
 
-function walkMiddlewares(names: { name: string; source: string }[], live: Live, url: URL, req: RequestFacts, depth = 0): MwResult {
+/** What one middleware does to this request: its effect, and a redirect, a refusal or a new path. */
+interface MwEffect { effect: string; redirect?: string; stop?: { status: number; why: string }; path?: string; chain?: TraceMiddleware[] }
+
+interface MwContext { name: string; mw: Obj; url: URL; path: string; req: RequestFacts; live: Live; depth: number }
+
+type Body = Record<string, unknown>;
+
+const list = (v: unknown) => (v as string[] | undefined) ?? [];
+
+function redirectScheme(body: Body, { url }: MwContext): MwEffect {
+  const scheme = String(body.scheme ?? 'https');
+  const p = body.port ? String(body.port) : '';
+  const defaultPort = scheme === 'https' ? '443' : '80';
+  if (url.protocol.slice(0, -1) === scheme && (!p || p === (url.port || defaultPort))) return { effect: `already ${scheme}: passes on` };
+  const target = new URL(url.href);
+  target.protocol = `${scheme}:`;
+  target.port = p && p !== defaultPort ? p : '';
+  return { effect: `redirects (${body.permanent ? '308/301 permanent' : '307/302'}) to ${target.href}`, redirect: target.href };
+}
+
+function redirectRegex(body: Body, { url }: MwContext): MwEffect {
+  const to = expandRegex(String(body.regex ?? ''), String(body.replacement ?? ''), url.href);
+  if (to === undefined || to === url.href) return { effect: `regex ${String(body.regex)} does not match ${url.href}: passes on` };
+  return { effect: `redirects (${body.permanent ? 'permanent' : 'temporary'}) to ${to}`, redirect: to };
+}
+
+function stripPrefix(body: Body, { path }: MwContext): MwEffect {
+  const prefix = list(body.prefixes).find((p) => path.startsWith(p));
+  if (!prefix) return { effect: `no prefix of ${JSON.stringify(body.prefixes ?? [])} matches ${path}: unchanged` };
+  const stripped = `/${path.slice(prefix.length).replace(/^\//, '')}`;
+  return { effect: `strips ${prefix}: the service sees ${stripped}`, path: stripped };
+}
+
+function addPrefix(body: Body, { path }: MwContext): MwEffect {
+  const added = `${String(body.prefix ?? '')}${path}`;
+  return { effect: `the service sees ${added}`, path: added };
+}
+
+function ipAllowList(body: Body, { req, name }: MwContext): MwEffect {
+  const ranges = list(body.sourceRange);
+  if (!req.clientIp) return { effect: `allows only ${ranges.join(', ')}; others get 403 (give client_ip to check this client)` };
+  const allowed = ranges.some((r) => {
+    try {
+      return evaluateRule(parseRule(`ClientIP(\`${r}\`)`), req).matched;
+    } catch {
+      return false;
+    }
+  });
+  if (allowed) return { effect: `client ${req.clientIp} is within ${ranges.join(', ')}` };
+  return { effect: `client ${req.clientIp} is not within ${ranges.join(', ')}: 403 Forbidden`, stop: { status: 403, why: `${name} refuses ${req.clientIp}` } };
+}
+
+function basicAuth(body: Body, { req, name }: MwContext): MwEffect {
+  const users = list(body.users).length;
+  if (req.headers.has('authorization')) return { effect: 'checks the Authorization header against its users' };
+  return { effect: `asks for credentials (${users} user${users === 1 ? '' : 's'}${body.usersFile ? ', users file' : ''}): 401 without an Authorization header`, stop: { status: 401, why: `${name} wants credentials` } };
+}
+
+function forwardAuth(body: Body): MwEffect {
+  const copies = body.authResponseHeaders ? `; copies ${list(body.authResponseHeaders).join(', ')}` : '';
+  return { effect: `asks ${String(body.address ?? '(no address)')} first; any non-2xx answer from it (e.g. a redirect to the login page) goes back to the client${copies}` };
+}
+
+function headers(body: Body): MwEffect {
+  const req = Object.keys((body.customRequestHeaders as object | undefined) ?? {});
+  const res = Object.keys((body.customResponseHeaders as object | undefined) ?? {});
+  const parts = [req.length ? `sets request headers ${req.join(', ')}` : '', res.length ? `sets response headers ${res.join(', ')}` : '', body.stsSeconds ? `HSTS ${String(body.stsSeconds)}s` : ''];
+  return { effect: parts.filter(Boolean).join('; ') || 'adjusts headers' };
+}
+
+function chain(body: Body, { name, mw, url, path, req, live, depth }: MwContext): MwEffect {
+  const inner = list(body.middlewares).map((m) => ({ name: qualify(m, mw.provider), source: `chain ${name}` }));
+  if (depth > 4) return { effect: 'nested too deep to follow' };
+  const sub = walkMiddlewares(inner, live, url, req, depth + 1, path);
+  return { effect: `runs ${inner.map((i) => i.name).join(' -> ')}`, chain: sub.steps, path: sub.path, ...(sub.redirect ? { redirect: sub.redirect } : {}), ...(sub.stop ? { stop: sub.stop } : {}) };
+}
+
+/** Each middleware kind Traefik has, by its lower-case type as /api/rawdata gives it. */
+const MIDDLEWARE_EFFECTS: Record<string, (body: Body, ctx: MwContext) => MwEffect> = {
+  redirectscheme: redirectScheme,
+  redirectregex: redirectRegex,
+  stripprefix: stripPrefix,
+  addprefix: addPrefix,
+  ipallowlist: ipAllowList,
+  ipwhitelist: ipAllowList,
+  basicauth: basicAuth,
+  digestauth: basicAuth,
+  forwardauth: forwardAuth,
+  headers,
+  chain,
+};
+
+function walkMiddlewares(names: { name: string; source: string }[], live: Live, url: URL, req: RequestFacts, depth = 0, startPath = url.pathname): MwResult {
   const steps: TraceMiddleware[] = [];
-  let path = url.pathname;
+  let path = startPath;
   for (const { name, source } of names) {
     const mw = live.middlewares.get(name);
     if (!mw) {
@@ -136,97 +228,13 @@ function walkMiddlewares(names: { name: string; source: string }[], live: Live, 
     }
     const cfg = configOf(mw);
     const type = String(mw.type ?? Object.keys(cfg)[0]?.toLowerCase() ?? '');
-    const body = (Object.values(cfg)[0] ?? {}) as Record<string, unknown>;
-    const step: TraceMiddleware = { name, type, status: status(mw.status), errors: mw.error ?? [], config: cfg, effect: '', chain: [], source };
-    steps.push(step);
-    switch (type) {
-      case 'redirectscheme': {
-        const scheme = String(body.scheme ?? 'https');
-        const p = body.port ? String(body.port) : '';
-        const current = url.protocol.slice(0, -1);
-        const defaultPort = scheme === 'https' ? '443' : '80';
-        if (current === scheme && (!p || p === (url.port || defaultPort))) {
-          step.effect = `already ${scheme}: passes on`;
-          break;
-        }
-        const target = new URL(url.href);
-        target.protocol = `${scheme}:`;
-        target.port = p && p !== defaultPort ? p : '';
-        step.effect = `redirects (${body.permanent ? '308/301 permanent' : '307/302'}) to ${target.href}`;
-        return { steps, redirect: target.href, path };
-      }
-      case 'redirectregex': {
-        const to = expandRegex(String(body.regex ?? ''), String(body.replacement ?? ''), url.href);
-        if (to === undefined || to === url.href) {
-          step.effect = `regex ${String(body.regex)} does not match ${url.href}: passes on`;
-          break;
-        }
-        step.effect = `redirects (${body.permanent ? 'permanent' : 'temporary'}) to ${to}`;
-        return { steps, redirect: to, path };
-      }
-      case 'stripprefix': {
-        const prefix = ((body.prefixes as string[] | undefined) ?? []).find((p) => path.startsWith(p));
-        if (prefix) path = `/${path.slice(prefix.length).replace(/^\//, '')}`;
-        step.effect = prefix ? `strips ${prefix}: the service sees ${path}` : `no prefix of ${JSON.stringify(body.prefixes ?? [])} matches ${path}: unchanged`;
-        break;
-      }
-      case 'addprefix':
-        path = `${String(body.prefix ?? '')}${path}`;
-        step.effect = `the service sees ${path}`;
-        break;
-      case 'ipallowlist':
-      case 'ipwhitelist': {
-        const ranges = (body.sourceRange as string[] | undefined) ?? [];
-        if (!req.clientIp) {
-          step.effect = `allows only ${ranges.join(', ')}; others get 403 (give client_ip to check this client)`;
-          break;
-        }
-        const allowed = ranges.some((r) => {
-          try {
-            return evaluateRule(parseRule(`ClientIP(\`${r}\`)`), req).matched;
-          } catch {
-            return false;
-          }
-        });
-        step.effect = allowed ? `client ${req.clientIp} is within ${ranges.join(', ')}` : `client ${req.clientIp} is not within ${ranges.join(', ')}: 403 Forbidden`;
-        if (!allowed) return { steps, stop: { status: 403, why: `${name} refuses ${req.clientIp}` }, path };
-        break;
-      }
-      case 'basicauth':
-      case 'digestauth': {
-        const users = ((body.users as string[] | undefined) ?? []).length;
-        if (!req.headers.has('authorization')) {
-          step.effect = `asks for credentials (${users} user${users === 1 ? '' : 's'}${body.usersFile ? ', users file' : ''}): 401 without an Authorization header`;
-          return { steps, stop: { status: 401, why: `${name} wants credentials` }, path };
-        }
-        step.effect = 'checks the Authorization header against its users';
-        break;
-      }
-      case 'forwardauth':
-        step.effect = `asks ${String(body.address ?? '(no address)')} first; any non-2xx answer from it (e.g. a redirect to the login page) goes back to the client${body.authResponseHeaders ? `; copies ${(body.authResponseHeaders as string[]).join(', ')}` : ''}`;
-        break;
-      case 'headers': {
-        const req_ = Object.keys((body.customRequestHeaders as object | undefined) ?? {});
-        const res_ = Object.keys((body.customResponseHeaders as object | undefined) ?? {});
-        step.effect = [req_.length ? `sets request headers ${req_.join(', ')}` : '', res_.length ? `sets response headers ${res_.join(', ')}` : '', body.stsSeconds ? `HSTS ${String(body.stsSeconds)}s` : ''].filter(Boolean).join('; ') || 'adjusts headers';
-        break;
-      }
-      case 'chain': {
-        const inner = ((body.middlewares as string[] | undefined) ?? []).map((m) => ({ name: qualify(m, mw.provider), source: `chain ${name}` }));
-        if (depth > 4) {
-          step.effect = 'nested too deep to follow';
-          break;
-        }
-        const sub = walkMiddlewares(inner, live, url, req, depth + 1);
-        step.chain = sub.steps;
-        step.effect = `runs ${inner.map((i) => i.name).join(' -> ')}`;
-        path = sub.path;
-        if (sub.redirect || sub.stop) return { ...sub, steps, path };
-        break;
-      }
-      default:
-        step.effect = type ? `${type} middleware` : 'unknown kind';
-    }
+    const body = (Object.values(cfg)[0] ?? {}) as Body;
+    const apply = MIDDLEWARE_EFFECTS[type];
+    const out = apply ? apply(body, { name, mw, url, path, req, live, depth }) : { effect: type ? `${type} middleware` : 'unknown kind' };
+    steps.push({ name, type, status: status(mw.status), errors: mw.error ?? [], config: cfg, effect: out.effect, chain: out.chain ?? [], source });
+    if (out.path !== undefined) path = out.path;
+    if (out.redirect) return { steps, redirect: out.redirect, path };
+    if (out.stop) return { steps, stop: out.stop, path };
   }
   return { steps, path };
 }
