@@ -10,6 +10,8 @@ function problem(c: Container): string | undefined {
   if (c.state === 'restarting') return 'is crash-looping (restarting)';
   if (c.state === 'paused') return 'is paused';
   if (c.health === 'unhealthy') return 'is unhealthy (its HEALTHCHECK fails)';
+  // Traefik's Docker provider keeps a container with a health check only once it reports healthy: "starting" drops it too.
+  if (c.health === 'starting') return 'is still starting (its HEALTHCHECK has not passed yet)';
   if (c.restartCount >= CRASH_LOOP_RESTARTS && c.state === 'running') return `is crash-looping (${c.restartCount} restarts)`;
   return undefined;
 }
