@@ -1,5 +1,6 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { entryOf, repoRoot } from './paths.js';
 
@@ -51,6 +52,8 @@ export async function buildComponents(entries: Record<string, string> = Object.f
   // The build runs in esbuild's service process, which stays up (about 70 MB and more) until stopped; stop it once done.
   const result = await esbuild.build({
     entryPoints: entries,
+    // The metafile's input paths are relative to this (the freshness record and the runtime trees read them so).
+    absWorkingDir: repoRoot,
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -85,15 +88,72 @@ export async function buildComponents(entries: Record<string, string> = Object.f
     }),
   );
   const bundles = Object.fromEntries(Object.keys(entries).map((name) => [name, bundleOf(name, outDir)]));
+  await writeStamp(outDir, Object.keys(result.metafile.inputs), entries);
   return { bundles, metafile: result.metafile, ms: performance.now() - t0 };
+}
+
+/** Recorded beside the bundles: every file the build read, with the size and mtime it had then. */
+const STAMP = 'build-inputs.json';
+/** The build's own settings live in this file: a change to it makes every bundle stale. */
+const BUILD_SCRIPT = fileURLToPath(import.meta.url);
+
+interface Stamp {
+  entries: Record<string, string>;
+  files: Record<string, [size: number, mtimeMs: number]>;
+}
+
+async function fingerprint(file: string): Promise<[number, number] | undefined> {
+  try {
+    const s = await stat(file);
+    return [s.size, s.mtimeMs];
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeStamp(outDir: string, inputs: string[], entries: Record<string, string>): Promise<void> {
+  const files: Stamp['files'] = {};
+  for (const f of [...inputs.map((i) => resolve(repoRoot, i)), BUILD_SCRIPT]) {
+    const fp = await fingerprint(f);
+    if (fp) files[f] = fp;
+  }
+  const tmp = join(outDir, `.${STAMP}.${process.pid}`);
+  await writeFile(tmp, JSON.stringify({ entries, files } satisfies Stamp));
+  await rename(tmp, join(outDir, STAMP));
+}
+
+/**
+ * Whether the bundles in outDir were built from these entries and from inputs
+ * that have not changed since (size and mtime of every file esbuild read, as
+ * make decides): a warm start then skips the build. Any doubt (no record, a
+ * file gone or changed, a bundle missing) means stale.
+ */
+export async function bundlesAreFresh(entries: Record<string, string>, outDir = distDir): Promise<boolean> {
+  let stamp: Stamp;
+  try {
+    stamp = JSON.parse(await readFile(join(outDir, STAMP), 'utf8')) as Stamp;
+  } catch {
+    return false;
+  }
+  if (JSON.stringify(stamp.entries) !== JSON.stringify(entries) || !stamp.files[BUILD_SCRIPT]) return false;
+  const checks = [
+    ...Object.keys(entries).map(async (name) => (await fingerprint(bundleOf(name, outDir))) !== undefined),
+    ...Object.entries(stamp.files).map(async ([f, [size, mtimeMs]]) => {
+      const now = await fingerprint(f);
+      return now !== undefined && now[0] === size && now[1] === mtimeMs;
+    }),
+  ];
+  return (await Promise.all(checks)).every(Boolean);
 }
 
 /** The bundles for `start` and the bench, built now; TypeScript entries through tsx when the build cannot run. */
 export async function componentEntries(warn: (msg: string) => void): Promise<Record<string, string>> {
+  const entries = Object.fromEntries(BUILT_COMPONENTS.map((c) => [c, entryOf(c)]));
   try {
-    return (await buildComponents()).bundles;
+    if (await bundlesAreFresh(entries)) return Object.fromEntries(BUILT_COMPONENTS.map((c) => [c, bundleOf(c)]));
+    return (await buildComponents(entries)).bundles;
   } catch (err) {
     warn(`could not build the components into ${distDir} (${(err as Error).message.split('\n')[0]}); running their TypeScript through tsx`);
-    return Object.fromEntries(BUILT_COMPONENTS.map((c) => [c, entryOf(c)]));
+    return entries;
   }
 }

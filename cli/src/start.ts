@@ -1,4 +1,5 @@
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { stopOnSignals } from '@homelab-mcp/component-kit/signals.js';
@@ -86,9 +87,12 @@ export async function startAll(cfg: CliConfig, logger: Logger, opts: StartOption
     }
 
     say('[3/4] shards');
-    const shardUrls: Record<string, string> = {};
-    const shardPorts = { traefik: cfg.ports.traefik, dozzle: cfg.ports.dozzle, authentik: cfg.ports.authentik };
-    const shards = await Promise.all(
+    // The shards' ports are settled before any of them listens, so the gateway starts beside them
+    // instead of after them: it connects to each shard as that shard comes up.
+    const shardPorts: Record<string, number> = {};
+    for (const n of shardNames) if (opts.only.has(`shard-${n}`)) shardPorts[n] = await settledPort(({ traefik: cfg.ports.traefik, dozzle: cfg.ports.dozzle, authentik: cfg.ports.authentik })[n]);
+    const shardUrls = Object.fromEntries(Object.entries(shardPorts).map(([n, port]) => [n, `127.0.0.1:${port}`]));
+    const shardsStarting = Promise.all(
       shardNames
         .filter((n) => opts.only.has(`shard-${n}`))
         .map((n) =>
@@ -96,31 +100,23 @@ export async function startAll(cfg: CliConfig, logger: Logger, opts: StartOption
             {
               name: `shard-${n}`,
               entry: entryOf(`shard-${n}`),
-              env: { LOG_LEVEL: cfg.logLevel, ...upstreamEnv(n, upstream, opts.env), ...shardEnv(n, shardPorts[n], certs) },
+              env: { LOG_LEVEL: cfg.logLevel, ...upstreamEnv(n, upstream, opts.env), ...shardEnv(n, shardPorts[n] ?? 0, certs) },
             },
             logger,
           ).then((c) => {
+            running.push(c);
             say(`      shard-${n} on ${c.endpoints.grpc ?? '?'}`);
-            shardUrls[n] = c.endpoints.grpc ?? '';
             return c;
           }),
         ),
     );
-    running.push(...shards);
-
-    const upstreams: Record<string, string> = {};
-    for (const n of shardNames) if (opts.only.has(`shard-${n}`)) Object.assign(upstreams, upstreamEnv(n, upstream, opts.env));
-    delete upstreams.AUTHENTIK_TOKEN;
-    const state: RunState = { pid: process.pid, certsDir: join(cfg.home, 'pki'), components: {}, upstreams };
-    for (const c of running) state.components[c.spec.name] = c.endpoints;
-
+    const tokenFile = join(cfg.home, 'gateway', 'token');
+    let gatewayStarting: Promise<RunningComponent> | undefined;
     if (opts.only.has('gateway')) {
-      say('[4/4] gateway');
       const gw = cfg.ports.gateway;
       const id = certs.identities.gateway;
       if (!id) throw new Error('no certificate for the gateway');
-      const tokenFile = join(cfg.home, 'gateway', 'token');
-      const gateway = await startComponent(
+      gatewayStarting = startComponent(
         {
           name: 'gateway',
           entry: entryOf('gateway'),
@@ -139,9 +135,25 @@ export async function startAll(cfg: CliConfig, logger: Logger, opts: StartOption
           },
         },
         logger,
-      );
-      running.push(gateway);
-      state.components.gateway = gateway.endpoints;
+      ).then((c) => {
+        running.push(c);
+        return c;
+      });
+    }
+    // Both settle before anything is reported, so a failure stops whatever did start.
+    const [, gatewayResult] = await Promise.allSettled([shardsStarting, gatewayStarting ?? Promise.resolve(undefined)]);
+    await shardsStarting;
+    const gateway = gatewayResult.status === 'fulfilled' ? gatewayResult.value : undefined;
+    if (gatewayResult.status === 'rejected') throw gatewayResult.reason;
+
+    const upstreams: Record<string, string> = {};
+    for (const n of shardNames) if (opts.only.has(`shard-${n}`)) Object.assign(upstreams, upstreamEnv(n, upstream, opts.env));
+    delete upstreams.AUTHENTIK_TOKEN;
+    const state: RunState = { pid: process.pid, certsDir: join(cfg.home, 'pki'), components: {}, upstreams };
+    for (const c of running) state.components[c.spec.name] = c.endpoints;
+
+    if (gateway) {
+      say('[4/4] gateway');
       state.mcpUrl = gateway.endpoints.mcp;
       state.tokenFile = tokenFile;
       const token = gateway.endpoints.tokenCreated === 'true' ? (await readFile(tokenFile, 'utf8')).trim() : undefined;
@@ -177,6 +189,23 @@ export function gatewayBanner(endpoints: Record<string, string>, tokenFile: stri
   }
   lines.push('  check         npx homelab-mcp doctor');
   return lines;
+}
+
+/**
+ * A port for a shard: the configured one, or, when that is 0, one the system
+ * has just handed out and taken back, so the gateway can be told it before the
+ * shard listens.
+ */
+function settledPort(port: number): Promise<number> {
+  if (port !== 0) return Promise.resolve(port);
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const addr = probe.address();
+      probe.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port from the system'))));
+    });
+  });
 }
 
 function upstreamEnv(shard: string, sim: Record<string, string>, env: NodeJS.ProcessEnv): Record<string, string> {

@@ -1,4 +1,10 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type * as JoseModule from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+
+type Jose = typeof JoseModule;
+/** Loaded with the first OAuth token: a gateway on a static token never needs it (about 9 MB of a small node's memory). */
+let jose: Promise<Jose> | undefined;
+const loadJose = (): Promise<Jose> => (jose ??= import('jose'));
 import { ALL_SCOPES, type Principal } from './principal.js';
 
 export interface OAuthSettings {
@@ -32,7 +38,7 @@ function scopesOf(payload: JWTPayload): string[] {
   return [];
 }
 
-function explain(err: unknown, settings: OAuthSettings): TokenRejectedError {
+function explain(err: unknown, settings: OAuthSettings, { errors }: Jose): TokenRejectedError {
   if (err instanceof TokenRejectedError) return err;
   if (err instanceof errors.JWTExpired) return new TokenRejectedError('the access token expired; get a new one from the authorization server');
   if (err instanceof errors.JWTClaimValidationFailed) {
@@ -72,7 +78,7 @@ export function createJwtVerifier(settings: OAuthSettings): (token: string) => P
       }
       url = doc.jwks_uri;
     }
-    return createRemoteJWKSet(new URL(url), { timeoutDuration: DISCOVERY_TIMEOUT_MS, cooldownDuration: 30_000 });
+    return (await loadJose()).createRemoteJWKSet(new URL(url), { timeoutDuration: DISCOVERY_TIMEOUT_MS, cooldownDuration: 30_000 });
   };
 
   return async (token) => {
@@ -81,7 +87,7 @@ export function createJwtVerifier(settings: OAuthSettings): (token: string) => P
         keys = undefined; // try discovery again on the next request
         throw err;
       });
-      const { payload } = await jwtVerify(token, await keys, {
+      const { payload } = await (await loadJose()).jwtVerify(token, await keys, {
         issuer: settings.issuer,
         audience: [...settings.audience],
         clockTolerance: settings.clockToleranceSeconds,
@@ -90,7 +96,7 @@ export function createJwtVerifier(settings: OAuthSettings): (token: string) => P
       const scopes = scopesOf(payload).filter((s) => (ALL_SCOPES as readonly string[]).includes(s));
       return { subject: `oauth:${payload.sub}`, scopes, ...(typeof payload.azp === 'string' ? { clientId: payload.azp } : {}), ...(payload.exp ? { expiresAt: payload.exp } : {}) };
     } catch (err) {
-      throw explain(err, settings);
+      throw explain(err, settings, await loadJose());
     }
   };
 }
