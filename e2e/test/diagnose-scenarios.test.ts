@@ -112,6 +112,7 @@ describe('diagnose_service names each broken homelab\'s cause first', () => {
     expect(brief.first).toMatch(new RegExp(`^${s.cause.class}: `));
     expect(result.findings[0]?.severity).toBe('critical');
     expect(result.findings[0]?.fix).not.toBe('');
+    if (s.cause.fix) expect(result.findings[0]?.fix).toContain(s.cause.fix);
     expect(result.summary).not.toContain('no problem found');
   });
 });

@@ -21,7 +21,7 @@ export interface Scenario {
   name: string;
   description: string;
   /** The cause a diagnosis must name first: a class (entry-point, rule, middleware, auth, server-port, container, service, priority, tls, none) and the specifics. */
-  cause: { class: string; detail: string };
+  cause: { class: string; detail: string; fix?: string };
   entryPoints?: Record<string, EntryPointConfig>;
   containers?: SimContainerSpec[];
   /** The file provider's configuration (written to the dynamic directory as scenario.yml). */

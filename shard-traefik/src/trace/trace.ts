@@ -71,7 +71,23 @@ function eps(r: ApiRouter & { using?: string[] }): string[] {
   return r.using ?? r.entryPoints ?? [];
 }
 
-function nearMisses(all: Evaluated[], winner: Evaluated | undefined, ep: string, tls: boolean, req: RequestFacts): NearMiss[] {
+/**
+ * A reference without "@provider" is qualified with the router's own provider
+ * (a Docker label "authentik" means authentik@docker), the usual reason one
+ * defined in the file provider "does not exist": say where the name does exist.
+ */
+function definedElsewhere(errors: readonly string[], live: Live): string {
+  const hints = errors.flatMap((e) => {
+    const m = /^(?:middleware|the service) "([^"@]+)@([^"]+)" does not exist$/.exec(e);
+    if (!m) return [];
+    const pool = e.startsWith('middleware') ? live.middlewares : live.services;
+    const other = [...pool.keys()].find((k) => k.startsWith(`${m[1]}@`) && k !== `${m[1]}@${m[2]}`);
+    return other ? [`${other} exists: name it "${other}", with its provider`] : [];
+  });
+  return hints.length ? ` (${hints.join('; ')})` : '';
+}
+
+function nearMisses(all: Evaluated[], winner: Evaluated | undefined, ep: string, tls: boolean, req: RequestFacts, live: Live): NearMiss[] {
   const out: NearMiss[] = [];
   for (const e of all) {
     const r = e.router;
@@ -82,7 +98,7 @@ function nearMisses(all: Evaluated[], winner: Evaluated | undefined, ep: string,
     const miss = (kind: NearMissKind, detail: string) => out.push({ router: r.name, kind, detail, rule: r.rule ?? '' });
     if (e.matched || e.hostMatched) {
       const pre = e.matched ? 'its rule matches' : `the host matches but ${e.failing.join(', ')} ${e.failing.length > 1 ? 'do' : 'does'} not (path ${req.path}${req.method !== 'GET' ? `, method ${req.method}` : ''})`;
-      if (disabled) miss(NearMissKind.NEAR_MISS_KIND_DISABLED, `${pre}, but Traefik disabled the router: ${(r.error ?? []).join('; ') || 'no error given'}`);
+      if (disabled) miss(NearMissKind.NEAR_MISS_KIND_DISABLED, `${pre}, but Traefik disabled the router: ${(r.error ?? []).join('; ') || 'no error given'}${definedElsewhere(r.error ?? [], live)}`);
       else if (!onEp) miss(NearMissKind.NEAR_MISS_KIND_OTHER_ENTRY_POINT, `${pre}, but it listens on ${eps(r).join(', ') || 'no entry point'}, not ${ep}`);
       else if (!tlsFits) miss(NearMissKind.NEAR_MISS_KIND_TLS_MISMATCH, `${pre}, but it ${r.tls ? 'has TLS, so it serves only HTTPS connections' : 'has no TLS, so Traefik serves it only on plain HTTP connections, never over HTTPS'}`);
       else if (!e.matched) miss(NearMissKind.NEAR_MISS_KIND_RULE_PART, pre);
@@ -297,7 +313,7 @@ async function traceHop(href: string, req: TraceRequestRequest, live: Live, tlsC
   const ep = live.entryPoints.find((e) => port(e.address) === portStr);
   const all = live.routers.map((r) => evaluate(r, request));
   if (!ep) {
-    hop.nearMisses = nearMisses(all, undefined, '', tls, request);
+    hop.nearMisses = nearMisses(all, undefined, '', tls, request, live);
     hop.summary = `No entry point listens on port ${portStr} (${live.entryPoints.map((e) => `${e.name} ${e.address}`).join(', ')}).`;
     return { hop, outcome: TraceOutcome.TRACE_OUTCOME_NO_ENTRY_POINT, httpStatus: 0 };
   }
@@ -309,7 +325,7 @@ async function traceHop(href: string, req: TraceRequestRequest, live: Live, tlsC
     .sort((a, b) => (a.priority === b.priority ? a.router.name.localeCompare(b.router.name) : a.priority > b.priority ? -1 : 1));
   hop.routers = candidates.map((c) => c.trace);
   const winner = candidates.find((c) => c.matched);
-  hop.nearMisses = nearMisses(all, winner, ep.name, tls, request);
+  hop.nearMisses = nearMisses(all, winner, ep.name, tls, request, live);
   const tlsRouter = winner?.router ?? all.find((e) => e.hostMatched && e.router.tls)?.router;
   if (tls) {
     hop.tls = { router: tlsRouter?.name ?? '', routerTls: Boolean(tlsRouter?.tls), certResolver: tlsRouter?.tls?.certResolver ?? '', options: tlsRouter?.tls?.options ?? '' };

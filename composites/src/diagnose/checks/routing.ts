@@ -67,6 +67,20 @@ function disabledClass(error: string): Finding['cause'] {
   return 'rule';
 }
 
+/** The fix for a disabled router: the qualified name where the reference lacked its provider, else what the error names. */
+function disabledFix(router: string, detail: string): string {
+  const elsewhere = /([^\s(]+@[^\s)]+) exists: name it/.exec(detail)?.[1];
+  const missing = /"([^"]+)" does not exist/.exec(detail)?.[1];
+  if (elsewhere && missing) {
+    const kind = /middleware "/.test(detail) ? 'middlewares' : 'service';
+    return router.endsWith('@docker')
+      ? `Name it with its provider: in the label traefik.http.routers.${router.split('@')[0]}.${kind}, replace ${missing.split('@')[0]} with ${elsewhere}, then recreate the container (docker compose up -d).`
+      : `Name it with its provider: in ${router}'s ${kind}, replace ${missing.split('@')[0]} with ${elsewhere}.`;
+  }
+  if (missing) return `Define what it names, or correct the name in ${router}'s configuration (${missing}).`;
+  return `Correct ${router}'s configuration as the error says.`;
+}
+
 /** A router Traefik disabled (missing service or middleware, a bad rule) serves nothing. */
 export const routerStatusCheck: Check = {
   id: 'router-status',
@@ -75,7 +89,7 @@ export const routerStatusCheck: Check = {
     severity: 'critical', cause: disabledClass(m.detail), check: 'router-status',
     what: `Traefik disabled router ${m.router}: ${m.detail}`,
     evidence: [`${m.router}: ${m.rule}`, m.detail],
-    fix: /does not exist/.test(m.detail) ? `Define what it names, or correct the name in ${m.router}'s configuration (${/"([^"]+)"/.exec(m.detail)?.[1] ?? 'see the error'}).` : `Correct ${m.router}'s configuration as the error says.`,
+    fix: disabledFix(m.router, m.detail),
   })),
 };
 
