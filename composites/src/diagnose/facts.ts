@@ -2,9 +2,9 @@ import { GetRoutesRequest, NavigatorServiceClient, TraceRequestRequest, type Rou
 import { ListContainersRequest, TailLogsRequest, WatchmanServiceClient, type Container, type LogLine } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import { GatekeeperServiceClient, ListApplicationsRequest, type Application } from '@homelab-mcp/proto/ts/homelab/authentik/v1/gatekeeper.js';
 import { clientFor, collect, reasonOf, unary, type ShardChannels } from '../shard-clients.js';
-import { hostsInRule } from './labels.js';
 import { resolveTarget } from './target.js';
 import type { FactKind, Facts, Target } from './types.js';
+import { bare, hostOf, hostsInRule } from './labels.js';
 
 const NAVIGATOR = 'homelab.traefik.v1.NavigatorService';
 const WATCHMAN = 'homelab.dozzle.v1.WatchmanService';
@@ -35,13 +35,12 @@ function take<T>(kind: FactKind, s: Settled<T>, missing: Facts['missing']): T | 
   return undefined;
 }
 
-const bare = (s: string) => s.split('@')[0]?.toLowerCase() ?? '';
 
 /** Containers behind the target: routing labels for its host or router first, then its name, then a server's hostname. */
 export function relatedContainers(target: Target, trace: TraceRequestResponse | undefined, containers: readonly Container[]): Container[] {
   const hop = trace?.hops.at(-1);
-  const routers = new Set([hop?.winner, ...(hop?.nearMisses.map((m) => m.router) ?? [])].filter((r): r is string => Boolean(r?.endsWith('@docker'))).map(bare));
-  const serverHosts = new Set((hop?.service?.servers ?? []).map((s) => { try { return new URL(s.url).hostname; } catch { return ''; } }));
+  const routers = new Set([hop?.winner, ...(hop?.nearMisses.map((m) => m.router) ?? [])].filter((r): r is string => Boolean(r?.endsWith('@docker'))).map((r) => bare(r).toLowerCase()));
+  const serverHosts = new Set((hop?.service?.servers ?? []).map((s) => hostOf(s.url)));
   const names = new Set([target.name, target.host?.split('.')[0]].filter(Boolean));
   const score = (c: Container): number => {
     const rules = Object.entries(c.traefikLabels).filter(([k]) => /\.rule$/i.test(k));

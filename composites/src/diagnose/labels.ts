@@ -4,7 +4,17 @@ export function hostsInRule(rule: string): string[] {
 }
 
 const provider = (router: string) => router.split('@')[1] ?? '';
-const bare = (router: string) => router.split('@')[0] ?? router;
+/** A router, service or middleware name without its @provider. */
+export const bare = (name: string) => name.split('@')[0] ?? name;
+
+/** The lower-case host of a URL, or '' when it is not one. */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname.toLowerCase();
+  } catch {
+    return '';
+  }
+}
 
 /** Where to change a router's setting: its Docker label, or its entry in the file provider. */
 export function routerLabelFix(router: string, rule: string, key = 'rule'): string {

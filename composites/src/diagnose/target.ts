@@ -2,7 +2,7 @@ import { distance } from 'fastest-levenshtein';
 import type { Route } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import type { Container } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import type { Application } from '@homelab-mcp/proto/ts/homelab/authentik/v1/gatekeeper.js';
-import { hostsInRule, routerLabelFix } from './labels.js';
+import { bare, hostOf, hostsInRule, routerLabelFix } from './labels.js';
 import type { Target } from './types.js';
 
 interface Candidate {
@@ -11,20 +11,12 @@ interface Candidate {
   router?: string;
 }
 
-const base = (s: string) => s.split('@')[0]?.toLowerCase() ?? '';
 const firstLabel = (host: string) => host.split('.')[0] ?? host;
-const hostOf = (url: string) => {
-  try {
-    return new URL(url).hostname.toLowerCase();
-  } catch {
-    return '';
-  }
-};
 
 /** Hosts tied to the name by a router, a container's labels or an Authentik application. */
 function candidates(name: string, routes: readonly Route[], containers: readonly Container[], apps: readonly Application[]): Candidate[] {
   const out: Candidate[] = [];
-  for (const r of routes) if (base(r.name) === name || base(r.service) === name) out.push(...r.hosts.map((h) => ({ host: h.toLowerCase(), via: `router ${r.name}`, router: r.name })));
+  for (const r of routes) if (bare(r.name).toLowerCase() === name || bare(r.service).toLowerCase() === name) out.push(...r.hosts.map((h) => ({ host: h.toLowerCase(), via: `router ${r.name}`, router: r.name })));
   for (const c of containers) {
     if (c.name.toLowerCase() !== name && c.composeService.toLowerCase() !== name) continue;
     for (const [k, v] of Object.entries(c.traefikLabels)) if (/\.rule$/i.test(k)) out.push(...hostsInRule(v).map((host) => ({ host, via: `label ${k} of container ${c.name}`, router: `${k.split('.')[3]}@docker` })));

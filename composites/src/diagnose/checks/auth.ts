@@ -3,9 +3,9 @@ import type { Application } from '@homelab-mcp/proto/ts/homelab/authentik/v1/gat
 import type { Container } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import type { Check, Facts, Finding } from '../types.js';
 import { middlewareChain } from './middleware.js';
+import { hostOf } from '../labels.js';
 
 const EMBEDDED = /embedded outpost/i;
-const hostOf = (url: string) => { try { return new URL(url).hostname.toLowerCase(); } catch { return ''; } };
 const forwardAuths = (f: Facts) => middlewareChain(f).filter((m) => m.type === 'forwardauth');
 const addressOf = (m: TraceMiddleware) => String((m.config?.address as string | undefined) ?? /https?:\/\/\S+/.exec(m.effect)?.[0] ?? '');
 

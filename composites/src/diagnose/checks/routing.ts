@@ -1,6 +1,6 @@
 import { NearMissKind, TraceOutcome, type NearMiss } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
-import { routerLabelFix } from '../labels.js';
 import { lastHop, type Check, type Facts, type Finding } from '../types.js';
+import { bare, routerLabelFix } from '../labels.js';
 
 const misses = (f: Facts, kind: NearMissKind): NearMiss[] => lastHop(f)?.nearMisses.filter((m) => m.kind === kind) ?? [];
 const notFound = (f: Facts) => f.trace?.outcome === TraceOutcome.TRACE_OUTCOME_NOT_FOUND;
@@ -74,8 +74,8 @@ function disabledFix(router: string, detail: string): string {
   if (elsewhere && missing) {
     const kind = /middleware "/.test(detail) ? 'middlewares' : 'service';
     return router.endsWith('@docker')
-      ? `Name it with its provider: in the label traefik.http.routers.${router.split('@')[0]}.${kind}, replace ${missing.split('@')[0]} with ${elsewhere}, then recreate the container (docker compose up -d).`
-      : `Name it with its provider: in ${router}'s ${kind}, replace ${missing.split('@')[0]} with ${elsewhere}.`;
+      ? `Name it with its provider: in the label traefik.http.routers.${bare(router)}.${kind}, replace ${bare(missing)} with ${elsewhere}, then recreate the container (docker compose up -d).`
+      : `Name it with its provider: in ${router}'s ${kind}, replace ${bare(missing)} with ${elsewhere}.`;
   }
   if (missing) return `Define what it names, or correct the name in ${router}'s configuration (${missing}).`;
   return `Correct ${router}'s configuration as the error says.`;

@@ -2,8 +2,8 @@ import { isIP } from 'node:net';
 import { distance } from 'fastest-levenshtein';
 import type { Container } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import { lastHop, type Check, type Facts, type Finding } from '../types.js';
+import { bare, hostOf } from '../labels.js';
 
-const hostOf = (url: string) => { try { return new URL(url).hostname.toLowerCase(); } catch { return ''; } };
 
 /** A single-label name is what Docker's embedded DNS answers for: a container name, a compose service or an alias. */
 const dockerName = (host: string) => host !== '' && !host.includes('.') && isIP(host) === 0 && host !== 'localhost';
@@ -24,7 +24,7 @@ function finding(service: string, url: string, host: string, near: Container): F
     severity: 'critical', cause: 'service', check: 'server-address',
     what: `Service ${service} sends traffic to ${url}, but no container answers to "${host}": Docker's DNS does not resolve it and Traefik answers 502. The running container ${near.name} is the nearest name.`,
     evidence: [`server ${url}`, `running containers named like it: ${near.name}${near.composeService && near.composeService !== near.name ? ` (compose service ${near.composeService})` : ''}`],
-    fix: `Point the server at the running container: change ${url} to ${fixed.origin}${fixed.pathname === '/' ? '' : fixed.pathname} in http.services.${service.split('@')[0]} (or give the container the network alias ${host}).`,
+    fix: `Point the server at the running container: change ${url} to ${fixed.origin}${fixed.pathname === '/' ? '' : fixed.pathname} in http.services.${bare(service)} (or give the container the network alias ${host}).`,
   };
 }
 
@@ -34,7 +34,7 @@ function unknown(service: string, url: string, host: string): Finding {
     severity: 'warning', cause: 'service', check: 'server-address',
     what: `Service ${service} sends traffic to ${url}, and no container the Watchman sees is named "${host}": unless it runs on another Docker host on Traefik's network, Docker's DNS does not resolve it and Traefik answers 502.`,
     evidence: [`server ${url}`],
-    fix: `Check the name: list_containers shows what runs here; point http.services.${service.split('@')[0]}'s server at one of them (its container name or compose service) and the port it listens on.`,
+    fix: `Check the name: list_containers shows what runs here; point http.services.${bare(service)}'s server at one of them (its container name or compose service) and the port it listens on.`,
     fix_tool: { name: 'list_containers', arguments: { all: true } },
   };
 }

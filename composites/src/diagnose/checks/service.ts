@@ -1,5 +1,6 @@
 import { TraceOutcome, type TraceService } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import { lastHop, type Check, type Finding } from '../types.js';
+import { bare } from '../labels.js';
 
 const allDown = (s: TraceService) => s.servers.length > 0 && s.servers.every((x) => x.status === 'DOWN');
 
@@ -29,7 +30,7 @@ export const serviceCheck: Check = {
         severity: 'critical', cause: 'service', check: 'service',
         what: `${dead.name} (${dead.role || 'member'} of ${svc.name}) has no server up, yet still gets its share of requests: those fail.`,
         evidence: dead.servers.map((s) => `${s.url} ${s.status}`),
-        fix: `Start ${dead.name}'s backend, or set its weight to 0 in http.services.${svc.name.split('@')[0]}.weighted.services until it is back (or give the weighted service a healthCheck so Traefik skips it).`,
+        fix: `Start ${dead.name}'s backend, or set its weight to 0 in http.services.${bare(svc.name)}.weighted.services until it is back (or give the weighted service a healthCheck so Traefik skips it).`,
       });
     }
     return out;
