@@ -12,7 +12,7 @@ import { parseConfig as parseWatchmanConfig, startWatchman } from '@homelab-mcp/
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
 import { createTestPki, type TestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
 
-import { waitFor } from './support/wait-for.js';
+import { waitFor } from '@homelab-mcp/component-kit';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 

@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
-import { waitForReady } from '@homelab-mcp/component-kit';
+import { waitFor, waitForReady } from '@homelab-mcp/component-kit';
 import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
@@ -23,13 +23,6 @@ import { identityCodec } from '@homelab-mcp/gateway/discovery/wire.js';
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const repo = process.cwd();
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 

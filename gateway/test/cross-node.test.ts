@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { parseGatewayConfig, startGateway, type Gateway, type ShardStatus } from '../src/index.js';
 import { createNetnsLink, netnsUnavailableReason, startInNetns, type NetnsLink, type NetnsProcess } from './support/netns.js';
 import { createTestPki, type TestPki } from './support/test-pki.js';
+import { waitFor } from '@homelab-mcp/component-kit';
 
 // The gateway (this process, root namespace) and the Traefik shard (its own
 // process in another network namespace) are two nodes joined by a veth pair:
@@ -27,13 +28,6 @@ if (unavailable) {
 }
 const TRAEFIK_TOOLS = ['get_routes', 'add_dynamic_config', 'remove_dynamic_config', 'list_dynamic_configs', 'check_ssl_status'];
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 25): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 function text(result: CallToolResult): string {
   return result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');

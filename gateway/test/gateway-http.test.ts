@@ -8,19 +8,13 @@ import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelco
 import { pino } from 'pino';
 import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
 import { FIXTURE_ERROR_TEXT, startFixtureShard, type FixtureShard } from './support/fixture-shard.js';
+import { waitFor } from '@homelab-mcp/component-kit';
 
 // The gateway against a plain grpc-js shard (reflection v1alpha only, loopback
 // plaintext): HTTP guards, sessions, stateless mode, and a shard that dies.
 
 const logger = pino({ level: 'silent' });
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('gateway HTTP face with a fixture shard', () => {
   let dir: string;
@@ -45,9 +39,16 @@ describe('gateway HTTP face with a fixture shard', () => {
     await waitFor('the fixture tool', () => gw.tools().some((t) => t.name === 'test_error_handling'));
     return gw;
   };
+  /** Per client, whether the gateway has answered its standalone SSE stream (GET), which carries notifications. */
+  const streamOpen = new WeakMap<Client, boolean>();
   const connect = async (gw: Gateway) => {
     const client = new Client({ name: 'http-test', version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(gw.url), { requestInit: { headers: { authorization: `Bearer ${gw.token}` } } }));
+    const observed: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if ((init?.method ?? 'GET') === 'GET' && res.ok) streamOpen.set(client, true);
+      return res;
+    };
+    await client.connect(new StreamableHTTPClientTransport(new URL(gw.url), { fetch: observed, requestInit: { headers: { authorization: `Bearer ${gw.token}` } } }));
     return client;
   };
 
@@ -113,13 +114,10 @@ describe('gateway HTTP face with a fixture shard', () => {
       changes++;
     });
     await client.listTools();
-    // The standalone SSE stream carries notifications; give the client a moment to open it.
-    await new Promise((r) => setTimeout(r, 200));
-    const killedAt = Date.now();
+    await waitFor("the client's notification stream", () => streamOpen.get(client));
     await shard!.close();
     shard = undefined;
     await waitFor('list_changed after the kill', () => changes >= 1);
-    console.log(`list_changed ${Date.now() - killedAt} ms after the fixture shard died`);
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['homelab_status', 'diagnose_service']);
     const offline = (await client.callTool({ name: 'test_error_handling', arguments: {} })) as CallToolResult;
     expect(offline.content[0]).toMatchObject({ text: expect.stringMatching(/fixture shard is (unreachable|connecting)/) });

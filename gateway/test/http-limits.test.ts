@@ -11,6 +11,7 @@ import { startAuthentikSim, type AuthentikSim } from '@homelab-mcp/homelab-sim/a
 import { parseGatewayConfig, startGateway, type Gateway } from '../src/index.js';
 import { startKitchenSink, type KitchenSinkControl } from '@homelab-mcp/shard-kit/testing/kitchen-sink.js';
 import { createTestPki, waitServing, type TestPki } from './support/test-pki.js';
+import { waitFor } from '@homelab-mcp/component-kit';
 
 // Attacks on the gateway's HTTP limits, over real sockets against the real
 // endpoint: bodies that never finish, JSON-RPC batches, and one caller filling
@@ -21,13 +22,6 @@ const SLUG = 'homelab-mcp';
 const CLIENT_ID = 'homelab-mcp-gateway';
 const ACCEPT = 'application/json, text/event-stream';
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface RawExchange {
   /** Everything the gateway sent before it closed the connection. */

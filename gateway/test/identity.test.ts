@@ -12,19 +12,11 @@ import { serve, ShardError, type RunningShard, type ShardHandlers } from '@homel
 import { parseGatewayConfig, startGateway, type Gateway, type ShardStatus } from '../src/index.js';
 import { startKitchenSink, type KitchenSinkControl } from '@homelab-mcp/shard-kit/testing/kitchen-sink.js';
 import { createTestPki, type TestPki } from './support/test-pki.js';
+import { waitFor } from '@homelab-mcp/component-kit';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const DAY = 86_400_000;
 
-async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A shard with a valid certificate that offers a service its identity does not own. */
 function startImposter(identity: string, pki: TestPki): Promise<RunningShard> {

@@ -4,6 +4,7 @@
  * stops takes its routers and services with it.
  */
 import { normalizeName } from './entry-points.js';
+import { parseGoBool } from '@homelab-mcp/upstream-types/traefik.js';
 import type { DynamicConfig } from './runtime.js';
 
 export interface SimContainerSpec {
@@ -45,18 +46,6 @@ function setPath(target: Record<string, unknown>, path: string[], value: string)
     if (i === path.length - 1) node[key] = convert(key, value);
     else node = (node[key] = typeof node[key] === 'object' && node[key] !== null ? node[key] : {}) as Record<string, unknown>;
   });
-}
-
-/**
- * traefik.enable is decoded like every label into a Go bool, by
- * strconv.ParseBool: "1", "t", "T", "TRUE", "true" and "True" are true; a
- * value it cannot parse fails the container's labels, and Traefik skips the
- * container (undefined here).
- */
-export function parseGoBool(value: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
-  return undefined;
 }
 
 /** The provider's own filter (keepContainer): enabled, running, and healthy when it has a health check. */

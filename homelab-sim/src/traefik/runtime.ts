@@ -1,31 +1,10 @@
+import type { MiddlewareRepresentation, Router, RouterRepresentation, Service, ServiceRepresentation, Status } from '@homelab-mcp/upstream-types/traefik.js';
 import { defaultEntryPoints, homelabEntryPoints, MAX_USER_PRIORITY, redirectionConfig, type EntryPointConfig } from './entry-points.js';
 
-/**
- * Traefik's runtime view of a dynamic configuration, computed the way
- * pkg/config/runtime does: objects named name@provider, bare references
- * resolved within the provider, and status/errors for broken references.
- */
-export type Status = 'enabled' | 'disabled' | 'warning';
-
-export interface RouterConfig {
-  entryPoints?: string[];
-  middlewares?: string[];
-  service?: string;
-  rule?: string;
-  /** A number, or a string of digits for values beyond 2^53 (Traefik's priorityStr keeps them exact). */
-  priority?: number | string;
-  /** Deprecated in v3 but honoured: "v2" evaluates the rule with the v2 matchers. */
-  ruleSyntax?: string;
-  tls?: { certResolver?: string; options?: string; domains?: { main?: string; sans?: string[] }[] } | Record<string, never>;
-}
-
-export interface ServiceConfig {
-  loadBalancer?: { servers?: { url?: string; address?: string; weight?: number }[]; passHostHeader?: boolean; healthCheck?: Record<string, unknown> };
-  weighted?: { services?: { name: string; weight?: number }[]; healthCheck?: Record<string, unknown> };
-  mirroring?: { service?: string; mirrors?: { name: string; percent?: number }[] };
-  failover?: { service?: string; fallback?: string; healthCheck?: Record<string, unknown> };
-  [kind: string]: unknown;
-}
+export type { Status };
+/** The configuration of a router (dynamic.Router) and of a service (dynamic.Service). */
+export type RouterConfig = Router;
+export type ServiceConfig = Service;
 
 export interface DynamicConfig {
   http?: { routers?: Record<string, RouterConfig>; services?: Record<string, ServiceConfig>; middlewares?: Record<string, Record<string, unknown>> };
@@ -34,35 +13,15 @@ export interface DynamicConfig {
   tls?: unknown;
 }
 
-export interface RuntimeRouter extends RouterConfig {
-  name: string;
-  provider: string;
-  status: Status;
-  error?: string[];
-  using?: string[];
-  priorityStr?: string;
-}
+export type RuntimeRouter = RouterRepresentation;
+export type RuntimeService = ServiceRepresentation;
+export type RuntimeMiddleware = MiddlewareRepresentation;
 
-export interface RuntimeService extends ServiceConfig {
-  name: string;
-  provider: string;
-  status: Status;
-  type: string;
-  serverStatus?: Record<string, string>;
-  usedBy?: string[];
-  error?: string[];
-}
-
-export interface RuntimeMiddleware {
-  name: string;
-  provider: string;
-  status: Status;
-  type: string;
-  usedBy?: string[];
-  error?: string[];
-  [k: string]: unknown;
-}
-
+/**
+ * Traefik's runtime view of a dynamic configuration, computed the way
+ * pkg/config/runtime does: objects named name@provider, bare references
+ * resolved within the provider, and status/errors for broken references.
+ */
 export interface Runtime {
   routers: Map<string, RuntimeRouter>;
   services: Map<string, RuntimeService>;

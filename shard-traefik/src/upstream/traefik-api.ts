@@ -1,48 +1,11 @@
 import { HttpStatusError, upstreamError } from '@homelab-mcp/shard-kit';
+import type { Named, RawData } from '@homelab-mcp/upstream-types/traefik.js';
 
-export interface ApiRouter {
-  name: string;
-  provider: string;
-  rule?: string;
-  service?: string;
-  entryPoints?: string[];
-  middlewares?: string[];
-  priority?: number | string;
-  priorityStr?: string;
-  tls?: { certResolver?: string; options?: string; domains?: { main?: string; sans?: string[] }[]; passthrough?: boolean };
-  /** "v2" for routers evaluated with the v2 matchers. */
-  ruleSyntax?: string;
-  /** Entry points the router is actually on (unknown ones dropped). */
-  using?: string[];
-  status: string;
-  error?: string[];
-}
-
-export interface ApiService {
-  name: string;
-  provider: string;
-  status: string;
-  serverStatus?: Record<string, string>;
-  loadBalancer?: { servers?: { url?: string; address?: string }[] };
-}
-
-/**
- * /api/rawdata: Traefik's whole runtime configuration in one answer, each kind
- * keyed by full name (name@provider), objects without the name and provider
- * fields the lists add; a kind Traefik has nothing of is left out.
- */
-export interface RawData {
-  routers?: Record<string, Omit<ApiRouter, 'name' | 'provider'>>;
-  services?: Record<string, Omit<ApiService, 'name' | 'provider'>>;
-  middlewares?: Record<string, Record<string, unknown>>;
-  tcpRouters?: Record<string, Omit<ApiRouter, 'name' | 'provider'>>;
-  tcpServices?: Record<string, Omit<ApiService, 'name' | 'provider'>>;
-  udpRouters?: Record<string, Omit<ApiRouter, 'name' | 'provider'>>;
-  udpServices?: Record<string, Omit<ApiService, 'name' | 'provider'>>;
-}
+/** The API's router and service as the lists show them (with name and provider). */
+export type { RawData, RouterRepresentation as ApiRouter, ServiceRepresentation as ApiService } from '@homelab-mcp/upstream-types/traefik.js';
 
 /** The objects of one kind of a RawData as the lists show them, with name and provider (after the first @, as Traefik's getProviderName). */
-export function rawItems<T extends { name: string; provider: string }>(kind: Record<string, Omit<T, 'name' | 'provider'>> | undefined): T[] {
+export function rawItems<T extends Named>(kind: Record<string, Omit<T, keyof Named>> | undefined): T[] {
   return Object.entries(kind ?? {}).map(([name, v]) => ({ ...v, name, provider: name.slice(name.indexOf('@') + 1) }) as T);
 }
 

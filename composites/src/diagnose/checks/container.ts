@@ -1,4 +1,5 @@
 import type { Container } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
+import { parseGoBool } from '@homelab-mcp/upstream-types/traefik.js';
 import type { Check, Facts, Finding } from '../types.js';
 
 const CRASH_LOOP_RESTARTS = 3;
@@ -16,14 +17,11 @@ function problem(c: Container): string | undefined {
   return undefined;
 }
 
-// Traefik decodes traefik.enable with Go's strconv.ParseBool: these are its true spellings.
-const GO_TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
-
 /** A running container whose labels route it but which Traefik's Docker provider passes over by its own label. */
 function disabledByLabel(c: Container): Finding | undefined {
   const label = Object.keys(c.traefikLabels).find((k) => k.toLowerCase() === 'traefik.enable');
   const value = label === undefined ? undefined : c.traefikLabels[label];
-  if (value === undefined || GO_TRUE.includes(value) || !routesThrough(c)) return undefined;
+  if (value === undefined || parseGoBool(value) === true || !routesThrough(c)) return undefined;
   return {
     severity: 'critical',
     cause: 'container',

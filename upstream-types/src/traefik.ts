@@ -1,0 +1,89 @@
+// Traefik's API (v3) as pkg/config/dynamic, pkg/config/runtime and pkg/api
+// define it: the Navigator reads it, the stand-in computes and writes it.
+
+/** runtime.StatusEnabled / StatusDisabled / StatusWarning. */
+export type Status = 'enabled' | 'disabled' | 'warning';
+
+/** dynamic.Router (HTTP) and dynamic.TCPRouter / UDPRouter, which use a subset of its fields. */
+export interface Router {
+  entryPoints?: string[];
+  middlewares?: string[];
+  service?: string;
+  rule?: string;
+  /** A number, or a string of digits for values beyond 2^53 (the API's priorityStr keeps them exact). */
+  priority?: number | string;
+  /** Deprecated in v3 but honoured: "v2" evaluates the rule with the v2 matchers. */
+  ruleSyntax?: string;
+  tls?: { certResolver?: string; options?: string; domains?: { main?: string; sans?: string[] }[]; passthrough?: boolean };
+}
+
+/** dynamic.Service: one kind (loadBalancer, weighted, mirroring, failover) per service. */
+export interface Service {
+  loadBalancer?: { servers?: { url?: string; address?: string; weight?: number }[]; passHostHeader?: boolean; healthCheck?: Record<string, unknown> };
+  weighted?: { services?: { name: string; weight?: number }[]; healthCheck?: Record<string, unknown> };
+  mirroring?: { service?: string; mirrors?: { name: string; percent?: number }[] };
+  failover?: { service?: string; fallback?: string; healthCheck?: Record<string, unknown> };
+  [kind: string]: unknown;
+}
+
+/** runtime.RouterInfo: the router with what Traefik made of it. */
+export interface RouterInfo extends Router {
+  status: Status;
+  /** Errors in Traefik's words ("error" in JSON). */
+  error?: string[];
+  /** Entry points the router is actually on (unknown ones dropped). */
+  using?: string[];
+  priorityStr?: string;
+}
+
+/** runtime.ServiceInfo with the server statuses the API adds. */
+export interface ServiceInfo extends Service {
+  status: Status;
+  error?: string[];
+  usedBy?: string[];
+  serverStatus?: Record<string, string>;
+}
+
+/** runtime.MiddlewareInfo: the middleware's one kind as a key (e.g. stripPrefix), with its status. */
+export interface MiddlewareInfo {
+  status: Status;
+  error?: string[];
+  usedBy?: string[];
+  [kind: string]: unknown;
+}
+
+/** What the list and object endpoints add: the full name (name@provider), the provider and, for services and middlewares, the type. */
+export interface Named {
+  name: string;
+  provider: string;
+}
+export type RouterRepresentation = RouterInfo & Named;
+export type ServiceRepresentation = ServiceInfo & Named & { type: string };
+export type MiddlewareRepresentation = MiddlewareInfo & Named & { type: string };
+
+/**
+ * /api/rawdata: the whole runtime configuration in one answer, each kind keyed
+ * by full name, objects without the fields the lists add; a kind Traefik has
+ * nothing of is left out.
+ */
+export interface RawData {
+  routers?: Record<string, RouterInfo>;
+  services?: Record<string, ServiceInfo>;
+  middlewares?: Record<string, MiddlewareInfo>;
+  tcpRouters?: Record<string, RouterInfo>;
+  tcpServices?: Record<string, ServiceInfo>;
+  udpRouters?: Record<string, RouterInfo>;
+  udpServices?: Record<string, ServiceInfo>;
+}
+
+/**
+ * A label value as Go's strconv.ParseBool reads it, as Traefik decodes
+ * traefik.enable and every other boolean label: "1", "t", "T", "TRUE", "true"
+ * and "True" are true, their "0"/"f"/"false" counterparts false, and anything
+ * else a parse error (undefined), on which Traefik skips the container.
+ */
+export function parseGoBool(value: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+  return undefined;
+}
