@@ -3,6 +3,7 @@ import type { ShardChannels } from '../shard-clients.js';
 import { appLogsCheck } from './checks/app-logs.js';
 import { authCheck } from './checks/auth.js';
 import { containerCheck } from './checks/container.js';
+import { dockerProviderCheck } from './checks/docker-provider.js';
 import { middlewareCheck } from './checks/middleware.js';
 import { outcomeCheck } from './checks/outcome.js';
 import { entryPointCheck, noRouterCheck, routerStatusCheck, ruleCheck } from './checks/routing.js';
@@ -17,7 +18,7 @@ import type { Check, Facts, Finding } from './types.js';
 export { diagnoseTool, DIAGNOSE_TOOL_NAME } from './tool.js';
 
 /** The order a request meets what is checked: a cause upstream explains the symptoms below it. */
-export const CHECKS: readonly Check[] = [containerCheck, entryPointCheck, ruleCheck, routerStatusCheck, noRouterCheck, middlewareCheck, authCheck, serviceCheck, serverAddressCheck, serverPortCheck, tlsCheck, appLogsCheck, outcomeCheck];
+export const CHECKS: readonly Check[] = [containerCheck, entryPointCheck, ruleCheck, routerStatusCheck, dockerProviderCheck, noRouterCheck, middlewareCheck, authCheck, serviceCheck, serverAddressCheck, serverPortCheck, tlsCheck, appLogsCheck, outcomeCheck];
 
 export interface DiagnoseResult {
   service: string;

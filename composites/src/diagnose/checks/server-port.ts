@@ -2,14 +2,15 @@ import type { Container, LogLine } from '@homelab-mcp/proto/ts/homelab/dozzle/v1
 import { servicePortFix } from '../labels.js';
 import { lastHop, type Check, type Facts, type Finding } from '../types.js';
 
-// "Listening on :8080", "listening on port 8080", "Rocket has launched from http://0.0.0.0:8000", "Started server on 0.0.0.0:3000".
-const LISTEN = /\b(?:listen(?:ing|s)?|launched|started|serving|bound|running)\b[^\n]*?(?:port\s+|:)(\d{2,5})\b/i;
+// "Listening on :8080", "listening on port 8080", "Rocket has launched from http://0.0.0.0:8000", "Started server on 0.0.0.0:3000",
+// and a local address alone, as Next.js and Vite print it ("- Local: http://localhost:3000").
+const LISTEN = /\b(?:listen(?:ing|s)?|launched|started|serving|bound|running)\b[^\n]*?(?:port\s+|:)(\d{2,5})\b|\/\/(?:localhost|0\.0\.0\.0|127\.0\.0\.1|\[::1?\]):(\d{2,5})\b/i;
 
 /** The port an app's own log says it listens on, from its most recent mention. */
 export function loggedPort(lines: readonly LogLine[]): number | undefined {
   for (const l of [...lines].reverse()) {
     const m = LISTEN.exec(l.text);
-    if (m) return Number(m[1]);
+    if (m) return Number(m[1] ?? m[2]);
   }
   return undefined;
 }
