@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { startTraefikSim, type TraefikSim } from '../src/traefik/index.js';
+import { dockerProviderConfig, startTraefikSim, type ProviderError, type TraefikSim } from '../src/traefik/index.js';
 
 let sim: TraefikSim | undefined;
 afterEach(async () => {
@@ -56,5 +56,35 @@ describe('Traefik stand-in computes its runtime state like Traefik v3', () => {
     expect((await fetch(`${sim.apiUrl}/http/services/app@docker`)).status).toBe(404);
     sim.setContainerState('app', 'running', 'unhealthy');
     expect((await fetch(`${sim.apiUrl}/http/routers/app@docker`)).status).toBe(404);
+  });
+
+  it('merges containers as provider.Merge does: replicas share a service, a router defined differently twice is dropped, a container without a port is skipped', () => {
+    const replica = (name: string, ip: string, host: string) => ({
+      name, state: 'running', ip, ports: [3000],
+      labels: { 'traefik.http.routers.web.rule': `Host(\`${host}\`)`, 'traefik.http.services.web.loadbalancer.server.port': '3000' },
+    });
+    const errors: ProviderError[] = [];
+    const same = dockerProviderConfig([replica('web-1', '172.20.0.2', 'web.lan'), replica('web-2', '172.20.0.3', 'web.lan')], { errors });
+    expect(same.http?.services?.web?.loadBalancer?.servers).toEqual([{ url: 'http://172.20.0.2:3000' }, { url: 'http://172.20.0.3:3000' }]);
+    expect(same.http?.routers?.web).toMatchObject({ rule: 'Host(`web.lan`)', service: 'web' });
+    expect(errors).toEqual([]);
+
+    const differ = dockerProviderConfig([replica('web-1', '172.20.0.2', 'web.lan'), replica('copy', '172.20.0.4', 'copy.lan')], { errors });
+    expect(differ.http?.routers?.web).toBeUndefined();
+    expect(errors).toEqual([{ router: 'web', message: 'Router defined multiple times with different configurations in [copy web-1]' }]);
+
+    errors.length = 0;
+    const twoServices = { 'traefik.http.routers.ui.rule': 'Host(`ui.lan`)', 'traefik.http.services.api.loadbalancer.server.port': '9000', 'traefik.http.services.ui.loadbalancer.server.port': '9001' };
+    const portless = { 'traefik.http.routers.bare.rule': 'Host(`bare.lan`)' };
+    const dropped = dockerProviderConfig([
+      { name: 'minio', state: 'running', ip: '172.20.0.5', ports: [9000, 9001], labels: twoServices },
+      { name: 'bare', state: 'running', ip: '172.20.0.6', ports: [], labels: portless },
+    ], { errors });
+    expect(Object.keys(dropped.http?.routers ?? {})).toEqual([]);
+    expect(Object.keys(dropped.http?.services ?? {}).sort()).toEqual(['api', 'ui']);
+    expect(errors).toEqual([
+      { container: 'minio', router: 'ui', message: 'Could not define the service name for the router: too many services' },
+      { container: 'bare', message: 'service "bare" error: port is missing' },
+    ]);
   });
 });

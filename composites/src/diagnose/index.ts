@@ -3,11 +3,12 @@ import type { ShardChannels } from '../shard-clients.js';
 import { appLogsCheck } from './checks/app-logs.js';
 import { authCheck } from './checks/auth.js';
 import { containerCheck } from './checks/container.js';
+import { dockerProviderCheck } from './checks/docker-provider.js';
 import { middlewareCheck } from './checks/middleware.js';
 import { outcomeCheck } from './checks/outcome.js';
 import { entryPointCheck, noRouterCheck, routerStatusCheck, ruleCheck } from './checks/routing.js';
 import { serverAddressCheck } from './checks/server-address.js';
-import { serverPortCheck } from './checks/server-port.js';
+import { serverPortCheck, serverSchemeCheck } from './checks/server-port.js';
 import { serviceCheck } from './checks/service.js';
 import { tlsCheck } from './checks/tls.js';
 import { gatherFacts } from './facts.js';
@@ -17,7 +18,7 @@ import type { Check, Facts, Finding } from './types.js';
 export { diagnoseTool, DIAGNOSE_TOOL_NAME } from './tool.js';
 
 /** The order a request meets what is checked: a cause upstream explains the symptoms below it. */
-export const CHECKS: readonly Check[] = [containerCheck, entryPointCheck, ruleCheck, routerStatusCheck, noRouterCheck, middlewareCheck, authCheck, serviceCheck, serverAddressCheck, serverPortCheck, tlsCheck, appLogsCheck, outcomeCheck];
+export const CHECKS: readonly Check[] = [containerCheck, entryPointCheck, ruleCheck, routerStatusCheck, dockerProviderCheck, noRouterCheck, middlewareCheck, authCheck, serviceCheck, serverAddressCheck, serverSchemeCheck, serverPortCheck, tlsCheck, appLogsCheck, outcomeCheck];
 
 export interface DiagnoseResult {
   service: string;

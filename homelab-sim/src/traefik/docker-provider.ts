@@ -63,41 +63,153 @@ export function dockerServiceName(c: SimContainerSpec): string {
   return normalizeName(svc && project ? `${svc}_${project}` : c.name);
 }
 
-/** The Docker provider's dynamic configuration for these containers. */
-export function dockerProviderConfig(containers: SimContainerSpec[], opts: { defaultRule?: (name: string) => string; exposedByDefault?: boolean } = {}): DynamicConfig {
-  const http = { routers: {} as Record<string, Record<string, unknown>>, services: {} as Record<string, Record<string, unknown>>, middlewares: {} as Record<string, Record<string, unknown>> };
+type Section = Record<string, Record<string, unknown>>;
+interface ContainerConf { routers: Section; services: Section; middlewares: Section }
+
+/** What Traefik's provider logs when it drops part of the configuration (its error lines, for a scenario's Traefik log). */
+export interface ProviderError {
+  container?: string;
+  router?: string;
+  service?: string;
+  middleware?: string;
+  message: string;
+}
+
+/** One container's configuration from its labels (label.DecodeConfiguration), before defaults. */
+function decodeLabels(c: SimContainerSpec): ContainerConf {
+  const conf: ContainerConf = { routers: {}, services: {}, middlewares: {} };
+  for (const [key, value] of Object.entries(c.labels ?? {})) {
+    const m = /^traefik\.http\.(routers|services|middlewares)\.([^.]+)\.(.+)$/i.exec(key);
+    if (!m) continue;
+    const section = conf[m[1]!.toLowerCase() as keyof ContainerConf];
+    const obj = (section[m[2]!] ??= {});
+    setPath(obj, m[3]!.split('.'), value);
+  }
+  return conf;
+}
+
+/**
+ * buildServiceConfiguration: one service named after the container when the
+ * labels define none, and each load balancer's server from the container's
+ * address and port (the server.port label, else the lowest exposed port).
+ * Without a port the whole container is dropped: "port is missing".
+ */
+function buildServices(c: SimContainerSpec, conf: ContainerConf, name: string): string | undefined {
+  if (!Object.keys(conf.services).length) conf.services[name] = { loadBalancer: {} };
+  for (const [svcName, svc] of Object.entries(conf.services)) {
+    const lb = svc.loadBalancer as Record<string, unknown> | undefined;
+    if (!lb || (svc.weighted ?? svc.mirroring ?? svc.failover)) continue;
+    const server = (lb.server ?? {}) as { port?: string; scheme?: string; url?: string };
+    delete lb.server;
+    if (server.url) {
+      lb.servers = [{ url: server.url }];
+      continue;
+    }
+    const port = server.port ?? [...(c.ports ?? [])].sort((a, b) => a - b)[0]?.toString();
+    if (!port) return `service "${svcName}" error: port is missing`;
+    lb.servers = c.ip ? [{ url: `${server.scheme ?? 'http'}://${c.ip}:${port}` }] : [];
+  }
+  return undefined;
+}
+
+/**
+ * BuildRouterConfiguration: with no router label, one router named after the
+ * container when it has a single service; a rule defaults to the provider's
+ * default rule; a router without a service takes the only one, and is dropped
+ * when there are several.
+ */
+function buildRouters(conf: ContainerConf, name: string, defaultRule: ((name: string) => string) | undefined, report: (e: ProviderError) => void): void {
+  const services = Object.keys(conf.services);
+  if (!Object.keys(conf.routers).length && services.length === 1 && defaultRule) conf.routers[name] = {};
+  for (const [routerName, r] of Object.entries(conf.routers)) {
+    if (!r.rule && defaultRule) r.rule = defaultRule(name);
+    if (!r.rule) {
+      report({ router: routerName, message: 'Undefined rule' });
+      delete conf.routers[routerName];
+      continue;
+    }
+    if (!r.service && services.length > 1) {
+      report({ router: routerName, message: 'Could not define the service name for the router: too many services' });
+      delete conf.routers[routerName];
+      continue;
+    }
+    if (!r.service) r.service = services[0];
+    if (r.tls === true) r.tls = {};
+  }
+}
+
+/** Go's reflect.DeepEqual over decoded JSON: key order does not matter. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/** A load balancer without its servers: two of them merge when these are equal (ServersLoadBalancer.Mergeable). */
+function lbSettings(svc: Record<string, unknown>): string | undefined {
+  const lb = svc.loadBalancer as Record<string, unknown> | undefined;
+  if (!lb) return undefined;
+  const { servers: _servers, ...rest } = lb;
+  return canonical(rest);
+}
+
+const MERGE_WORDS = { routers: 'Router', services: 'Service', middlewares: 'Middleware' } as const;
+
+/**
+ * provider.Merge: what several containers define under one name must be
+ * equal, except services whose load balancers merge (their servers joined);
+ * anything else defined differently is dropped, for every container.
+ */
+function merge(confs: [string, ContainerConf][], errors: ProviderError[]): ContainerConf {
+  const out: ContainerConf = { routers: {}, services: {}, middlewares: {} };
+  const owners = new Map<string, string[]>();
+  const conflicts = new Set<string>();
+  for (const [container, conf] of [...confs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const kind of ['services', 'routers', 'middlewares'] as const) {
+      for (const [name, v] of Object.entries(conf[kind])) {
+        const key = `${kind}/${name}`;
+        owners.set(key, [...(owners.get(key) ?? []), container]);
+        const prev = out[kind][name];
+        if (!prev) out[kind][name] = v;
+        else if (kind === 'services' && lbSettings(prev) !== undefined && lbSettings(prev) === lbSettings(v)) joinServers(prev, v);
+        else if (canonical(prev) !== canonical(v)) conflicts.add(key);
+      }
+    }
+  }
+  for (const key of conflicts) {
+    const [kind, name] = key.split('/') as [keyof ContainerConf, string];
+    delete out[kind][name];
+    errors.push({ [kind.slice(0, -1)]: name, message: `${MERGE_WORDS[kind]} defined multiple times with different configurations in [${owners.get(key)!.join(' ')}]` });
+  }
+  return out;
+}
+
+function joinServers(into: Record<string, unknown>, from: Record<string, unknown>): void {
+  const a = into.loadBalancer as { servers?: { url?: string }[] };
+  const b = from.loadBalancer as { servers?: { url?: string }[] };
+  const seen = new Set((a.servers ?? []).map((s) => s.url));
+  a.servers = [...(a.servers ?? []), ...(b.servers ?? []).filter((s) => !seen.has(s.url))];
+}
+
+/**
+ * The Docker provider's dynamic configuration for these containers, the way
+ * DynConfBuilder.build makes it: per container, then merged. What it drops is
+ * reported in `errors`, in Traefik's words.
+ */
+export function dockerProviderConfig(containers: SimContainerSpec[], opts: { defaultRule?: (name: string) => string; exposedByDefault?: boolean; errors?: ProviderError[] } = {}): DynamicConfig {
+  const errors = opts.errors ?? [];
+  const confs: [string, ContainerConf][] = [];
   for (const c of containers) {
     if (!keepContainer(c, opts.exposedByDefault)) continue;
-    const conf: Record<string, Record<string, Record<string, unknown>>> = { routers: {}, services: {}, middlewares: {} };
-    for (const [key, value] of Object.entries(c.labels ?? {})) {
-      const m = /^traefik\.http\.(routers|services|middlewares)\.([^.]+)\.(.+)$/i.exec(key);
-      if (!m) continue;
-      const section = conf[m[1]!.toLowerCase()]!;
-      const obj = (section[m[2]!] ??= {});
-      setPath(obj, m[3]!.split('.'), value);
-    }
+    const conf = decodeLabels(c);
     const name = dockerServiceName(c);
-    // BuildServiceConfiguration: no service label -> one service named after the container.
-    if (!Object.keys(conf.services!).length) conf.services![name] = { loadBalancer: {} };
-    for (const svc of Object.values(conf.services!)) {
-      const lb = svc.loadBalancer as Record<string, unknown> | undefined;
-      if (!lb || (svc.weighted ?? svc.mirroring ?? svc.failover)) continue;
-      const server = (lb.server ?? {}) as { port?: string; scheme?: string; url?: string };
-      delete lb.server;
-      // getPort: the server.port label, else the lowest exposed port.
-      const port = server.port ?? String([...(c.ports ?? [])].sort((a, b) => a - b)[0] ?? '');
-      lb.servers = server.url ? [{ url: server.url }] : c.ip && port ? [{ url: `${server.scheme ?? 'http'}://${c.ip}:${port}` }] : [];
+    const portError = buildServices(c, conf, name);
+    if (portError) {
+      errors.push({ container: c.name, message: portError });
+      continue;
     }
-    // BuildRouterConfiguration: no router label -> one router with the default rule; a router without service takes the only one.
-    if (!Object.keys(conf.routers!).length && opts.defaultRule) conf.routers![name] = { rule: opts.defaultRule(name) };
-    const services = Object.keys(conf.services!);
-    for (const r of Object.values(conf.routers!)) {
-      if (!r.rule && opts.defaultRule) r.rule = opts.defaultRule(name);
-      if (!r.service && services.length === 1) r.service = services[0];
-      if (r.tls === true) r.tls = {};
-    }
-    // Two containers defining the same router with different settings: Traefik drops it; the stand-in keeps the first.
-    for (const s of ['routers', 'services', 'middlewares'] as const) for (const [k, v] of Object.entries(conf[s]!)) http[s][k] ??= v;
+    buildRouters(conf, name, opts.defaultRule, (e) => errors.push({ container: c.name, ...e }));
+    confs.push([c.name, conf]);
   }
-  return { http } as DynamicConfig;
+  return { http: merge(confs, errors) } as DynamicConfig;
 }

@@ -12,7 +12,7 @@ import { homelabEntryPoints, type EntryPointConfig } from './entry-points.js';
 import { buildRuntime, type DynamicConfig, type Runtime } from './runtime.js';
 
 export { buildRuntime, type DynamicConfig, type Runtime } from './runtime.js';
-export { dockerProviderConfig, dockerServiceName, keepContainer, type SimContainerSpec } from './docker-provider.js';
+export { dockerProviderConfig, dockerServiceName, keepContainer, type ProviderError, type SimContainerSpec } from './docker-provider.js';
 export { homelabEntryPoints, type EntryPointConfig } from './entry-points.js';
 
 export interface TraefikSimOptions {

@@ -105,7 +105,14 @@ function nearMisses(all: Evaluated[], winner: Evaluated | undefined, ep: string,
       else miss(NearMissKind.NEAR_MISS_KIND_LOWER_PRIORITY, `its rule matches, but ${winner ? `${winner.router.name} has priority ${winner.priority} ${winner.priority === e.priority ? '(equal: Traefik\'s order between them is not defined)' : `over its ${e.priority}`}` : 'another router wins'}`);
       continue;
     }
-    const close = ruleHosts(parseSafe(r)).map((h) => [h, distance(h, req.host)] as const).filter(([, d]) => d > 0 && d <= Math.max(2, Math.floor(req.host.length / 10))).sort((a, b) => a[1] - b[1])[0];
+    const hosts = ruleHosts(parseSafe(r));
+    // Traefik compares the request's host without its port (GetCanonizedHost): a rule naming a port never matches.
+    const withPort = hosts.find((h) => h !== req.host && h.replace(/:\d+$/, '') === req.host);
+    if (withPort) {
+      miss(NearMissKind.NEAR_MISS_KIND_SIMILAR_HOST, `its host ${withPort} carries a port: Traefik matches the request's host without its port, so this rule never matches ${req.host}`);
+      continue;
+    }
+    const close = hosts.map((h) => [h, distance(h, req.host)] as const).filter(([, d]) => d > 0 && d <= Math.max(2, Math.floor(req.host.length / 10))).sort((a, b) => a[1] - b[1])[0];
     if (close) miss(NearMissKind.NEAR_MISS_KIND_SIMILAR_HOST, `its host ${close[0]} is ${close[1]} edit${close[1] > 1 ? 's' : ''} away from ${req.host}: a typo in the rule or in the URL?`);
   }
   return out.slice(0, 12);

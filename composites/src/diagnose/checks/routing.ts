@@ -97,6 +97,7 @@ export const routerStatusCheck: Check = {
 export const noRouterCheck: Check = {
   id: 'no-router',
   needs: ['trace'],
+  fallback: true,
   run(f) {
     if (!notFound(f) || (lastHop(f)?.nearMisses.length ?? 0) > 0) return [];
     const running = f.related.find((c) => c.state === 'running');

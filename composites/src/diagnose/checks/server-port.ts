@@ -1,15 +1,16 @@
 import type { Container, LogLine } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
-import { servicePortFix } from '../labels.js';
+import { bare, servicePortFix } from '../labels.js';
 import { lastHop, type Check, type Facts, type Finding } from '../types.js';
 
-// "Listening on :8080", "listening on port 8080", "Rocket has launched from http://0.0.0.0:8000", "Started server on 0.0.0.0:3000".
-const LISTEN = /\b(?:listen(?:ing|s)?|launched|started|serving|bound|running)\b[^\n]*?(?:port\s+|:)(\d{2,5})\b/i;
+// "Listening on :8080", "listening on port 8080", "Rocket has launched from http://0.0.0.0:8000", "Started server on 0.0.0.0:3000",
+// and a local address alone, as Next.js and Vite print it ("- Local: http://localhost:3000").
+const LISTEN = /\b(?:listen(?:ing|s)?|launched|started|serving|bound|running)\b[^\n]*?(?:port\s+|:)(\d{2,5})\b|\/\/(?:localhost|0\.0\.0\.0|127\.0\.0\.1|\[::1?\]):(\d{2,5})\b/i;
 
 /** The port an app's own log says it listens on, from its most recent mention. */
 export function loggedPort(lines: readonly LogLine[]): number | undefined {
   for (const l of [...lines].reverse()) {
     const m = LISTEN.exec(l.text);
-    if (m) return Number(m[1]);
+    if (m) return Number(m[1] ?? m[2]);
   }
   return undefined;
 }
@@ -42,5 +43,39 @@ export const serverPortCheck: Check = {
     const svc = lastHop(f)!.service!;
     const c = f.related.find((x) => x.state === 'running')!;
     return svc.servers.flatMap((s) => mismatch(f, c, s.url, svc.name) ?? []).slice(0, 1);
+  },
+};
+
+// What a server that speaks only TLS logs when spoken to in plain HTTP: Go's net/http, nginx, OpenSSL.
+const TLS_ONLY = /client sent an HTTP request to an HTTPS server|plain HTTP request was sent to HTTPS port|TLS handshake error|SSL routines[^\n]*(?:http request|wrong version number)/i;
+// "starting HTTPS server on port :9443", "TLS listener on 0.0.0.0:8443".
+const TLS_LISTEN = /\b(?:https|tls|ssl)\b[^\n]*?(?:port\s+|:)(\d{2,5})\b/i;
+
+function schemeFix(service: string, url: string): string {
+  if (service.endsWith('@docker')) return `Set the label traefik.http.services.${bare(service)}.loadbalancer.server.scheme=https on its container and recreate it; if the app's certificate is self-signed, also give the service a serversTransport with insecureSkipVerify: true (label traefik.http.services.${bare(service)}.loadbalancer.serverstransport=<name>@file).`;
+  const u = new URL(url);
+  return `In the ${service.split('@')[1] ?? ''} provider's configuration, change the server ${url} of http.services.${bare(service)} to https://${u.host} (with a serversTransport that skips verification if the app's certificate is self-signed).`;
+}
+
+/** Plain HTTP to a port where the app speaks only TLS: the app refuses each request, and Traefik still reports the server UP. */
+export const serverSchemeCheck: Check = {
+  id: 'server-scheme',
+  needs: ['trace', 'containers', 'logs'],
+  irrelevant: (f) => serverPortCheck.irrelevant!(f),
+  run(f) {
+    const svc = lastHop(f)!.service!;
+    const c = f.related.find((x) => x.state === 'running')!;
+    const lines = f.logs?.get(c.name) ?? [];
+    return svc.servers.filter((s) => s.url.startsWith('http://')).flatMap((s): Finding[] => {
+      const refused = [...lines].reverse().find((l) => TLS_ONLY.test(l.text));
+      const tlsPort = lines.map((l) => TLS_LISTEN.exec(l.text)?.[1]).find((p) => p !== undefined && Number(p) === portOf(s.url));
+      if (!refused && !tlsPort) return [];
+      return [{
+        severity: 'critical', cause: 'service', check: 'server-scheme',
+        what: `Traefik speaks plain HTTP to ${s.url}, but ${c.name} serves only HTTPS there: it refuses every request (400) while Traefik reports the server UP.`,
+        evidence: [`server ${s.url}`, `${c.name}: ${(refused ?? lines.find((l) => TLS_LISTEN.test(l.text)))?.text ?? ''}`],
+        fix: schemeFix(svc.name, s.url),
+      }];
+    }).slice(0, 1);
   },
 };
