@@ -87,3 +87,17 @@ export function parseGoBool(value: string): boolean | undefined {
   if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
   return undefined;
 }
+
+/**
+ * Whether a basicAuth user's secret is one Traefik can check a password
+ * against (go-http-auth's CheckSecret): MD5-crypt ($apr1$, $1$), {SHA}, or
+ * bcrypt ($2a$, $2b$, $2x$, $2y$). No password matches any other secret.
+ */
+export function isHtpasswdHash(secret: string): boolean {
+  return /^\$(?:apr1|1)\$[^$]{1,8}\$[./0-9A-Za-z]{22}$/.test(secret) || /^\{SHA\}[A-Za-z0-9+/]{27}=$/.test(secret) || /^\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}$/.test(secret);
+}
+
+/** The users of a basicAuth users list ("name:secret") whose secret no password can match. */
+export function usersWithoutHash(users: readonly string[]): string[] {
+  return users.filter((u) => !isHtpasswdHash(u.slice(u.indexOf(':') + 1))).map((u) => u.split(':')[0] ?? u);
+}

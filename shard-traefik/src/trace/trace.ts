@@ -1,3 +1,4 @@
+import { usersWithoutHash } from '@homelab-mcp/upstream-types/traefik.js';
 import { distance } from 'fastest-levenshtein';
 import { RE2JS } from 're2js';
 import { ShardError } from '@homelab-mcp/shard-kit';
@@ -201,9 +202,11 @@ function ipAllowList(body: Body, { req, name }: MwContext): MwEffect {
 }
 
 function basicAuth(body: Body, { req, name }: MwContext): MwEffect {
-  const users = list(body.users).length;
-  if (req.headers.has('authorization')) return { effect: 'checks the Authorization header against its users' };
-  return { effect: `asks for credentials (${users} user${users === 1 ? '' : 's'}${body.usersFile ? ', users file' : ''}): 401 without an Authorization header`, stop: { status: 401, why: `${name} wants credentials` } };
+  const users = list(body.users);
+  const unusable = usersWithoutHash(users);
+  const noHash = unusable.length ? `; no password can match for ${unusable.join(', ')}: not an htpasswd hash (a $ lost to docker compose's interpolation?)` : '';
+  if (req.headers.has('authorization')) return { effect: `checks the Authorization header against its users${noHash}` };
+  return { effect: `asks for credentials (${users.length} user${users.length === 1 ? '' : 's'}${body.usersFile ? ', users file' : ''}): 401 without an Authorization header${noHash}`, stop: { status: 401, why: `${name} wants credentials` } };
 }
 
 function forwardAuth(body: Body): MwEffect {

@@ -2,12 +2,12 @@ import type { TraceMiddleware } from '@homelab-mcp/proto/ts/homelab/traefik/v1/n
 import type { Application } from '@homelab-mcp/proto/ts/homelab/authentik/v1/gatekeeper.js';
 import type { Container } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import type { Check, Facts, Finding } from '../types.js';
-import { middlewareChain } from './middleware.js';
+import { middlewareChain, settingsOf } from './middleware.js';
 import { hostOf } from '../labels.js';
 
 const EMBEDDED = /embedded outpost/i;
 const forwardAuths = (f: Facts) => middlewareChain(f).filter((m) => m.type === 'forwardauth');
-const addressOf = (m: TraceMiddleware) => String((m.config?.address as string | undefined) ?? /https?:\/\/\S+/.exec(m.effect)?.[0] ?? '');
+const addressOf = (m: TraceMiddleware) => String((settingsOf(m).address as string | undefined) ?? /https?:\/\/\S+/.exec(m.effect)?.[0] ?? '');
 
 function auth(what: string, evidence: string[], fix: string, fixTool?: Finding['fix_tool']): Finding {
   return { severity: 'critical', cause: 'auth', check: 'auth', what, evidence, fix, ...(fixTool ? { fix_tool: fixTool } : {}) };

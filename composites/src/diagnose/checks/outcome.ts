@@ -1,5 +1,6 @@
 import { TraceOutcome } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import type { Check, Finding } from '../types.js';
+import { asksForCredentials } from './middleware.js';
 
 const CLASS: Partial<Record<TraceOutcome, Finding['cause']>> = {
   [TraceOutcome.TRACE_OUTCOME_NO_ENTRY_POINT]: 'entry-point',
@@ -15,6 +16,7 @@ export const outcomeCheck: Check = {
   id: 'outcome',
   needs: ['trace'],
   fallback: true,
+  irrelevant: (f) => (asksForCredentials(f) ? 'the request stops at basic auth asking for credentials, which is it working' : undefined),
   run(f) {
     const cause = f.trace ? CLASS[f.trace.outcome] : undefined;
     if (!cause) return [];
