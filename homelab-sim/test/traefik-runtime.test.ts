@@ -87,4 +87,16 @@ describe('Traefik stand-in computes its runtime state like Traefik v3', () => {
       { container: 'bare', message: 'service "bare" error: port is missing' },
     ]);
   });
+
+  it('skips a container whose labels Traefik cannot decode, naming the node as paerser does; known keys of any case pass', () => {
+    const errors: ProviderError[] = [];
+    const labels = (extra: Record<string, string>) => ({ 'traefik.http.routers.app.rule': 'Host(`app.lan`)', 'traefik.http.services.app.loadbalancer.server.port': '80', ...extra });
+    const conf = dockerProviderConfig([
+      { name: 'typo', state: 'running', ip: '172.20.0.7', ports: [80], labels: labels({ 'traefik.http.routers.app.entrypoint': 'websecure' }) },
+      { name: 'deep', state: 'running', ip: '172.20.0.8', ports: [80], labels: { 'traefik.http.services.deep.loadbalancer.healthcheck.pth': '/' } },
+      { name: 'fine', state: 'running', ip: '172.20.0.9', ports: [80], labels: { 'traefik.http.routers.fine.Rule': 'Host(`fine.lan`)', 'traefik.http.routers.fine.EntryPoints': 'websecure', 'traefik.http.routers.fine.tls.domains[0].main': 'fine.lan', 'traefik.http.services.fine.loadbalancer.healthcheck.headers.X-Probe': '1' } },
+    ], { errors });
+    expect(errors).toEqual([{ container: 'typo', message: 'field not found, node: entrypoint' }, { container: 'deep', message: 'field not found, node: pth' }]);
+    expect(Object.keys(conf.http?.routers ?? {})).toEqual(['fine']);
+  });
 });

@@ -101,3 +101,43 @@ export function isHtpasswdHash(secret: string): boolean {
 export function usersWithoutHash(users: readonly string[]): string[] {
   return users.filter((u) => !isHtpasswdHash(u.slice(u.indexOf(':') + 1))).map((u) => u.split(':')[0] ?? u);
 }
+
+/**
+ * The keys a router's Docker label may carry after traefik.http.routers.<name>.
+ * (dynamic.Router, lower-cased as paerser matches them; [n] for a list index).
+ * Traefik fails to decode a container's labels on any other key ("field not
+ * found, node: ...") and skips the container.
+ */
+export const ROUTER_LABEL_KEYS: readonly string[] = [
+  'entrypoints', 'rule', 'rulesyntax', 'priority', 'middlewares', 'service',
+  'tls', 'tls.certresolver', 'tls.options', 'tls.domains[n].main', 'tls.domains[n].sans',
+  'observability.accesslogs', 'observability.metrics', 'observability.tracing', 'observability.tracelevel',
+];
+
+/** The keys after traefik.http.services.<name>. (dynamic.Service's load balancer; "server" is the labels' one server). */
+export const SERVICE_LABEL_KEYS: readonly string[] = [
+  'loadbalancer.server.port', 'loadbalancer.server.scheme', 'loadbalancer.server.url', 'loadbalancer.server.weight', 'loadbalancer.server.preservepath',
+  'loadbalancer.serverstransport', 'loadbalancer.passhostheader', 'loadbalancer.strategy', 'loadbalancer.responseforwarding.flushinterval',
+  'loadbalancer.healthcheck.path', 'loadbalancer.healthcheck.interval', 'loadbalancer.healthcheck.unhealthyinterval', 'loadbalancer.healthcheck.timeout',
+  'loadbalancer.healthcheck.scheme', 'loadbalancer.healthcheck.mode', 'loadbalancer.healthcheck.hostname', 'loadbalancer.healthcheck.port',
+  'loadbalancer.healthcheck.followredirects', 'loadbalancer.healthcheck.method', 'loadbalancer.healthcheck.status', 'loadbalancer.healthcheck.headers.*',
+  'loadbalancer.sticky.cookie', 'loadbalancer.sticky.cookie.name', 'loadbalancer.sticky.cookie.secure', 'loadbalancer.sticky.cookie.httponly',
+  'loadbalancer.sticky.cookie.samesite', 'loadbalancer.sticky.cookie.maxage', 'loadbalancer.sticky.cookie.path', 'loadbalancer.sticky.cookie.domain',
+];
+
+/**
+ * A router or service label key Traefik cannot decode, as "kind.name.rest"
+ * lower-cased, or undefined when it knows the key (or the key is of another
+ * kind). The returned node is the part paerser names in its error.
+ */
+export function unknownLabelKey(label: string): { kind: 'routers' | 'services'; name: string; rest: string; node: string } | undefined {
+  const m = /^traefik\.http\.(routers|services)\.([^.]+)\.(.+)$/i.exec(label);
+  if (!m) return undefined;
+  const kind = m[1]!.toLowerCase() as 'routers' | 'services';
+  const rest = m[3]!.toLowerCase().replace(/\[\d+\]/g, '[n]');
+  const known = kind === 'routers' ? ROUTER_LABEL_KEYS : SERVICE_LABEL_KEYS;
+  if (known.some((k) => k === rest || (k.endsWith('.*') && rest.startsWith(k.slice(0, -1))))) return undefined;
+  const parts = rest.split('.');
+  const node = parts.find((_, i) => !known.some((k) => k.split('.').slice(0, i + 1).join('.') === parts.slice(0, i + 1).join('.'))) ?? parts.at(-1)!;
+  return { kind, name: m[2]!, rest, node };
+}

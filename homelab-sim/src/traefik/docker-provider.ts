@@ -4,7 +4,7 @@
  * stops takes its routers and services with it.
  */
 import { normalizeName } from './entry-points.js';
-import { parseGoBool } from '@homelab-mcp/upstream-types/traefik.js';
+import { parseGoBool, unknownLabelKey } from '@homelab-mcp/upstream-types/traefik.js';
 import type { DynamicConfig } from './runtime.js';
 
 export interface SimContainerSpec {
@@ -201,6 +201,11 @@ export function dockerProviderConfig(containers: SimContainerSpec[], opts: { def
   const confs: [string, ContainerConf][] = [];
   for (const c of containers) {
     if (!keepContainer(c, opts.exposedByDefault)) continue;
+    const unknown = Object.keys(c.labels ?? {}).map(unknownLabelKey).find((u) => u !== undefined);
+    if (unknown) {
+      errors.push({ container: c.name, message: `field not found, node: ${unknown.node}` });
+      continue;
+    }
     const conf = decodeLabels(c);
     const name = dockerServiceName(c);
     const portError = buildServices(c, conf, name);

@@ -1,6 +1,7 @@
 import { TraceOutcome } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import type { Container } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
-import { parseGoBool } from '@homelab-mcp/upstream-types/traefik.js';
+import { closest, distance } from 'fastest-levenshtein';
+import { parseGoBool, ROUTER_LABEL_KEYS, SERVICE_LABEL_KEYS, unknownLabelKey } from '@homelab-mcp/upstream-types/traefik.js';
 import { bare, hostsInRule } from '../labels.js';
 import type { Check, Facts, Finding } from '../types.js';
 import { loggedPort } from './server-port.js';
@@ -84,6 +85,29 @@ function definedTwice(f: Facts, c: Container, router: string): Finding | undefin
   };
 }
 
+/**
+ * A label key Traefik cannot decode ("field not found"): it skips the whole
+ * container. Only a key a few edits from a real one is named as the cause, so
+ * a field newer than this list is never blamed.
+ */
+function labelTypo(c: Container): Finding | undefined {
+  for (const label of Object.keys(c.traefikLabels)) {
+    const unknown = unknownLabelKey(label);
+    if (!unknown) continue;
+    const known = unknown.kind === 'routers' ? ROUTER_LABEL_KEYS : SERVICE_LABEL_KEYS;
+    const near = closest(unknown.rest, [...known]);
+    if (distance(near, unknown.rest) > 2) continue;
+    const right = `traefik.http.${unknown.kind}.${label.split('.')[3]}.${near.replace('[n]', '[0]')}`;
+    return {
+      severity: 'critical', cause: 'rule', check: 'docker-provider',
+      what: `Container ${c.name} has the label ${label}, which is not a ${unknown.kind === 'routers' ? 'router' : 'service'} field: Traefik cannot decode its labels ("field not found, node: ${unknown.node}") and skips the whole container, so its routers do not exist and its hosts answer 404.`,
+      evidence: [`${label}=${c.traefikLabels[label]}`],
+      fix: `Rename the label ${label} to ${right} on ${c.name} and recreate it (${recreate(c)}).`,
+    };
+  }
+  return undefined;
+}
+
 /** Routers of a container whose rule names the host but which Traefik does not run. */
 function droppedRouters(f: Facts, c: Container): string[] {
   const running = new Set((f.routes ?? []).filter((r) => r.provider === 'docker').map((r) => bare(r.name).toLowerCase()));
@@ -96,7 +120,7 @@ export const dockerProviderCheck: Check = {
   irrelevant: (f) => (f.trace?.outcome !== TraceOutcome.TRACE_OUTCOME_NOT_FOUND ? 'a router takes the request' : undefined),
   run: (f) => f.related.filter(kept).flatMap((c) => droppedRouters(f, c).flatMap((router) => {
     // Where the log source lists no exposed ports, an empty list proves nothing: the label-only reasons come first.
-    const found = tooManyServices(c, router) ?? definedTwice(f, c, router) ?? portMissing(f, c, router);
+    const found = labelTypo(c) ?? tooManyServices(c, router) ?? definedTwice(f, c, router) ?? portMissing(f, c, router);
     return found ? [found] : [];
   })).slice(0, 1),
 };
