@@ -8,7 +8,8 @@ import { middlewareCheck } from './checks/middleware.js';
 import { outcomeCheck } from './checks/outcome.js';
 import { entryPointCheck, noRouterCheck, routerStatusCheck, ruleCheck } from './checks/routing.js';
 import { serverAddressCheck } from './checks/server-address.js';
-import { serverPortCheck, serverSchemeCheck } from './checks/server-port.js';
+import { loopbackBindCheck, serverPortCheck, serverSchemeCheck } from './checks/server-port.js';
+import { dependenciesCheck } from './checks/dependencies.js';
 import { serviceCheck } from './checks/service.js';
 import { tlsCheck } from './checks/tls.js';
 import { gatherFacts } from './facts.js';
@@ -18,7 +19,7 @@ import type { Check, Facts, Finding } from './types.js';
 export { diagnoseTool, DIAGNOSE_TOOL_NAME } from './tool.js';
 
 /** The order a request meets what is checked: a cause upstream explains the symptoms below it. */
-export const CHECKS: readonly Check[] = [containerCheck, entryPointCheck, ruleCheck, routerStatusCheck, dockerProviderCheck, noRouterCheck, middlewareCheck, authCheck, serviceCheck, serverAddressCheck, serverSchemeCheck, serverPortCheck, tlsCheck, appLogsCheck, outcomeCheck];
+export const CHECKS: readonly Check[] = [containerCheck, entryPointCheck, ruleCheck, routerStatusCheck, dockerProviderCheck, noRouterCheck, middlewareCheck, authCheck, serviceCheck, serverAddressCheck, serverSchemeCheck, serverPortCheck, loopbackBindCheck, tlsCheck, dependenciesCheck, appLogsCheck, outcomeCheck];
 
 export interface DiagnoseResult {
   service: string;

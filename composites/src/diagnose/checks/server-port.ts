@@ -79,3 +79,29 @@ export const serverSchemeCheck: Check = {
     }).slice(0, 1);
   },
 };
+
+// "Running on http://127.0.0.1:5000" (Flask), "Uvicorn running on http://127.0.0.1:8000", "listening on [::1]:8080".
+const LOOPBACK_LISTEN = /\b(?:listen(?:ing|s)?|running|serving|bound|started)\b[^\n]*?(?:127\.0\.0\.1|\[::1\]):(\d{2,5})\b/i;
+const ALL_INTERFACES = /\b0\.0\.0\.0\b|\[::\]:/;
+
+/** The app listens on the loopback address inside its container: only the container itself can reach it, Traefik is refused (502). */
+export const loopbackBindCheck: Check = {
+  id: 'loopback-bind',
+  needs: ['trace', 'containers', 'logs'],
+  irrelevant: (f) => serverPortCheck.irrelevant!(f),
+  run(f) {
+    const svc = lastHop(f)!.service!;
+    const c = f.related.find((x) => x.state === 'running')!;
+    const lines = f.logs?.get(c.name) ?? [];
+    if (lines.some((l) => ALL_INTERFACES.test(l.text))) return [];
+    const line = [...lines].reverse().find((l) => LOOPBACK_LISTEN.test(l.text));
+    const server = line && svc.servers.find((s) => portOf(s.url) === Number(LOOPBACK_LISTEN.exec(line.text)?.[1]));
+    if (!line || !server) return [];
+    return [{
+      severity: 'critical', cause: 'app', check: 'loopback-bind',
+      what: `${c.name} listens on the loopback address only (its log: "${line.text.trim()}"): inside a container that is reachable from the container itself, so Traefik's connection to ${server.url} is refused (502) while it reports the server UP.`,
+      evidence: [`server ${server.url}`, `${c.name}: ${line.text.trim()}`],
+      fix: `Make ${c.name} listen on all interfaces (0.0.0.0) inside its container: its host or bind setting (e.g. flask run --host=0.0.0.0, uvicorn --host 0.0.0.0, HOST=0.0.0.0), then recreate it.`,
+    }];
+  },
+};
