@@ -28,6 +28,8 @@ export function auditObserver(audit: AuditLog): CallObserver {
     onOutcome(call, outcome) {
       if (call.readOnly) return;
       const planId = call.plan?.id;
+      // A plan applied after a person's yes names them: the console's approver, or the client's user (elicitation).
+      const approver = call.ctx.approval?.by ?? (call.plan?.confirmed ? call.ctx.subject : undefined);
       audit.write(
         {
           subject: call.ctx.subject,
@@ -36,6 +38,7 @@ export function auditObserver(audit: AuditLog): CallObserver {
           ...(planId ? { planId } : {}),
           result: outcome.kind === 'ok' ? (outcome.effect ?? 'ok') : AUDIT_RESULT[outcome.kind],
           ...(outcome.kind !== 'ok' && outcome.reason ? { error: outcome.reason } : {}),
+          ...(approver ? { approver, via: call.ctx.approval?.via ?? 'elicitation' } : {}),
           durationMs: call.sentAt === undefined ? 0 : Date.now() - call.sentAt,
         },
         call.spec?.secretFields,
