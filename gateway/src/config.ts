@@ -63,6 +63,7 @@ const variables = z.looseObject({
   GATEWAY_MAX_CALL_TIMEOUT_MS: positiveInt(300_000).meta(example('300000')),
   GATEWAY_STREAM_MAX_ITEMS: positiveInt(1000).meta(example('1000')),
   GATEWAY_PLAN_TTL_SECONDS: positiveInt(600).meta(example('600')),
+  GATEWAY_CONSOLE_SESSION_MINUTES: positiveInt(480).meta(example('480')),
   GATEWAY_APPROVAL: z.enum(['model', 'human']).optional().meta(example('human', 'default: human when GATEWAY_LISTEN is beyond loopback, model on loopback')),
   GATEWAY_RECONNECT_INITIAL_MS: positiveInt(250).meta(example('250')),
   GATEWAY_RECONNECT_MAX_MS: positiveInt(500).meta(example('500')),
@@ -243,6 +244,8 @@ const gatewayConfigSchema = variables.transform((e) => {
     planTtlMs: e.GATEWAY_PLAN_TTL_SECONDS * 1000,
     /** Who applies a plan: the model that asked for it (with its id), or only a person (elicitation or the console). */
     approval: e.GATEWAY_APPROVAL ?? (isLoopbackHost(listen.host) ? ('model' as const) : ('human' as const)),
+    /** How long a console sign-in lasts. */
+    consoleSessionMs: e.GATEWAY_CONSOLE_SESSION_MINUTES * 60_000,
     reconnect: { initialMs: e.GATEWAY_RECONNECT_INITIAL_MS, maxMs: e.GATEWAY_RECONNECT_MAX_MS },
     keepalive: { timeMs: e.GATEWAY_SHARD_KEEPALIVE_MS, timeoutMs: e.GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS },
   };

@@ -21,6 +21,8 @@ import { Approvals } from './approval/approvals.js';
 import { createAwaitApprovalTool } from './approval/await-tool.js';
 import { callTool } from './call/pipeline.js';
 import { ALL_SCOPES } from './trust/principal.js';
+import { createConsole } from './console/console-routes.js';
+import { createAuthenticator } from './http/authentication.js';
 
 export { parseGatewayConfig, ConfigError, type GatewayConfig, type ShardTarget } from './config.js';
 export type { ShardState, ShardStatus } from './discovery/shard-connection.js';
@@ -69,7 +71,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const metrics = createMetrics();
   const shards = config.shards.map((target) => new ShardConnection(target, { tls: config.tls, reconnect: config.reconnect, keepalive: config.keepalive, logger }));
   let catalog: Tool[] = [];
-  const audit = new AuditLog(join(config.dataDir, 'audit.log'), logger);
+  const auditFile = join(config.dataDir, 'audit.log');
+  const audit = new AuditLog(auditFile, logger);
   const approvals = config.approval === 'human' ? new Approvals(audit) : undefined;
   const ownTools = createOwnTools(shards, () => catalog.length, approvals ? [createAwaitApprovalTool(approvals)] : []);
   const table = new ToolTable(shards, new Set(ownTools.keys()));
@@ -110,7 +113,18 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     };
   };
 
+  const consolePages = createConsole({
+    config,
+    logger,
+    authenticate: createAuthenticator(config, tokenFile?.token),
+    shards,
+    ...(approvals ? { approvals } : {}),
+    auditFile,
+    listedTools: () => catalog.length,
+  });
+
   const http = await startMcpHttpServer({
+    console: consolePages.serve,
     config,
     token: tokenFile?.token,
     logger,
@@ -167,6 +181,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     nextToolsChange: () => new Promise<void>((resolve) => waiters.push(resolve)),
     close: async () => {
       approvals?.close();
+      consolePages.close();
       subscriptions.close();
       await http.close();
       await Promise.all(shards.map((s) => s.close()));
