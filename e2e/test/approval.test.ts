@@ -71,6 +71,8 @@ describe('plans that a person must approve (GATEWAY_APPROVAL=human)', () => {
   it('tells the model approval is pending, where and for how long, and refuses its own apply', async () => {
     const client = await connect();
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('await_approval');
+    expect(client.getInstructions()).toMatch(/a person must approve it .* call await_approval/);
+    expect(client.getInstructions()).not.toMatch(/apply it by calling the same tool/);
     const plan = await call(client, 'add_dynamic_config', routeArgs('alpha'));
     expect(plan.isError ?? false).toBe(false);
     const planId = (plan.structuredContent as { plan: { id: string } }).plan.id;

@@ -129,6 +129,19 @@ suite(`the console in a real browser${unavailable ? ` (skipped: ${unavailable})`
     expect(await page.evaluate('document.cookie')).toBe('');
   });
 
+  it('charts the containers\' CPU and memory, and lists the latest diagnose_service results, the model\'s and its own', async () => {
+    const row = page.locator('#containers tbody tr[data-container]').first();
+    await row.waitFor();
+    expect(await row.locator('svg.spark polyline.cpu').count()).toBe(1);
+    expect(await row.locator('.cpu-now').textContent()).toMatch(/^\d+\.\d %$/);
+    const byModel = (await client.callTool({ name: 'diagnose_service', arguments: { service: 'gitea' } })) as CallToolResult;
+    expect(byModel.isError ?? false).toBe(false);
+    await page.locator('#diagnoses .diagnosis[data-service="gitea"]', { hasText: 'by token:' }).waitFor();
+    await page.locator('#diagnose-service').fill('nosuchservice');
+    await page.locator('#diagnose-form button').click();
+    await page.locator('#diagnoses .diagnosis[data-service="nosuchservice"]', { hasText: 'by alex (token:' }).waitFor();
+  });
+
   it('receives a plan the model made, approves it, and Traefik serves the new router', async () => {
     const id = await plan('console-demo');
     const card = page.locator(`#pending article[data-plan-id="${id}"]`);

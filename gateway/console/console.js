@@ -52,10 +52,14 @@ function showSignedIn(session) {
   $('sign-out').hidden = false;
   connect();
   loadAudit();
+  loadStats();
+  clearInterval(statsTimer);
+  statsTimer = setInterval(loadStats, 5000);
 }
 
 function showSignIn() {
   csrf = '';
+  clearInterval(statsTimer);
   if (events) events.close();
   $('app-view').hidden = true;
   $('who').hidden = true;
@@ -145,9 +149,84 @@ function renderPlans(state) {
   $('decided').replaceChildren(...state.plans.filter((p) => p.status !== 'pending').map(planCard));
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+const HISTORY = 60;
+const samples = new Map();
+let statsTimer;
+
+function svg(tag, attrs) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+
+// A line of the last samples, 0-100 %, drawn with SVG attributes only (the CSP allows no inline styles).
+function sparkline(values, cls) {
+  const w = 160;
+  const h = 32;
+  const chart = svg('svg', { class: 'spark', width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: 'img' });
+  chart.append(svg('line', { class: 'axis', x1: 0, y1: h - 1, x2: w, y2: h - 1 }));
+  const step = w / (HISTORY - 1);
+  // One sample is drawn as a short flat line, so the chart shows from the first poll.
+  if (values.length === 1) values = [values[0], values[0]];
+  const points = values.map((v, i) => `${(w - (values.length - 1 - i) * step).toFixed(1)},${(h - 1 - (Math.min(100, Math.max(0, v)) / 100) * (h - 2)).toFixed(1)}`);
+  chart.append(svg('polyline', { class: cls, points: points.join(' ') }));
+  const [x, y] = points[points.length - 1].split(',');
+  chart.append(svg('circle', { class: cls, cx: x, cy: y, r: 2 }));
+  return chart;
+}
+
+async function loadStats() {
+  try {
+    const { containers } = await request('GET', 'stats');
+    for (const c of containers) {
+      const h = samples.get(c.name) || { cpu: [], memory: [] };
+      h.cpu.push(c.cpu);
+      h.memory.push(c.memory);
+      if (h.cpu.length > HISTORY) h.cpu.shift();
+      if (h.memory.length > HISTORY) h.memory.shift();
+      samples.set(c.name, h);
+    }
+    $('containers').tBodies[0].replaceChildren(
+      ...containers.map((c) => {
+        const h = samples.get(c.name);
+        return el(
+          'tr',
+          { 'data-container': c.name },
+          el('td', {}, el('strong', { text: c.name })),
+          el('td', {}, el('span', { class: `badge state-${c.state === 'running' ? 'serving' : 'failed'}`, text: c.state })),
+          el('td', {}, sparkline(h.cpu, 'cpu'), el('span', { class: 'cpu-now', text: `${c.cpu.toFixed(1)} %` })),
+          el('td', {}, sparkline(h.memory, 'mem'), el('span', { text: `${c.memory.toFixed(1)} % (${(c.memoryBytes / 1048576).toFixed(0)} MiB)` })),
+        );
+      }),
+    );
+    $('stats-note').classList.remove('error');
+  } catch (err) {
+    $('stats-note').textContent = `Container stats are not available: ${err.message}`;
+    $('stats-note').classList.add('error');
+  }
+}
+
+function renderDiagnoses(state) {
+  $('diagnoses').replaceChildren(
+    ...(state.diagnoses.length
+      ? state.diagnoses.map((d) =>
+          el(
+            'div',
+            { class: 'diagnosis', 'data-service': d.service },
+            el('div', {}, el('strong', { text: d.service }), el('span', { class: 'muted', text: ` at ${at(d.at)} by ${d.by}` })),
+            el('p', { class: d.isError ? 'error' : 'summary', text: d.summary }),
+            ...d.findings.map((f) => el('div', { class: 'finding' }, el('span', { class: `sev-${f.severity}`, text: `${f.severity} ` }), el('span', { text: `${f.cause}: ${f.what}` }), el('div', { class: 'muted', text: `fix: ${f.fix}` }))),
+          ),
+        )
+      : [el('p', { class: 'muted', text: 'No diagnose_service result yet.' })]),
+  );
+}
+
 function render(state) {
   renderShards(state);
   renderPlans(state);
+  renderDiagnoses(state);
 }
 
 function connect() {
@@ -211,6 +290,20 @@ $('sign-in-form').addEventListener('submit', async (e) => {
 $('sign-out').addEventListener('click', async () => {
   await request('DELETE', 'session').catch(() => undefined);
   showSignIn();
+});
+
+$('diagnose-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('diagnose-error').textContent = '';
+  const button = e.target.querySelector('button');
+  button.disabled = true;
+  try {
+    await request('POST', 'diagnose', { service: $('diagnose-service').value });
+  } catch (err) {
+    $('diagnose-error').textContent = err.message;
+  } finally {
+    button.disabled = false;
+  }
 });
 
 $('audit-filter').addEventListener('submit', (e) => {

@@ -23,6 +23,8 @@ import { callTool } from './call/pipeline.js';
 import { ALL_SCOPES } from './trust/principal.js';
 import { createConsole } from './console/console-routes.js';
 import { createAuthenticator } from './http/authentication.js';
+import { DiagnosisLog } from './console/diagnoses.js';
+import { DIAGNOSE_TOOL_NAME } from '@homelab-mcp/composites';
 
 export { parseGatewayConfig, ConfigError, type GatewayConfig, type ShardTarget } from './config.js';
 export type { ShardState, ShardStatus } from './discovery/shard-connection.js';
@@ -74,7 +76,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const auditFile = join(config.dataDir, 'audit.log');
   const audit = new AuditLog(auditFile, logger);
   const approvals = config.approval === 'human' ? new Approvals(audit) : undefined;
-  const ownTools = createOwnTools(shards, () => catalog.length, approvals ? [createAwaitApprovalTool(approvals)] : []);
+  const diagnoses = new DiagnosisLog();
+  const ownTools = diagnoses.watch(createOwnTools(shards, () => catalog.length, approvals ? [createAwaitApprovalTool(approvals)] : []), DIAGNOSE_TOOL_NAME);
   const table = new ToolTable(shards, new Set(ownTools.keys()));
   const rebuildCatalog = () => {
     catalog = [...[...ownTools.values()].map((t) => t.definition), ...table.listed().map(toMcpTool)];
@@ -121,6 +124,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     ...(approvals ? { approvals } : {}),
     auditFile,
     listedTools: () => catalog.length,
+    diagnoses,
+    runTool: (name, args, caller, signal) => callTool(core, name, args, { ...caller, signal }),
   });
 
   const http = await startMcpHttpServer({

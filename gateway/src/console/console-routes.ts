@@ -7,7 +7,9 @@ import type { Authenticate } from '../http/authentication.js';
 import { renderStatus } from '../mcp/status-tool.js';
 import { TokenRejectedError } from '../trust/oauth.js';
 import { SCOPE_READ, SCOPE_WRITE } from '../trust/principal.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { queryAudit } from './audit-query.js';
+import type { DiagnosisLog } from './diagnoses.js';
 import { ConsoleSessions, approverOf, type ConsoleSession } from './console-sessions.js';
 import { loadConsoleFiles, type StaticFile } from './static-files.js';
 
@@ -36,7 +38,15 @@ export interface ConsoleDeps {
   approvals?: Approvals;
   auditFile: string;
   listedTools(): number;
+  /** The latest diagnose_service results. */
+  diagnoses: DiagnosisLog;
+  /** Calls a tool through the ordinary pipeline as the signed-in person (the console's reads and diagnoses). */
+  runTool(name: string, args: Record<string, unknown>, caller: { subject: string; scopes: string[] }, signal: AbortSignal): Promise<CallToolResult>;
 }
+
+/** The tools the console calls itself; all of them only read. */
+const STATS_TOOL = 'get_container_stats';
+const DIAGNOSE_TOOL = 'diagnose_service';
 
 export type ServeConsole = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
 
@@ -110,7 +120,41 @@ export function createConsole(deps: ConsoleDeps): { serve: ServeConsole; close()
     listedTools: deps.listedTools(),
     shards: deps.shards.map((s) => renderStatus(s.status())),
     plans: (deps.approvals?.list() ?? []).map(planView),
+    diagnoses: deps.diagnoses.list(),
   });
+
+  /** A tool's answer, or the reason it has none (an unknown tool: its shard is not serving). */
+  const callRead = async (name: string, args: Record<string, unknown>, session: ConsoleSession, req: IncomingMessage): Promise<CallToolResult> => {
+    const abort = new AbortController();
+    req.on('close', () => abort.abort());
+    try {
+      return await deps.runTool(name, args, { subject: approverOf(session), scopes: session.scopes }, abort.signal);
+    } catch (err) {
+      throw new HttpProblem(503, `${name} cannot be called now: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+
+  const stats = async (req: IncomingMessage, res: ServerResponse, session: ConsoleSession) => {
+    const result = await callRead(STATS_TOOL, {}, session, req);
+    if (result.isError) throw new HttpProblem(502, textOf(result));
+    const rows = ((result.structuredContent as { stats?: Record<string, unknown>[] } | undefined)?.stats ?? []).map((s) => ({
+      name: String((s.container as { name?: string } | undefined)?.name ?? ''),
+      state: String((s.container as { state?: string } | undefined)?.state ?? ''),
+      cpu: Number(s.cpu_percent ?? 0),
+      memory: Number(s.memory_percent ?? 0),
+      memoryBytes: Number(s.memory_usage_bytes ?? 0),
+    }));
+    send(res, 200, { at: new Date().toISOString(), containers: rows });
+  };
+
+  const diagnose = async (req: IncomingMessage, res: ServerResponse, session: ConsoleSession) => {
+    const body = await readBody(req);
+    const service = typeof body.service === 'string' ? body.service.trim() : '';
+    if (!service) throw new HttpProblem(400, 'name the service to diagnose, e.g. "gitea" or "gitea.home.lan"');
+    await callRead(DIAGNOSE_TOOL, { service }, session, req);
+    send(res, 200, deps.diagnoses.list()[0] ?? {});
+  };
 
   // One snapshot per burst of changes, to every open stream.
   let pending: NodeJS.Timeout | undefined;
@@ -124,6 +168,7 @@ export function createConsole(deps: ConsoleDeps): { serve: ServeConsole; close()
   };
   for (const shard of deps.shards) shard.on('change', broadcast);
   deps.approvals?.on('changed', broadcast);
+  deps.diagnoses.on('changed', broadcast);
   const heartbeat = setInterval(() => {
     for (const res of streams) res.write(': keep-alive\n\n');
   }, HEARTBEAT_MS);
@@ -190,6 +235,8 @@ export function createConsole(deps: ConsoleDeps): { serve: ServeConsole; close()
       const limit = Math.min(Math.max(Number(q.get('limit')) || 100, 1), 500);
       return send(res, 200, { entries: queryAudit(deps.auditFile, { text: q.get('q') || undefined, result: q.get('result') || undefined, tool: q.get('tool') || undefined, limit }) });
     }
+    if (route === 'stats' && method === 'GET') return stats(req, res, session);
+    if (route === 'diagnose' && method === 'POST') return diagnose(req, res, session);
     const decision = /^plans\/([^/]+)\/(approve|reject)$/.exec(route);
     if (decision && method === 'POST') return decide(req, res, session, decodeURIComponent(decision[1]!), decision[2] as 'approve' | 'reject');
     throw new HttpProblem(404, `no console API ${method} /console/api/${route}`);
