@@ -311,4 +311,7 @@ $('audit-filter').addEventListener('submit', (e) => {
   loadAudit();
 });
 
+request('GET', 'options').then((options) => {
+  $('oauth-sign-in').hidden = !options.oauth;
+}, () => undefined);
 request('GET', 'session').then(showSignedIn, showSignIn);

@@ -123,6 +123,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     shards,
     ...(approvals ? { approvals } : {}),
     auditFile,
+    baseUrl: () => config.publicUrl ?? http.url.replace(/\/mcp$/, ''),
     listedTools: () => catalog.length,
     diagnoses,
     runTool: (name, args, caller, signal) => callTool(core, name, args, { ...caller, signal }),

@@ -11,6 +11,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { queryAudit } from './audit-query.js';
 import type { DiagnosisLog } from './diagnoses.js';
 import { ConsoleSessions, approverOf, type ConsoleSession } from './console-sessions.js';
+import { OAuthSignIn, SignInFailedError } from './oauth-sign-in.js';
+import type { Principal } from '../trust/principal.js';
 import { loadConsoleFiles, type StaticFile } from './static-files.js';
 
 /** Scripts, styles, images and requests only from the gateway itself; no inline code, no frames. */
@@ -37,6 +39,8 @@ export interface ConsoleDeps {
   /** Present under GATEWAY_APPROVAL=human. */
   approvals?: Approvals;
   auditFile: string;
+  /** The gateway's address as browsers reach it (GATEWAY_PUBLIC_URL or where it listens). */
+  baseUrl(): string;
   listedTools(): number;
   /** The latest diagnose_service results. */
   diagnoses: DiagnosisLog;
@@ -113,6 +117,11 @@ export function createConsole(deps: ConsoleDeps): { serve: ServeConsole; close()
   const files = loadConsoleFiles();
   const secure = deps.config.publicUrl?.startsWith('https:') ?? false;
   const sessions = new ConsoleSessions(deps.config.consoleSessionMs, secure);
+  const { oauth: oauthSettings } = deps.config.auth;
+  const oauth =
+    deps.config.auth.mode === 'oauth' && oauthSettings && deps.config.consoleOAuthClientId
+      ? new OAuthSignIn(oauthSettings, deps.config.consoleOAuthClientId, () => `${deps.baseUrl()}/console/oauth/callback`, secure)
+      : undefined;
   const streams = new Set<ServerResponse>();
 
   const state = () => ({
@@ -179,21 +188,47 @@ export function createConsole(deps: ConsoleDeps): { serve: ServeConsole; close()
     res.end(file.body);
   };
 
+  /** Checks a credential as /mcp does; the principal, or why not. */
+  const check = async (token: string): Promise<Principal> => {
+    let principal: Principal;
+    try {
+      principal = await deps.authenticate(deps.config.auth.mode === 'none' ? undefined : `Bearer ${token}`);
+    } catch (err) {
+      if (err instanceof TokenRejectedError) throw new HttpProblem(err.status, `Sign-in refused: ${err.message}`);
+      throw err;
+    }
+    if (!principal.scopes.includes(SCOPE_READ)) throw new HttpProblem(403, `Sign-in refused: the token grants no ${SCOPE_READ}`);
+    return principal;
+  };
+  const sessionView = (session: ConsoleSession) => ({ subject: session.subject, name: session.name ?? null, approver: approverOf(session), csrf: session.csrf, canDecide: session.scopes.includes(SCOPE_WRITE) });
+  const open = (principal: Principal, name: string | undefined, how: string) => {
+    const opened = sessions.open(principal.subject, principal.scopes, name || undefined);
+    deps.logger.info({ subject: opened.session.subject, name: opened.session.name, how }, 'console sign-in');
+    return opened;
+  };
+
   const signIn = async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req);
     const token = typeof body.token === 'string' ? body.token.trim() : '';
     const name = typeof body.name === 'string' ? body.name.trim().slice(0, 64) : '';
-    let principal;
+    const { session, cookie } = open(await check(token), name, 'token');
+    send(res, 200, sessionView(session), { 'set-cookie': cookie });
+  };
+
+  /** Back from Authentik: the code becomes an access token, checked as any bearer token, then a console session. */
+  const oauthCallback = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    let token: string;
     try {
-      principal = await deps.authenticate(deps.config.auth.mode === 'none' ? undefined : `Bearer ${token}`);
+      token = await oauth!.finish(req, url);
     } catch (err) {
-      if (err instanceof TokenRejectedError) throw new HttpProblem(401, `Sign-in refused: ${err.message}`);
+      if (err instanceof SignInFailedError) throw new HttpProblem(400, err.message);
+      if (err instanceof TokenRejectedError) throw new HttpProblem(err.status, err.message);
       throw err;
     }
-    if (!principal.scopes.includes(SCOPE_READ)) throw new HttpProblem(403, `Sign-in refused: the token grants no ${SCOPE_READ}`);
-    const { session, cookie } = sessions.open(principal.subject, principal.scopes, name || undefined);
-    deps.logger.info({ subject: session.subject, name: session.name }, 'console sign-in');
-    send(res, 200, { subject: session.subject, name: session.name ?? null, approver: approverOf(session), csrf: session.csrf, canDecide: session.scopes.includes(SCOPE_WRITE) }, { 'set-cookie': cookie });
+    const { cookie } = open(await check(token), undefined, 'oauth');
+    // A page of our own continues to the console: a redirect chain that began at Authentik would not carry the SameSite=Strict cookie.
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'set-cookie': [cookie, oauth!.clearCookie()] });
+    res.end('<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/console/"><title>Signed in</title><p>Signed in. <a href="/console/">Continue to the console</a>.</p>');
   };
 
   const decide = async (req: IncomingMessage, res: ServerResponse, session: ConsoleSession, id: string, verb: 'approve' | 'reject') => {
@@ -222,11 +257,12 @@ export function createConsole(deps: ConsoleDeps): { serve: ServeConsole; close()
   const api = async (req: IncomingMessage, res: ServerResponse, route: string, url: URL) => {
     const method = req.method ?? 'GET';
     if (route === 'session' && method === 'POST') return signIn(req, res);
+    if (route === 'options' && method === 'GET') return send(res, 200, { token: deps.config.auth.mode !== 'oauth', oauth: oauth !== undefined, none: deps.config.auth.mode === 'none' });
     const session = sessions.of(req);
     if (!session) throw new HttpProblem(401, 'sign in first');
     const changes = method !== 'GET' && method !== 'HEAD';
     if (changes && !sessions.csrfMatches(req, session)) throw new HttpProblem(403, 'Forbidden: missing or wrong CSRF token (send the X-CSRF-Token header the sign-in returned)');
-    if (route === 'session' && method === 'GET') return send(res, 200, { subject: session.subject, name: session.name ?? null, approver: approverOf(session), csrf: session.csrf, canDecide: session.scopes.includes(SCOPE_WRITE) });
+    if (route === 'session' && method === 'GET') return send(res, 200, sessionView(session));
     if (route === 'session' && method === 'DELETE') return send(res, 200, { signedOut: true }, { 'set-cookie': sessions.close(req) });
     if (route === 'state' && method === 'GET') return send(res, 200, state());
     if (route === 'events' && method === 'GET') return events(req, res);
@@ -251,11 +287,18 @@ export function createConsole(deps: ConsoleDeps): { serve: ServeConsole; close()
         return void res.end();
       }
       if (path.startsWith('/console/api/')) return await api(req, res, path.slice('/console/api/'.length), url);
+      if (oauth && path === '/console/oauth/start' && req.method === 'GET') {
+        const { location, cookie } = await oauth.start();
+        res.writeHead(302, { location, 'set-cookie': cookie, 'cache-control': 'no-store' });
+        return void res.end();
+      }
+      if (oauth && path === '/console/oauth/callback' && req.method === 'GET') return await oauthCallback(req, res, url);
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpProblem(405, 'the console pages are read with GET');
       const file = files.get(path === '/console/' ? 'index.html' : path.slice('/console/'.length));
       if (!file) throw new HttpProblem(404, `no console file ${path}`);
       serveFile(res, file);
     } catch (err) {
+      if (err instanceof TokenRejectedError) return send(res, err.status, { error: err.message });
       if (!(err instanceof HttpProblem)) throw err;
       send(res, err.status, { error: err.message });
     }

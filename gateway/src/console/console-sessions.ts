@@ -20,7 +20,8 @@ export function approverOf(session: ConsoleSession): string {
   return session.name ? `${session.name} (${session.subject})` : session.subject;
 }
 
-function cookieOf(req: IncomingMessage, name: string): string | undefined {
+/** A cookie's value from the request's Cookie header. */
+export function cookieOf(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
