@@ -56,7 +56,9 @@ describe('plans that a person must approve (GATEWAY_APPROVAL=human)', () => {
       parseNavigatorConfig({ SHARD_LISTEN: '127.0.0.1:0', SHARD_TLS_CA: nav.caFile, SHARD_TLS_CERT: nav.certFile, SHARD_TLS_KEY: nav.keyFile, TRAEFIK_API: traefik.apiUrl, TRAEFIK_DYNAMIC_DIR: traefik.dynamicDir, TRAEFIK_CONFIRM_TIMEOUT_MS: '10000' }),
       logger,
     );
-    gateway = await startGateway(parseGatewayConfig({ ...pki.gatewayEnv(join(dir, 'gateway')), SHARD_TRAEFIK_URL: `127.0.0.1:${navigator.port}`, GATEWAY_APPROVAL: 'human' }), logger);
+    // A saturated test machine answers pings late: the longer keepalive timeout keeps the shard link through it (README: raise it on such hosts).
+    const env = { ...pki.gatewayEnv(join(dir, 'gateway')), SHARD_TRAEFIK_URL: `127.0.0.1:${navigator.port}`, GATEWAY_APPROVAL: 'human', GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: '5000' };
+    gateway = await startGateway(parseGatewayConfig(env), logger);
     await waitFor('the Navigator serving', () => gateway.shards().every((s) => s.state === 'serving'), 30_000);
   }, 60_000);
 

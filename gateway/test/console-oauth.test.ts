@@ -38,7 +38,7 @@ describe('console sign-in with Authentik (authorization code with PKCE)', () => 
     authentik = await startAuthentikSim();
     kitchen = await startKitchenSink({ name: 'kitchen', listen: { host: '127.0.0.1', port: 0, tls: pki.shardTls('shard-kitchen') }, logger });
     gateway = await startGateway(
-      parseGatewayConfig({ ...pki.gatewayEnv(join(dir, 'data')), SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`, GATEWAY_AUTH: 'oauth', GATEWAY_OAUTH_ISSUER: authentik.oauthIssuer(SLUG), GATEWAY_OAUTH_AUDIENCE: CLIENT_ID }),
+      parseGatewayConfig({ ...pki.gatewayEnv(join(dir, 'data')), SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`, GATEWAY_AUTH: 'oauth', GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: '5000', GATEWAY_OAUTH_ISSUER: authentik.oauthIssuer(SLUG), GATEWAY_OAUTH_AUDIENCE: CLIENT_ID }),
       logger,
     );
     await waitServing(gateway);

@@ -35,7 +35,9 @@ describe('the console at /console', () => {
     dir = mkdtempSync(join(tmpdir(), 'gw-console-'));
     const pki = await createTestPki(join(dir, 'pki'), ['gateway', 'shard-kitchen']);
     kitchen = await startKitchenSink({ name: 'kitchen', listen: { host: '127.0.0.1', port: 0, tls: pki.shardTls('shard-kitchen') }, logger });
-    gateway = await startGateway(parseGatewayConfig({ ...pki.gatewayEnv(join(dir, 'data')), SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`, GATEWAY_APPROVAL: 'human' }), logger);
+    // A saturated test machine answers pings late: the longer keepalive timeout keeps the shard link through it (README: raise it on such hosts).
+    const env = { ...pki.gatewayEnv(join(dir, 'data')), SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`, GATEWAY_APPROVAL: 'human', GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: '5000' };
+    gateway = await startGateway(parseGatewayConfig(env), logger);
     await waitServing(gateway);
     base = gateway.url.replace(/\/mcp$/, '');
     client = new Client({ name: 'console-test', version: '1.0.0' });
