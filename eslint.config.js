@@ -20,6 +20,8 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // The gateway's console runs in the browser, as plain scripts (no build step).
+  { files: ['gateway/console/**/*.js'], languageOptions: { sourceType: 'script', globals: { ...globals.browser } } },
   // Source code logs through an injected pino logger, never the console.
   { files: ['*/src/**/*.ts'], rules: { 'no-console': 'error' } },
   // Every package imports another only by name and only as declared in its package.json

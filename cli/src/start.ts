@@ -187,6 +187,9 @@ export function gatewayBanner(endpoints: Record<string, string>, tokenFile: stri
     }
     lines.push(`  connect       npx @modelcontextprotocol/inspector --cli ${mcp} --transport http --method tools/list --header "Authorization: Bearer <token>"`);
   }
+  if (endpoints.approval === 'human') lines.push('  approval      human: a person approves every change, in the client or in the console (GATEWAY_APPROVAL)');
+  else if (endpoints.approval === 'model') lines.push('  approval      model: the client applies its own plans with their id (GATEWAY_APPROVAL=human to require a person)');
+  if (endpoints.console) lines.push(`  console       ${endpoints.console}`);
   lines.push('  check         npx homelab-mcp doctor');
   return lines;
 }

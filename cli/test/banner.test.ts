@@ -17,4 +17,11 @@ describe('the banner npm start prints', () => {
     expect(text).not.toMatch(/token {2}|Bearer|abc123|\/h\/gateway\/token/);
     expect(text).toContain('npx @modelcontextprotocol/inspector --cli http://127.0.0.1:8765/mcp --transport http --method tools/list');
   });
+
+  it('states who applies plans and where the console is', () => {
+    const text = gatewayBanner({ ...endpoints, auth: 'token', approval: 'human', console: 'http://127.0.0.1:8765/console' }, '/h/gateway/token', undefined).join('\n');
+    expect(text).toContain('approval      human: a person approves every change');
+    expect(text).toContain('console       http://127.0.0.1:8765/console');
+    expect(gatewayBanner({ ...endpoints, auth: 'token', approval: 'model' }, '/h/gateway/token', undefined).join('\n')).toContain('approval      model: the client applies its own plans');
+  });
 });

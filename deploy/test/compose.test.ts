@@ -125,6 +125,8 @@ suite(`docker-compose up from the README, on a real Docker engine${unavailable ?
       `GATEWAY_PUBLIC_URL=http://127.0.0.1:${gatewayPort}`,
       `SHARD_TRAEFIK_URL=traefik-host.test:${shardPort}`,
       `DOCKER_SOCKET=${engine.socket}`,
+      // This test applies its plan itself, as a client under GATEWAY_APPROVAL=model does (the approval tests cover human).
+      'GATEWAY_APPROVAL=model',
       '',
     ].join('\n'), { flag: 'a' });
     // mkdir -p secrets && printf '%s' '<token>' > secrets/authentik_token && chmod 600 secrets/authentik_token

@@ -63,6 +63,9 @@ const variables = z.looseObject({
   GATEWAY_MAX_CALL_TIMEOUT_MS: positiveInt(300_000).meta(example('300000')),
   GATEWAY_STREAM_MAX_ITEMS: positiveInt(1000).meta(example('1000')),
   GATEWAY_PLAN_TTL_SECONDS: positiveInt(600).meta(example('600')),
+  GATEWAY_CONSOLE_SESSION_MINUTES: positiveInt(480).meta(example('480')),
+  GATEWAY_CONSOLE_OAUTH_CLIENT_ID: z.string().min(1).optional().meta(example('<client ID of the provider the console signs in with>', 'default: the first GATEWAY_OAUTH_AUDIENCE')),
+  GATEWAY_APPROVAL: z.enum(['model', 'human']).optional().meta(example('human', 'default: human when GATEWAY_LISTEN is beyond loopback, model on loopback')),
   GATEWAY_RECONNECT_INITIAL_MS: positiveInt(250).meta(example('250')),
   GATEWAY_RECONNECT_MAX_MS: positiveInt(500).meta(example('500')),
   GATEWAY_SHARD_KEEPALIVE_MS: z.coerce.number().int().min(50).default(100).meta(example('100')),
@@ -240,6 +243,12 @@ const gatewayConfigSchema = variables.transform((e) => {
       maxStreamItems: e.GATEWAY_STREAM_MAX_ITEMS,
     },
     planTtlMs: e.GATEWAY_PLAN_TTL_SECONDS * 1000,
+    /** Who applies a plan: the model that asked for it (with its id), or only a person (elicitation or the console). */
+    approval: e.GATEWAY_APPROVAL ?? (isLoopbackHost(listen.host) ? ('model' as const) : ('human' as const)),
+    /** How long a console sign-in lasts. */
+    consoleSessionMs: e.GATEWAY_CONSOLE_SESSION_MINUTES * 60_000,
+    /** The public client the console signs in as with GATEWAY_AUTH=oauth (authorization code with PKCE). */
+    ...(oauth ? { consoleOAuthClientId: e.GATEWAY_CONSOLE_OAUTH_CLIENT_ID ?? oauth.audience[0]! } : {}),
     reconnect: { initialMs: e.GATEWAY_RECONNECT_INITIAL_MS, maxMs: e.GATEWAY_RECONNECT_MAX_MS },
     keepalive: { timeMs: e.GATEWAY_SHARD_KEEPALIVE_MS, timeoutMs: e.GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS },
   };

@@ -17,6 +17,14 @@ import { renderStatus } from './mcp/status-tool.js';
 import { sessionLogOf } from './mcp/session-log.js';
 import { Subscriptions } from './surface/subscriptions.js';
 import { SurfaceTable } from './surface/surface-table.js';
+import { Approvals } from './approval/approvals.js';
+import { createAwaitApprovalTool } from './approval/await-tool.js';
+import { callTool } from './call/pipeline.js';
+import { ALL_SCOPES } from './trust/principal.js';
+import { createConsole } from './console/console-routes.js';
+import { createAuthenticator } from './http/authentication.js';
+import { DiagnosisLog } from './console/diagnoses.js';
+import { DIAGNOSE_TOOL_NAME } from '@homelab-mcp/composites';
 
 export { parseGatewayConfig, ConfigError, type GatewayConfig, type ShardTarget } from './config.js';
 export type { ShardState, ShardStatus } from './discovery/shard-connection.js';
@@ -35,6 +43,10 @@ export interface Gateway {
   validationSchema(tool: string): object | undefined;
   shards(): ShardStatus[];
   metrics: GatewayMetrics;
+  /** Who applies plans: the model (with the plan id) or only a person (GATEWAY_APPROVAL). */
+  approval: GatewayConfig['approval'];
+  /** Plans waiting for a person; present under GATEWAY_APPROVAL=human. */
+  approvals?: Approvals;
   /** Resolves on the next tools/list change (tests and the launcher wait on it). */
   nextToolsChange(): Promise<void>;
   close(): Promise<void>;
@@ -61,7 +73,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const metrics = createMetrics();
   const shards = config.shards.map((target) => new ShardConnection(target, { tls: config.tls, reconnect: config.reconnect, keepalive: config.keepalive, logger }));
   let catalog: Tool[] = [];
-  const ownTools = createOwnTools(shards, () => catalog.length);
+  const auditFile = join(config.dataDir, 'audit.log');
+  const audit = new AuditLog(auditFile, logger);
+  const approvals = config.approval === 'human' ? new Approvals(audit) : undefined;
+  const diagnoses = new DiagnosisLog();
+  const ownTools = diagnoses.watch(createOwnTools(shards, () => catalog.length, approvals ? [createAwaitApprovalTool(approvals)] : []), DIAGNOSE_TOOL_NAME);
   const table = new ToolTable(shards, new Set(ownTools.keys()));
   const rebuildCatalog = () => {
     catalog = [...[...ownTools.values()].map((t) => t.definition), ...table.listed().map(toMcpTool)];
@@ -70,20 +86,25 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
 
   const surface = new SurfaceTable(shards, logger);
   const subscriptions = new Subscriptions(surface, shards, logger);
-  const audit = new AuditLog(join(config.dataDir, 'audit.log'), logger);
   const core: McpCore = {
     table,
     plans: new PlanRegistry(config.planTtlMs),
+    ...(approvals ? { approvals } : {}),
     calls: config.calls,
     logger,
     ownTools,
-    observers: [metricsObserver(metrics), auditObserver(audit), logObserver(logger)],
+    observers: [metricsObserver(metrics), auditObserver(audit), logObserver(logger), ...(approvals ? [approvals.observer()] : [])],
     listTools: () => catalog,
     validator: new AjvJsonSchemaValidator(),
     elicitation: !config.sessions.jsonResponse,
     surface,
     subscriptions,
   };
+
+  // An approved plan is applied as the caller that planned it, through the same stages, with the approval attached.
+  approvals?.setApply((plan, decision) =>
+    callTool(core, plan.tool, { ...plan.arguments, plan_id: plan.id }, { subject: plan.subject, scopes: [...ALL_SCOPES], signal: AbortSignal.timeout(config.calls.maxTimeoutMs), approval: { planId: plan.id, by: decision.by, via: decision.via } }),
+  );
 
   const health = () => {
     const states = shards.map((s) => s.status());
@@ -95,7 +116,21 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     };
   };
 
+  const consolePages = createConsole({
+    config,
+    logger,
+    authenticate: createAuthenticator(config, tokenFile?.token),
+    shards,
+    ...(approvals ? { approvals } : {}),
+    auditFile,
+    baseUrl: () => config.publicUrl ?? http.url.replace(/\/mcp$/, ''),
+    listedTools: () => catalog.length,
+    diagnoses,
+    runTool: (name, args, caller, signal) => callTool(core, name, args, { ...caller, signal }),
+  });
+
   const http = await startMcpHttpServer({
+    console: consolePages.serve,
     config,
     token: tokenFile?.token,
     logger,
@@ -104,6 +139,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     health,
     refusedCall: (subject, tool, args, reason) => auditRefusedCall({ table, audit }, subject, tool, args, reason),
   });
+
+  if (approvals) approvals.consoleUrl = `${config.publicUrl ?? http.url.replace(/\/mcp$/, '')}/console`;
 
   surface.on('resourcesChanged', () => {
     for (const server of http.servers()) server.sendResourceListChanged().catch(() => undefined);
@@ -134,7 +171,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     updateGauge();
     shard.start();
   }
-  logger.info({ url: http.url, shards: config.shards.map((s) => `${s.name}=${s.address}`), auth: config.auth.mode, stateless: config.sessions.stateless }, 'gateway listening');
+  logger.info({ url: http.url, shards: config.shards.map((s) => `${s.name}=${s.address}`), auth: config.auth.mode, approval: config.approval, stateless: config.sessions.stateless }, 'gateway listening');
 
   return {
     url: http.url,
@@ -145,8 +182,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     validationSchema: (name) => table.find(name)?.spec.inputSchema ?? ownTools.get(name)?.definition.inputSchema,
     shards: () => shards.map((s) => s.status()),
     metrics,
+    approval: config.approval,
+    ...(approvals ? { approvals } : {}),
     nextToolsChange: () => new Promise<void>((resolve) => waiters.push(resolve)),
     close: async () => {
+      approvals?.close();
+      consolePages.close();
       subscriptions.close();
       await http.close();
       await Promise.all(shards.map((s) => s.close()));

@@ -12,7 +12,7 @@ await runComponent('gateway', logger, async () => {
   }
   const base = gateway.url.replace(/\/mcp$/, '');
   return {
-    endpoints: { mcp: gateway.url, healthz: `${base}/healthz`, metrics: `${base}/metrics`, tokenCreated: String(gateway.tokenCreated), auth: config.auth.mode },
+    endpoints: { mcp: gateway.url, healthz: `${base}/healthz`, metrics: `${base}/metrics`, tokenCreated: String(gateway.tokenCreated), auth: config.auth.mode, approval: config.approval, console: `${base}/console` },
     close: () => gateway.close(),
   };
 });

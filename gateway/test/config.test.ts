@@ -57,4 +57,12 @@ describe('parseGatewayConfig', () => {
     expect(() => parseGatewayConfig({ SHARD_KS_URL: '10.1.1.1:5000', GATEWAY_PLAINTEXT_SHARDS: 'ks' })).toThrow(/GATEWAY_PLAINTEXT_SHARDS: .*not on loopback/);
     expect(() => parseGatewayConfig({ GATEWAY_LISTEN: '0.0.0.0:8765', GATEWAY_AUTH: 'none' })).toThrow(/GATEWAY_AUTH: .*loopback/);
   });
+
+  it('lets a person approve plans by default when the gateway is reachable beyond loopback', () => {
+    expect(parseGatewayConfig(tls).approval).toBe('model');
+    expect(parseGatewayConfig({ ...tls, GATEWAY_LISTEN: '0.0.0.0:8765' }).approval).toBe('human');
+    expect(parseGatewayConfig({ ...tls, GATEWAY_LISTEN: '192.168.1.5:8765', GATEWAY_APPROVAL: 'model' }).approval).toBe('model');
+    expect(parseGatewayConfig({ ...tls, GATEWAY_APPROVAL: 'human' }).approval).toBe('human');
+    expect(() => parseGatewayConfig({ ...tls, GATEWAY_APPROVAL: 'robot' })).toThrow(/GATEWAY_APPROVAL: .*example: GATEWAY_APPROVAL=human/);
+  });
 });

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ToolTable } from '../discovery/tool-table.js';
 import type { GatewayMetrics } from '../mcp/metrics.js';
 import type { AuditLog } from '../trust/audit.js';
+import { answeredPlan } from './plans.js';
 import type { CallObserver, CallOutcome } from './tool-call.js';
 
 const METRIC_OUTCOME: Record<CallOutcome['kind'], string> = { ok: 'ok', invalid: 'invalid', refused: 'refused', unavailable: 'error', failed: 'error', unknown: 'error' };
@@ -27,7 +28,11 @@ export function auditObserver(audit: AuditLog): CallObserver {
   return {
     onOutcome(call, outcome) {
       if (call.readOnly) return;
-      const planId = call.plan?.id;
+      // A dry run's line names the plan it got, so the plan's whole story is found by its id.
+      const planned = outcome.effect === 'planned' && call.spec && call.response ? answeredPlan(call.spec, call.response.message)?.id : undefined;
+      const planId = call.plan?.id || planned;
+      // A plan applied after a person's yes names them: the console's approver, or the client's user (elicitation).
+      const approver = call.ctx.approval?.by ?? (call.plan?.confirmed ? call.ctx.subject : undefined);
       audit.write(
         {
           subject: call.ctx.subject,
@@ -36,6 +41,7 @@ export function auditObserver(audit: AuditLog): CallObserver {
           ...(planId ? { planId } : {}),
           result: outcome.kind === 'ok' ? (outcome.effect ?? 'ok') : AUDIT_RESULT[outcome.kind],
           ...(outcome.kind !== 'ok' && outcome.reason ? { error: outcome.reason } : {}),
+          ...(approver ? { approver, via: call.ctx.approval?.via ?? 'elicitation' } : {}),
           durationMs: call.sentAt === undefined ? 0 : Date.now() - call.sentAt,
         },
         call.spec?.secretFields,

@@ -4,6 +4,8 @@ import { encodeMessage, summarizeResult } from '../schema/index.js';
 import { PlanRefusedError, answeredPlan, needsPlan, planBinding, planIdOf, setPlanId } from './plans.js';
 import { CONFIRMATION_META_KEY, errorResult } from './results.js';
 import type { Stage, ToolCall } from './tool-call.js';
+import { askPerson } from '../approval/ask-person.js';
+import { approvalRefusal } from '../approval/wording.js';
 
 /**
  * Before the shard is called: a tool that takes plans either asks for one (a
@@ -20,6 +22,16 @@ export const planGate: Stage<ToolEntry> = {
     call.plan ??= { binding: planBinding(spec, request.message), id: '', confirmed: false };
     call.plan.id = planIdOf(spec, request.message);
     if (!call.plan.id) return;
+    // Under GATEWAY_APPROVAL=human only a person's yes opens the gate: in this call (elicitation) or in the console.
+    const { approvals } = deps;
+    if (approvals && !call.plan.confirmed && call.ctx.approval?.planId !== call.plan.id) {
+      const record = approvals.get(call.plan.id);
+      const mine = record?.subject === call.ctx.subject && record.tool === call.name ? record : undefined;
+      return {
+        outcome: { kind: 'refused', reason: `approval: ${mine ? `plan ${mine.status}` : 'no approval'}; only a person applies plans` },
+        answer: errorResult(approvalRefusal(mine, call.plan.id, call.name, approvals.consoleUrl), { code: 'FAILED_PRECONDITION', reason: 'APPROVAL_REQUIRED', planId: call.plan.id, ...(mine ? { status: mine.status } : {}) }),
+      };
+    }
     try {
       deps.plans.redeem(call.ctx.subject, call.name, call.plan.id, call.plan.binding);
     } catch (err) {
@@ -53,15 +65,16 @@ export const confirm: Stage<ToolEntry> = {
     const { spec } = call.target;
     const issued = deps.plans.record(call.ctx.subject, call.name, plan.binding, answeredPlan(spec, call.response!.message));
     if (!issued) return;
+    if (deps.approvals) return askPerson(call, deps.approvals, issued);
     if (!call.ctx.confirm) {
-      call.notes.push(`This is a plan; nothing changed yet. To apply it, call ${call.name} again with the same arguments and plan_id "${issued}".`);
+      call.notes.push(`This is a plan; nothing changed yet. To apply it, call ${call.name} again with the same arguments and plan_id "${issued.id}".`);
       return;
     }
     const shown = summarizeResult(spec, call.structured ?? {});
     const answer = await call.ctx.confirm(`${call.name} wants to make this change:\n\n${shown}\n\nApply it?`).catch(() => undefined);
-    if (answer !== true) return { answer: declined(call, issued, shown, answer) };
+    if (answer !== true) return { answer: declined(call, issued.id, shown, answer) };
     const request = call.request!;
-    setPlanId(spec, request.message, issued);
+    setPlanId(spec, request.message, issued.id);
     plan.confirmed = true;
     call.startOver(encodeMessage(spec, request.message));
     return { again: 'route' };

@@ -113,12 +113,12 @@ export class PlanRegistry {
     }
   }
 
-  /** Records the plan of a dry run's answer; returns its id when one was issued (a no-op plan is not). */
-  record(subject: string, tool: string, binding: string, plan: AnsweredPlan | undefined): string | undefined {
+  /** Records the plan of a dry run's answer; returns its id and expiry when one was issued (a no-op plan is not). */
+  record(subject: string, tool: string, binding: string, plan: AnsweredPlan | undefined): { id: string; expiresAt: number } | undefined {
     if (!plan?.id || plan.noOp) return undefined;
     const shardExpiry = plan.expiresAt ? toMs(plan.expiresAt) : Infinity;
-    this.ledger.issue(plan.id, binding, { subject, tool }, Math.min(Date.now() + this.ledger.ttlMs, shardExpiry));
-    return plan.id;
+    const expiresAt = this.ledger.issue(plan.id, binding, { subject, tool }, Math.min(Date.now() + this.ledger.ttlMs, shardExpiry));
+    return { id: plan.id, expiresAt };
   }
 }
 

@@ -4,6 +4,7 @@ import type { GatewayConfig } from '../config.js';
 import type { ToolEntry, ToolTable } from '../discovery/tool-table.js';
 import { requestJson, type DecodedRequest, type DecodedResponse, type ToolSpec } from '../schema/index.js';
 import type { PlanRegistry } from './plans.js';
+import type { ApprovalChannel, Approvals } from '../approval/approvals.js';
 
 /** Who calls, and what the client offers for this call. */
 export interface CallContext {
@@ -28,6 +29,8 @@ export interface CallContext {
    * plan; true only for an explicit yes. Undefined means the user could not be asked.
    */
   confirm?: (message: string) => Promise<boolean | undefined>;
+  /** Set only by the gateway when it applies a plan a person approved (GATEWAY_APPROVAL=human), never from the client. */
+  approval?: { planId: string; by: string; via: ApprovalChannel };
 }
 
 /** A tool the gateway answers itself (homelab_status, diagnose_service): authorized and validated like any other. */
@@ -79,6 +82,8 @@ export interface CallObserver {
 export interface CallDeps {
   table: ToolTable;
   plans: PlanRegistry;
+  /** Present under GATEWAY_APPROVAL=human: plans wait for a person. */
+  approvals?: Approvals;
   calls: GatewayConfig['calls'];
   logger: Logger;
   ownTools: ReadonlyMap<string, OwnTool>;

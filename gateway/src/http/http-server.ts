@@ -27,6 +27,8 @@ export interface HttpDeps {
   health(): { status: 'ok' | 'degraded'; [key: string]: unknown };
   /** Records a tools/call refused before it reached a tool handler (the audit keeps attempted writes). */
   refusedCall?: RefusedCall;
+  /** The console's pages and API under /console (they authenticate with a session cookie, not a bearer token). */
+  console?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
 }
 
 export interface McpHttpServer {
@@ -120,6 +122,7 @@ export async function startMcpHttpServer(deps: HttpDeps): Promise<McpHttpServer>
   const http = createDeadlinedServer(config, logger, async (req, res) => {
     if (!guard.admit(req, res)) return;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (deps.console && (path === '/console' || path.startsWith('/console/'))) return deps.console(req, res, path);
     if (wellKnown.servePublic(path, req, res)) return;
     const principal = await authenticateRequest(req, res, authenticate, wellKnown.challenge);
     if (!principal) return;

@@ -32,6 +32,11 @@ const INSTRUCTIONS =
   'watch notifications/tools/list_changed. Tools that change something return a plan first; apply it by calling the same ' +
   'tool with the same arguments and plan_id. homelab_status explains a missing or failing tool.';
 
+/** Under GATEWAY_APPROVAL=human the model cannot apply its plans: it says so up front. */
+const INSTRUCTIONS_HUMAN =
+  INSTRUCTIONS.replace(/Tools that change something return a plan first;.*plan_id\. /, '') +
+  ' Tools that change something return a plan first; a person must approve it (in this client when it asks, or in the gateway console) and the gateway then applies it: call await_approval with the plan id to wait for the decision.';
+
 /** What every MCP server instance shares: the gateway-wide state, never per session. */
 export interface McpCore extends CallDeps {
   /** The current tools/list answer, rebuilt only when the table changes. */
@@ -128,7 +133,7 @@ function callContext(server: Server, core: McpCore, request: CallToolRequest, ex
 export function createMcpServer(core: McpCore): Server {
   const server = new Server(SERVER_INFO, {
     capabilities: { tools: { listChanged: true }, logging: {}, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {} },
-    instructions: INSTRUCTIONS,
+    instructions: core.approvals ? INSTRUCTIONS_HUMAN : INSTRUCTIONS,
     jsonSchemaValidator: core.validator,
   });
   // Callers see only the tools their scopes allow (static-token and no-auth callers have every scope).

@@ -19,7 +19,7 @@ function lendChannels(shards: readonly ShardConnection[]): ShardChannels {
   };
 }
 
-export function createOwnTools(shards: readonly ShardConnection[], listedTools: () => number): ReadonlyMap<string, OwnTool> {
+export function createOwnTools(shards: readonly ShardConnection[], listedTools: () => number, more: readonly OwnTool[] = []): ReadonlyMap<string, OwnTool> {
   const channels = lendChannels(shards);
   const status: OwnTool = {
     definition: statusTool,
@@ -38,6 +38,6 @@ export function createOwnTools(shards: readonly ShardConnection[], listedTools: 
       return diagnoseService(channels, { service, path, clientIp }, ctx.signal);
     },
   };
-  return new Map([status, diagnose].map((tool) => [tool.definition.name, tool]));
+  return new Map([status, diagnose, ...more].map((tool) => [tool.definition.name, tool]));
 }
 

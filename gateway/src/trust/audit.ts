@@ -9,9 +9,15 @@ export interface AuditEntry {
   tool: string;
   arguments: unknown;
   planId?: string;
-  /** "planned", "applied", "ok" or "error". */
+  /** "planned", "applied", "ok", "error", or a person's "approved" / "rejected". */
   result: string;
   error?: string;
+  /** The person who approved (or rejected) the plan, when one did. */
+  approver?: string;
+  /** Where they decided: elicitation (in the client) or console. */
+  via?: string;
+  /** Why it was rejected. */
+  reason?: string;
   durationMs: number;
 }
 
@@ -22,7 +28,8 @@ export interface AuditEntry {
  */
 const MAX_AUDIT_DEPTH = 2 * MAX_MESSAGE_DEPTH;
 
-function redactArgs(v: unknown, secretFields: Set<string>, key = '', depth = 0): unknown {
+/** Arguments with every secret field's value replaced, cut below the audit depth. */
+export function redactArgs(v: unknown, secretFields: Set<string>, key = '', depth = 0): unknown {
   if (key && (isSecretKey(key) || secretFields.has(key))) return REDACTED;
   if (v && typeof v === 'object' && depth >= MAX_AUDIT_DEPTH) return `[nested deeper than ${MAX_AUDIT_DEPTH} levels]`;
   if (Array.isArray(v)) return v.map((x) => redactArgs(x, secretFields, '', depth + 1));

@@ -58,6 +58,22 @@ function explain(err: unknown, settings: OAuthSettings, { errors }: Jose): Token
 }
 
 /**
+ * One endpoint of the issuer's discovery document (jwks_uri,
+ * authorization_endpoint, token_endpoint); a 503 TokenRejectedError saying
+ * what to do when it cannot be read.
+ */
+export async function discoverEndpoint(issuer: string, key: string, otherwise: string): Promise<string> {
+  const discovery = new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`);
+  const res = await fetch(discovery, { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) }).catch((err: unknown) => {
+    throw new TokenRejectedError(`cannot reach the issuer's discovery document ${discovery.href} (${(err as Error).message}); retry shortly`, 503);
+  });
+  const doc = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+  const value = doc?.[key];
+  if (!res.ok || typeof value !== 'string') throw new TokenRejectedError(`the issuer's discovery document ${discovery.href} has no ${key} (HTTP ${res.status}); ${otherwise}`, 503);
+  return value;
+}
+
+/**
  * OAuth 2.1 resource-server side: verifies a JWT access token against the
  * issuer's JWKS (fetched and cached by jose, refreshed on an unknown key id),
  * checking signature, issuer, audience and expiry. The token itself stays
@@ -66,18 +82,7 @@ function explain(err: unknown, settings: OAuthSettings, { errors }: Jose): Token
 export function createJwtVerifier(settings: OAuthSettings): (token: string) => Promise<Principal> {
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const loadKeys = async (): Promise<JWTVerifyGetKey> => {
-    let url = settings.jwksUrl;
-    if (!url) {
-      const discovery = new URL('.well-known/openid-configuration', settings.issuer.endsWith('/') ? settings.issuer : `${settings.issuer}/`);
-      const res = await fetch(discovery, { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) }).catch((err: unknown) => {
-        throw new TokenRejectedError(`cannot reach the issuer's discovery document ${discovery.href} (${(err as Error).message}); retry shortly`, 503);
-      });
-      const doc = (await res.json().catch(() => undefined)) as { jwks_uri?: unknown; issuer?: unknown } | undefined;
-      if (!res.ok || typeof doc?.jwks_uri !== 'string') {
-        throw new TokenRejectedError(`the issuer's discovery document ${discovery.href} has no jwks_uri (HTTP ${res.status}); set GATEWAY_OAUTH_JWKS_URL`, 503);
-      }
-      url = doc.jwks_uri;
-    }
+    const url = settings.jwksUrl ?? (await discoverEndpoint(settings.issuer, 'jwks_uri', 'set GATEWAY_OAUTH_JWKS_URL'));
     return (await loadJose()).createRemoteJWKSet(new URL(url), { timeoutDuration: DISCOVERY_TIMEOUT_MS, cooldownDuration: 30_000 });
   };
 

@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import * as yaml from 'js-yaml';
 import { FLOW_BLUEPRINTS, parseBlueprint, readFixtureBlueprint } from './blueprints.js';
 import { completeResponse, hasPath, validateBody, type AuthentikVersion } from './contract.js';
-import { createOidcIssuer, type AccessTokenRequest } from './oidc.js';
+import { createOidcIssuer, type AccessTokenRequest, type OAuthLogin } from './oidc.js';
 
 export type { AuthentikVersion } from './contract.js';
-export type { AccessTokenRequest } from './oidc.js';
+export type { AccessTokenRequest, OAuthLogin } from './oidc.js';
 
 export interface AuthentikSimOptions {
   version?: AuthentikVersion;
@@ -31,6 +31,8 @@ export interface AuthentikSim {
   oauthIssuer(slug: string): string;
   /** Signs an access token as that provider would issue it. */
   issueAccessToken(request: AccessTokenRequest): Promise<string>;
+  /** Signs a person in: the authorization endpoint answers their client's code flow (PKCE) without a login page. */
+  signInOAuthUser(login: OAuthLogin | undefined): void;
   state: State;
   close(): Promise<void>;
 }
@@ -152,6 +154,7 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://authentik');
     if (req.method === 'GET' && oidc.handle(url.pathname, res)) return;
+    if (await oidc.handleCodeFlow(req, res, url)) return;
     if (!url.pathname.startsWith('/api/v3/')) return send(res, 404, { detail: 'Not found.' });
     const path = url.pathname.slice('/api/v3'.length);
     const method = req.method ?? 'GET';
@@ -349,6 +352,7 @@ export async function startAuthentikSim(opts: AuthentikSimOptions = {}): Promise
     },
     oauthIssuer: (slug) => oidc.issuerFor(slug),
     issueAccessToken: (request) => oidc.issue(request),
+    signInOAuthUser: (login) => oidc.signIn(login),
     state,
     close: async () => {
       server.closeAllConnections();
