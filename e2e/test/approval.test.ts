@@ -12,7 +12,7 @@ import type { RunningShard } from '@homelab-mcp/shard-kit';
 import { parseConfig as parseNavigatorConfig, startNavigator } from '@homelab-mcp/shard-traefik';
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
 import { createTestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
-import { waitFor } from './support/wait-for.js';
+import { waitFor } from '@homelab-mcp/component-kit';
 
 // GATEWAY_APPROVAL=human against the real Navigator on the Traefik stand-in:
 // the model gets a plan it cannot apply itself; a person approves it (in the

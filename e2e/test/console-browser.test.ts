@@ -19,7 +19,7 @@ import { parseConfig as parseWatchmanConfig, startWatchman } from '@homelab-mcp/
 import { parseConfig as parseNavigatorConfig, startNavigator } from '@homelab-mcp/shard-traefik';
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
 import { createTestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
-import { waitFor } from './support/wait-for.js';
+import { waitFor } from '@homelab-mcp/component-kit';
 
 // The console in a real browser (Debian's chromium, driven by playwright-core;
 // no browser is downloaded) against the gateway on the three real shards and
