@@ -57,15 +57,19 @@ function schemeFix(service: string, url: string): string {
   return `In the ${service.split('@')[1] ?? ''} provider's configuration, change the server ${url} of http.services.${bare(service)} to https://${u.host} (with a serversTransport that skips verification if the app's certificate is self-signed).`;
 }
 
+/** The service the request reaches, the running container behind it and that container's recent log lines. */
+function behind(f: Facts) {
+  const c = f.related.find((x) => x.state === 'running')!;
+  return { svc: lastHop(f)!.service!, c, lines: f.logs?.get(c.name) ?? [] };
+}
+
 /** Plain HTTP to a port where the app speaks only TLS: the app refuses each request, and Traefik still reports the server UP. */
 export const serverSchemeCheck: Check = {
   id: 'server-scheme',
   needs: ['trace', 'containers', 'logs'],
   irrelevant: (f) => serverPortCheck.irrelevant!(f),
   run(f) {
-    const svc = lastHop(f)!.service!;
-    const c = f.related.find((x) => x.state === 'running')!;
-    const lines = f.logs?.get(c.name) ?? [];
+    const { svc, c, lines } = behind(f);
     return svc.servers.filter((s) => s.url.startsWith('http://')).flatMap((s): Finding[] => {
       const refused = [...lines].reverse().find((l) => TLS_ONLY.test(l.text));
       const tlsPort = lines.map((l) => TLS_LISTEN.exec(l.text)?.[1]).find((p) => p !== undefined && Number(p) === portOf(s.url));
@@ -90,9 +94,7 @@ export const loopbackBindCheck: Check = {
   needs: ['trace', 'containers', 'logs'],
   irrelevant: (f) => serverPortCheck.irrelevant!(f),
   run(f) {
-    const svc = lastHop(f)!.service!;
-    const c = f.related.find((x) => x.state === 'running')!;
-    const lines = f.logs?.get(c.name) ?? [];
+    const { svc, c, lines } = behind(f);
     if (lines.some((l) => ALL_INTERFACES.test(l.text))) return [];
     const line = [...lines].reverse().find((l) => LOOPBACK_LISTEN.test(l.text));
     const server = line && svc.servers.find((s) => portOf(s.url) === Number(LOOPBACK_LISTEN.exec(line.text)?.[1]));
