@@ -29,6 +29,11 @@ export function cookieOf(req: IncomingMessage, name: string): string | undefined
   return undefined;
 }
 
+/** A Set-Cookie value for an httpOnly cookie the page's script never reads; Max-Age=0 clears it. */
+export function httpOnlyCookie(name: string, value: string, o: { path: string; sameSite: 'Strict' | 'Lax'; maxAgeSeconds: number; secure: boolean }): string {
+  return `${name}=${value}; Path=${o.path}; HttpOnly; SameSite=${o.sameSite}; Max-Age=${o.maxAgeSeconds}${o.secure ? '; Secure' : ''}`;
+}
+
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -83,7 +88,7 @@ export class ConsoleSessions {
   }
 
   private cookie(value: string, maxAgeSeconds: number): string {
-    return `${SESSION_COOKIE}=${value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${this.secureCookie ? '; Secure' : ''}`;
+    return httpOnlyCookie(SESSION_COOKIE, value, { path: '/console', sameSite: 'Strict', maxAgeSeconds, secure: this.secureCookie });
   }
 
   private dropExpired(): void {

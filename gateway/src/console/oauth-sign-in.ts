@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { discoverEndpoint, TokenRejectedError, type OAuthSettings } from '../trust/oauth.js';
 import { ALL_SCOPES } from '../trust/principal.js';
-import { cookieOf } from './console-sessions.js';
+import { cookieOf, httpOnlyCookie } from './console-sessions.js';
 
 export const STATE_COOKIE = 'homelab_console_oauth';
 /** How long a person may take at Authentik's login. */
@@ -87,6 +87,6 @@ export class OAuthSignIn {
   }
 
   private cookie(value: string, maxAgeSeconds: number): string {
-    return `${STATE_COOKIE}=${value}; Path=/console/oauth; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${this.secureCookie ? '; Secure' : ''}`;
+    return httpOnlyCookie(STATE_COOKIE, value, { path: '/console/oauth', sameSite: 'Lax', maxAgeSeconds, secure: this.secureCookie });
   }
 }
