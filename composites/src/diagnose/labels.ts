@@ -30,3 +30,9 @@ export function servicePortFix(service: string, port: number, serverUrl: string)
   u.port = String(port);
   return `In the ${provider(service) || 'provider'}'s configuration, change the server ${serverUrl} of http.services.${name} to ${u.origin}.`;
 }
+
+/** A container's traefik.enable label (key as written, value), matched case-insensitively as Traefik reads labels. */
+export function enableLabel(c: { traefikLabels: Record<string, string> }): { key: string; value: string } | undefined {
+  const key = Object.keys(c.traefikLabels).find((k) => k.toLowerCase() === 'traefik.enable');
+  return key === undefined ? undefined : { key, value: c.traefikLabels[key]! };
+}

@@ -1,5 +1,6 @@
 import type { Container } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import { parseGoBool } from '@homelab-mcp/upstream-types/traefik.js';
+import { enableLabel } from '../labels.js';
 import type { Check, Facts, Finding } from '../types.js';
 
 const CRASH_LOOP_RESTARTS = 3;
@@ -19,8 +20,7 @@ function problem(c: Container): string | undefined {
 
 /** A running container whose labels route it but which Traefik's Docker provider passes over by its own label. */
 function disabledByLabel(c: Container): Finding | undefined {
-  const label = Object.keys(c.traefikLabels).find((k) => k.toLowerCase() === 'traefik.enable');
-  const value = label === undefined ? undefined : c.traefikLabels[label];
+  const { key: label, value } = enableLabel(c) ?? {};
   if (value === undefined || parseGoBool(value) === true || !routesThrough(c)) return undefined;
   return {
     severity: 'critical',

@@ -2,7 +2,7 @@ import { TraceOutcome } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator
 import type { Container } from '@homelab-mcp/proto/ts/homelab/dozzle/v1/watchman.js';
 import { closest, distance } from 'fastest-levenshtein';
 import { parseGoBool, ROUTER_LABEL_KEYS, SERVICE_LABEL_KEYS, unknownLabelKey } from '@homelab-mcp/upstream-types/traefik.js';
-import { bare, hostsInRule } from '../labels.js';
+import { bare, enableLabel, hostsInRule } from '../labels.js';
 import type { Check, Facts, Finding } from '../types.js';
 import { loggedPort } from './server-port.js';
 
@@ -30,7 +30,7 @@ function objects(c: Container, kind: 'routers' | 'services'): Map<string, Map<st
 
 /** Traefik's provider keeps it (running, healthy when it has a health check, not disabled by label). */
 function kept(c: Container): boolean {
-  const enable = Object.entries(c.traefikLabels).find(([k]) => k.toLowerCase() === 'traefik.enable')?.[1];
+  const enable = enableLabel(c)?.value;
   return c.state === 'running' && (!c.health || c.health === 'healthy') && (enable === undefined || parseGoBool(enable) === true);
 }
 
