@@ -140,9 +140,9 @@ async function benchDiagnose(gateway: Target, short: boolean, progress: (msg: st
     const targets = DIAGNOSED.map((service) => ({ ...gateway, label: service, tool: 'diagnose_service', args: { service } }));
     results.push(...(await runInterleaved(targets, opts, short ? 1 : 3, progress)));
   }
-  const rows = results.map((r) => [r.label, r.clients, r.calls, r.errors, r.callsPerSecond, r.p50Ms, r.p99Ms, sumValues(r.cpuMsPerCall)]);
-  const table = formatTable(['service', 'clients', 'calls', 'errors', 'calls/s', 'p50 ms', 'p99 ms', 'CPU ms/call'], rows) +
-    '\n\nCPU per call: the client, the gateway, the three shards and the stand-ins together.';
+  const rows = results.map((r) => [r.label, r.clients, r.calls, r.errors, r.callsPerSecond, r.p50Ms, r.p99Ms, sumValues(r.cpuMsPerCall), r.upstreamRequestsPerCall]);
+  const table = formatTable(['service', 'clients', 'calls', 'errors', 'calls/s', 'p50 ms', 'p99 ms', 'CPU ms/call', 'Traefik req/call'], rows) +
+    '\n\nCPU per call: the client, the gateway, the three shards and the stand-ins together. Traefik req/call: requests to the Traefik API per diagnosis (its runtime configuration and its entry points, each read once).';
   return { title: 'diagnose_service', table, json: { results } };
 }
 

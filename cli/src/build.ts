@@ -1,6 +1,5 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { entryOf, repoRoot } from './paths.js';
 
@@ -94,8 +93,8 @@ export async function buildComponents(entries: Record<string, string> = Object.f
 
 /** Recorded beside the bundles: every file the build read, with the size and mtime it had then. */
 const STAMP = 'build-inputs.json';
-/** The build's own settings live in this file: a change to it makes every bundle stale. */
-const BUILD_SCRIPT = fileURLToPath(import.meta.url);
+/** The build's own settings live in this file: a change to it makes every bundle stale (the same path whether the CLI runs from its sources or its bundle). */
+const BUILD_SCRIPT = resolve(repoRoot, 'cli', 'src', 'build.ts');
 
 interface Stamp {
   entries: Record<string, string>;

@@ -35,6 +35,22 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
+/** Requests the Traefik stand-in has served so far, by path (asked over its IPC channel, as the bench does). */
+function traefikPaths(): Promise<Record<string, number>> {
+  const sim = started.components.find((c) => c.spec.name === 'sim-traefik');
+  if (!sim) throw new Error('the Traefik stand-in is not running');
+  return new Promise((resolve) => {
+    const onMessage = (msg: unknown) => {
+      const m = msg as { type?: string; traffic?: { traefikApi?: { paths: Record<string, number> } } };
+      if (m?.type !== 'homelab-sim:traffic') return;
+      sim.child.off('message', onMessage);
+      resolve(m.traffic?.traefikApi?.paths ?? {});
+    };
+    sim.child.on('message', onMessage);
+    sim.child.send({ type: 'homelab-sim:traffic' });
+  });
+}
+
 async function diagnose(service: string): Promise<{ summary: string; findings: Finding[]; not_checked: unknown[] }> {
   const res = await client.callTool({ name: 'diagnose_service', arguments: { service } });
   expect(res.isError ?? false).toBe(false);
@@ -70,6 +86,15 @@ describe('diagnose_service names the right cause first', () => {
     expect(result.findings.filter((f) => f.severity === 'critical' || f.severity === 'warning')).toEqual([]);
     expect(result.summary).toContain('no problem found');
     expect(result.not_checked).toEqual([]);
+  });
+
+  it('reads each object of the Traefik API once per diagnosis', async () => {
+    const before = await traefikPaths();
+    await diagnose('whoami');
+    const after = await traefikPaths();
+    const read = Object.fromEntries(Object.keys(after).filter((p) => p !== '/api/version').map((p) => [p, (after[p] ?? 0) - (before[p] ?? 0)]).filter(([, n]) => n));
+    // The routes, the trace through them and its TLS check share one read of the runtime configuration.
+    expect(read).toEqual({ '/api/rawdata': 1, '/api/entrypoints': 1 });
   });
 
   it('says what it could not check when a shard is down', async () => {

@@ -10,7 +10,7 @@ import { startTraefikSim } from './traefik/index.js';
 /** The message a launcher (the bench) sends over the IPC channel to read how much upstream traffic the stand-in served. */
 export const TRAFFIC_QUERY = 'homelab-sim:traffic';
 
-function answerTrafficQueries(read: () => Record<string, { requests: number; connections: number }>): void {
+function answerTrafficQueries(read: () => Record<string, { requests: number; connections: number; paths: Record<string, number> }>): void {
   process.on('message', (msg: unknown) => {
     if ((msg as { type?: unknown } | null)?.type === TRAFFIC_QUERY) process.send?.({ type: TRAFFIC_QUERY, traffic: read() });
   });

@@ -99,10 +99,14 @@ function contextFor(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWr
   const onCancel = () => controller.abort(new ShardError('CANCELLED', 'the client cancelled the call'));
   call.once('cancelled', onCancel);
   const peer = verifiedIdentity(call.metadata) ?? peerIdentity(call.getAuthContext?.().sslPeerCertificate);
+  // Most calls never log: the call's child logger (pino serializes its bindings) is made on first use.
+  let callLogger: Logger | undefined;
   const ctx: ShardContext = {
     signal: controller.signal,
     ...(Number.isFinite(deadlineMs) ? { deadline: new Date(deadlineMs) } : {}),
-    logger: logger.child({ method, ...(peer ? { peer } : {}) }),
+    get logger() {
+      return (callLogger ??= logger.child({ method, ...(peer ? { peer } : {}) }));
+    },
     metadata: call.metadata,
     ...(peer ? { peer } : {}),
   };

@@ -1,4 +1,5 @@
 import { ObjectStatus, Protocol, Route, type GetRoutesRequest, type GetRoutesResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import type { RawDataSnapshots } from './upstream/snapshots.js';
 import { rawItems, type ApiRouter, type ApiService, type RawData, type TraefikApi } from './upstream/traefik-api.js';
 
 /**
@@ -86,9 +87,8 @@ function matches(route: Route, req: GetRoutesRequest): boolean {
   return true;
 }
 
-/** get_routes: every router of the asked protocols, with servers, filtered; one request to Traefik (its raw data). */
-export async function getRoutes(api: TraefikApi, req: GetRoutesRequest, signal: AbortSignal): Promise<GetRoutesResponse> {
-  const raw = await api.rawData(signal);
+/** The routes of a runtime configuration that pass the filters, sorted by name. */
+export function routesOf(raw: RawData, req: GetRoutesRequest): { routes: Route[]; total: number } {
   const routes: Route[] = [];
   let total = 0;
   for (const [protocol, of] of PROTOCOLS) {
@@ -104,4 +104,10 @@ export async function getRoutes(api: TraefikApi, req: GetRoutesRequest, signal: 
   }
   routes.sort((a, b) => a.name.localeCompare(b.name));
   return { routes, total };
+}
+
+/** get_routes: every router of the asked protocols, with servers, filtered; one request to Traefik (its raw data), kept as a snapshot when there is a place for it. */
+export async function getRoutes(api: TraefikApi, req: GetRoutesRequest, signal: AbortSignal, snapshots?: RawDataSnapshots): Promise<GetRoutesResponse> {
+  const raw = await api.rawData(signal);
+  return { ...routesOf(raw, req), snapshot: snapshots?.keep(raw) ?? '' };
 }

@@ -9,6 +9,7 @@ import { getRoutes, toRoute } from './routes.js';
 import { checkSslStatus } from './ssl.js';
 import { createSurfaceHandlers } from './surface.js';
 import { traceRequest } from './trace/trace.js';
+import { RawDataSnapshots } from './upstream/snapshots.js';
 import type { TraefikApi } from './upstream/traefik-api.js';
 
 const OUTCOME: Record<RecoveryRecord['outcome'], RecoveryOutcome> = {
@@ -44,9 +45,10 @@ export interface NavigatorDeps {
 /** The Navigator's RPC handlers: thin, typed, on the Traefik API client and the dynamic store. */
 export function createHandlers(deps: NavigatorDeps): ShardHandlers<typeof NavigatorServiceService> {
   const { api, store } = deps;
+  const snapshots = new RawDataSnapshots();
   return {
     ...createSurfaceHandlers(api, store),
-    getRoutes: (req, ctx) => getRoutes(api, req, ctx.signal),
+    getRoutes: (req, ctx) => getRoutes(api, req, ctx.signal, snapshots),
 
     addDynamicConfig: async (req, ctx) => {
       const route = buildRouteFile(req);
@@ -90,6 +92,6 @@ export function createHandlers(deps: NavigatorDeps): ShardHandlers<typeof Naviga
 
     checkSslStatus: (req, ctx) => checkSslStatus(api, deps.websecureAddress, req, ctx.signal),
 
-    traceRequest: (req, ctx) => traceRequest(api, deps.websecureAddress, req, ctx.signal),
+    traceRequest: (req, ctx) => traceRequest(api, deps.websecureAddress, req, ctx.signal, snapshots),
   };
 }

@@ -1,10 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import { connect, type DetailedPeerCertificate } from 'node:tls';
-import { CertificateReport, type Certificate, type CheckSslStatusRequest, type CheckSslStatusResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
+import { CertificateReport, GetRoutesRequest, type Certificate, type CheckSslStatusRequest, type CheckSslStatusResponse } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import { splitSubjectAltName } from '@homelab-mcp/pki/identity.js';
 import { toTimestamp } from '@homelab-mcp/shard-kit';
-import { getRoutes } from './routes.js';
-import type { TraefikApi } from './upstream/traefik-api.js';
+import { getRoutes, routesOf } from './routes.js';
+import type { RawData, TraefikApi } from './upstream/traefik-api.js';
 
 function summarize(c: DetailedPeerCertificate): Certificate {
   const sans = splitSubjectAltName(c.subjectaltname).map((s) => s.replace(/^(DNS|IP Address):/, ''));
@@ -51,9 +51,10 @@ function handshake(host: string, address: string, timeoutMs: number): Promise<De
 }
 
 /** check_ssl_status: a real handshake per host (in parallel, each with its own timeout). */
-export async function checkSslStatus(api: TraefikApi, websecure: string | undefined, req: CheckSslStatusRequest, signal: AbortSignal): Promise<CheckSslStatusResponse> {
+export async function checkSslStatus(api: TraefikApi, websecure: string | undefined, req: CheckSslStatusRequest, signal: AbortSignal, raw?: RawData): Promise<CheckSslStatusResponse> {
   const timeoutMs = req.timeoutMs || 5000;
-  const routes = await getRoutes(api, { protocol: 0, host: '', service: '', name: '', provider: '', status: 0 }, signal).catch(() => undefined);
+  const all = GetRoutesRequest.fromPartial({});
+  const routes = raw ? routesOf(raw, all) : await getRoutes(api, all, signal).catch(() => undefined);
   const reports = await Promise.all(req.hosts.map(async (host) => {
     const address = req.address || websecure || `${host}:443`;
     const expected = routes?.routes.find((r) => r.hosts.some((h) => h.toLowerCase() === host.toLowerCase()) && r.tls);

@@ -63,7 +63,8 @@ async function readLogs(watchman: WatchmanServiceClient, related: readonly Conta
 
 /**
  * Reads what the checks need: routers, containers and applications at once,
- * then the request's trace, then the logs of the containers behind it.
+ * then the request's trace (through the routers just read: Traefik is read
+ * once), then the logs of the containers behind it.
  */
 export async function gatherFacts(channels: ShardChannels, input: { service: string; path?: string | undefined; clientIp?: string | undefined }, signal: AbortSignal): Promise<Facts> {
   const c: Clients = {
@@ -73,17 +74,18 @@ export async function gatherFacts(channels: ShardChannels, input: { service: str
   };
   const missing: Facts['missing'] = {};
   const [routesS, containersS, appsS] = await Promise.all([
-    settle('Traefik', c.navigator, () => unary(c.navigator!, c.navigator!.getRoutes, GetRoutesRequest.fromPartial({}), DEADLINE_MS, signal).then((r): Route[] => r.routes)),
+    settle('Traefik', c.navigator, () => unary(c.navigator!, c.navigator!.getRoutes, GetRoutesRequest.fromPartial({}), DEADLINE_MS, signal)),
     settle('Dozzle', c.watchman, () => unary(c.watchman!, c.watchman!.listContainers, ListContainersRequest.fromPartial({ all: true }), DEADLINE_MS, signal).then((r): Container[] => r.containers)),
     settle('Authentik', c.gatekeeper, () => unary(c.gatekeeper!, c.gatekeeper!.listApplications, ListApplicationsRequest.fromPartial({}), DEADLINE_MS, signal).then((r): Application[] => r.applications)),
   ]);
-  const routes = take('routes', routesS, missing);
+  const routesRead = take('routes', routesS, missing);
+  const routes: Route[] | undefined = routesRead?.routes;
   const containers = take('containers', containersS, missing);
   const apps = take('apps', appsS, missing);
   const target = resolveTarget(input.service, input.path, routes ?? [], containers ?? [], apps ?? []);
   const traceS: Settled<TraceRequestResponse> = !target.url
     ? { why: `no host is known for "${input.service}"` }
-    : await settle('Traefik', c.navigator, () => unary(c.navigator!, c.navigator!.traceRequest, TraceRequestRequest.fromPartial({ url: target.url, clientIp: input.clientIp ?? '' }), DEADLINE_MS * 2, signal));
+    : await settle('Traefik', c.navigator, () => unary(c.navigator!, c.navigator!.traceRequest, TraceRequestRequest.fromPartial({ url: target.url, clientIp: input.clientIp ?? '', snapshot: routesRead?.snapshot ?? '' }), DEADLINE_MS * 2, signal));
   const trace = take('trace', traceS, missing);
   const related = relatedContainers(target, trace, containers ?? []);
   const logsS = related.length === 0 ? { value: new Map<string, LogLine[]>() } : await settle('Dozzle', c.watchman, () => readLogs(c.watchman!, related, signal));

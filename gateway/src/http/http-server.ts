@@ -101,7 +101,7 @@ async function serveMcp(endpoint: McpEndpoint, req: IncomingMessage, res: Server
   const session = request.sessionId !== undefined && !stateless ? sessions.get(request.sessionId) : undefined;
   if (!admitRequest(request, endpoint.limits, endpoint.metrics, session?.protocolVersion)) return;
   if (stateless) await serveStateless(request, endpoint.createServer, jsonResponse);
-  else if (request.sessionId !== undefined) await serveSession(request, session, jsonResponse);
+  else if (request.sessionId !== undefined) await serveSession(request, session);
   else await openSession(request, sessions, endpoint.createServer);
 }
 

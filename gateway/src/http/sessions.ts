@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../mcp/metrics.js';
+import { NodeStreamableHttpTransport } from './node-transport.js';
 
 export interface Session {
   id: string;
   /** Who initialized it: only the same subject may use it. */
   subject: string;
   server: Server;
-  transport: StreamableHTTPServerTransport;
+  transport: NodeStreamableHttpTransport;
   /** The protocol version negotiated at initialize: it decides whether JSON-RPC batches exist. */
   protocolVersion: string;
   lastSeen: number;
@@ -92,9 +92,9 @@ export class SessionRegistry {
    * the new transport. The SDK names the session; it is registered then, and
    * counts against the caps from the start.
    */
-  async open(subject: string, protocolVersion: string, server: Server, onAnswered: (listener: () => void) => void, handle: (transport: StreamableHTTPServerTransport) => Promise<void>): Promise<void> {
-    const created: Session = { id: '', subject, server, transport: undefined as unknown as StreamableHTTPServerTransport, protocolVersion, lastSeen: Date.now(), inflight: 1 };
-    const transport = new StreamableHTTPServerTransport({
+  async open(subject: string, protocolVersion: string, server: Server, onAnswered: (listener: () => void) => void, handle: (transport: NodeStreamableHttpTransport) => Promise<void>): Promise<void> {
+    const created: Session = { id: '', subject, server, transport: undefined as unknown as NodeStreamableHttpTransport, protocolVersion, lastSeen: Date.now(), inflight: 1 };
+    const transport = new NodeStreamableHttpTransport({
       sessionIdGenerator: () => randomUUID(),
       enableJsonResponse: this.settings.jsonResponse,
       onsessioninitialized: (id) => {

@@ -1,37 +1,21 @@
-import type { IncomingMessage } from 'node:http';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { McpRequest } from './mcp-request.js';
+import { NodeStreamableHttpTransport } from './node-transport.js';
 import { rpcError, sendJson } from './responses.js';
 import type { Session, SessionRegistry } from './sessions.js';
 
 /** The client's credential stays at the edge: handlers see who is calling and what they may do, never the token. */
-function authed(request: McpRequest): IncomingMessage & { auth: AuthInfo } {
+function authInfoOf(request: McpRequest): AuthInfo {
   const { principal } = request;
-  const auth: AuthInfo = { token: 'redacted', clientId: principal.subject, scopes: principal.scopes, ...(principal.expiresAt ? { expiresAt: principal.expiresAt } : {}) };
-  return Object.assign(request.req, { auth });
+  return { token: 'redacted', clientId: principal.subject, scopes: principal.scopes, ...(principal.expiresAt ? { expiresAt: principal.expiresAt } : {}) };
 }
 
 /** The version a session settles on, as the SDK server negotiates it. */
 function negotiatedVersion(initialize: unknown): string {
   const requested = (initialize as { params?: { protocolVersion?: unknown } }).params?.protocolVersion;
   return typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
-}
-
-/**
- * Works around typescript-sdk issue #2559: with enableJsonResponse a stateful
- * transport keeps one stream mapping per answered POST for the life of the
- * session. Drops the mappings whose requests are all answered.
- */
-function releaseAnsweredJsonStreams(transport: StreamableHTTPServerTransport): void {
-  const inner = (transport as unknown as { _webStandardTransport?: { _streamMapping?: Map<string, { resolveJson?: unknown }>; _requestToStreamMapping?: Map<unknown, string> } })._webStandardTransport;
-  const streams = inner?._streamMapping;
-  const requests = inner?._requestToStreamMapping;
-  if (!streams || !requests) return;
-  const live = new Set(requests.values());
-  for (const [id, stream] of streams) if (stream.resolveJson && !live.has(id)) streams.delete(id);
 }
 
 /** No sessions: a server and a transport for this one POST, closed with it. */
@@ -42,17 +26,17 @@ export async function serveStateless(request: McpRequest, createServer: () => Se
     return;
   }
   const server = createServer();
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: jsonResponse });
+  const transport = new NodeStreamableHttpTransport({ enableJsonResponse: jsonResponse });
   res.on('close', () => {
     void transport.close();
     void server.close();
   });
   await server.connect(transport);
-  await transport.handleRequest(authed(request), res, request.body);
+  await transport.handleRequest(req, res, request.body, authInfoOf(request));
 }
 
 /** A request in an existing session, which only the subject that opened it may use. */
-export async function serveSession(request: McpRequest, session: Session | undefined, jsonResponse: boolean): Promise<void> {
+export async function serveSession(request: McpRequest, session: Session | undefined): Promise<void> {
   if (!session) {
     request.refuse(404, -32001, 'Session not found: initialize a new session');
     return;
@@ -70,8 +54,7 @@ export async function serveSession(request: McpRequest, session: Session | undef
       session.lastSeen = Date.now();
     });
   }
-  await session.transport.handleRequest(authed(request), request.res, request.body);
-  if (jsonResponse) releaseAnsweredJsonStreams(session.transport);
+  await session.transport.handleRequest(request.req, request.res, request.body, authInfoOf(request));
 }
 
 /** An initialize request without a session: a new session, if the caller has room for one. */
@@ -88,5 +71,5 @@ export async function openSession(request: McpRequest, sessions: SessionRegistry
     sendJson(res, refusal.status, rpcError(-32000, refusal.message), { 'retry-after': String(refusal.retryAfterSeconds) });
     return;
   }
-  await sessions.open(subject, negotiatedVersion(initialize), createServer(), (listener) => res.on('close', listener), (transport) => transport.handleRequest(authed(request), res, request.body));
+  await sessions.open(subject, negotiatedVersion(initialize), createServer(), (listener) => res.on('close', listener), (transport) => transport.handleRequest(req, res, request.body, authInfoOf(request)));
 }

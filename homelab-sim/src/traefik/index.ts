@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTlsServer, createSecureContext, type SecureContext, type Server as TlsServer } from 'node:tls';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -41,8 +41,8 @@ export interface TraefikSim {
   /** host:port of the TLS entry point (websecure). */
   websecureAddress: string;
   dynamicDir: string;
-  /** API requests served and connections accepted so far (what the bench divides by tool calls). */
-  apiTraffic(): { requests: number; connections: number };
+  /** API requests served and connections accepted so far (what the bench divides by tool calls), and the requests by path. */
+  apiTraffic(): { requests: number; connections: number; paths: Record<string, number> };
   /** The CA that signed the valid certificates (for clients that verify them). */
   ca: CertificateAuthority;
   /** Why the file provider's last reload failed (Traefik only logs it), or undefined. */
@@ -159,7 +159,12 @@ export async function startTraefikSim(opts: TraefikSimOptions = {}): Promise<Tra
 
   const api: Server = createServer(createApiHandler(() => runtime));
   const traffic = { requests: 0, connections: 0 };
-  api.on('request', () => traffic.requests++);
+  const paths: Record<string, number> = {};
+  api.on('request', (req: IncomingMessage) => {
+    traffic.requests++;
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    paths[path] = (paths[path] ?? 0) + 1;
+  });
   api.on('connection', () => traffic.connections++);
   await new Promise<void>((resolve) => api.listen(opts.apiPort ?? 0, host, resolve));
 
@@ -189,7 +194,7 @@ export async function startTraefikSim(opts: TraefikSimOptions = {}): Promise<Tra
     websecureAddress: `${host}:${(tls.address() as AddressInfo).port}`,
     dynamicDir,
     ca,
-    apiTraffic: () => ({ ...traffic }),
+    apiTraffic: () => ({ ...traffic, paths: { ...paths } }),
     lastError: () => lastError,
     setServerHealth: (url, status) => {
       health.set(url, status);

@@ -1,8 +1,8 @@
+import type * as Diff from 'diff';
+import type * as JsYaml from 'js-yaml';
 import { constants } from 'node:fs';
 import { access, opendir, stat, unlink, watch } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTwoFilesPatch } from 'diff';
-import * as yaml from 'js-yaml';
 import type { Logger } from 'pino';
 import { PlanBook, ShardError, toTimestamp, type PlanRequest } from '@homelab-mcp/shard-kit';
 import type { Plan } from '@homelab-mcp/proto/ts/homelab/mcp/v1/plan.js';
@@ -11,6 +11,12 @@ import type { ApiRouter, TraefikApi } from '../upstream/traefik-api.js';
 import { readRegularFile, scanDirectory, TEMP_FILE, writeFileAtomic, type ScanLimits, type Skipped } from './files.js';
 import { Journal, STATE_DIR, type JournalEntry, type RecoveryRecord } from './journal.js';
 import { NAME, type RouteFile } from './model.js';
+
+/** js-yaml and diff serve changes only: a shard that only reads routes never loads them (a few MiB of its idle memory). */
+let yamlModule: Promise<typeof JsYaml> | undefined;
+let diffModule: Promise<typeof Diff> | undefined;
+const loadYaml = (): Promise<typeof JsYaml> => (yamlModule ??= import('js-yaml'));
+const loadDiff = (): Promise<typeof Diff> => (diffModule ??= import('diff'));
 
 /** The first line of every file this shard writes; files without it are never touched. */
 export const MANAGED_MARK = '# managed-by: homelab-mcp shard-traefik';
@@ -207,6 +213,7 @@ export class DynamicStore {
    */
   private async foreignNames(ownFile: string): Promise<{ names: Set<string>; skipped: Skipped[] }> {
     const names = new Set<string>();
+    const yaml = await loadYaml();
     const skipped = await scanDirectory(this.dir, {
       limits: SCAN_LIMITS,
       wanted: (rel) => /\.ya?ml$/i.test(rel),
@@ -222,7 +229,8 @@ export class DynamicStore {
     return { names, skipped };
   }
 
-  private plan(change: Omit<Change, 'planId'>, request: PlanRequest, summary: string): Plan {
+  private async plan(change: Omit<Change, 'planId'>, request: PlanRequest, summary: string): Promise<Plan> {
+    const { createTwoFilesPatch } = await loadDiff();
     const { id, expiresAt } = this.plans.create(request, change);
     const noOp = change.before === change.content;
     const diff = createTwoFilesPatch(change.before === undefined ? '/dev/null' : change.file, change.content === undefined ? '/dev/null' : change.file, change.before ?? '', change.content ?? '', '', '', { context: 3 });
@@ -247,8 +255,8 @@ export class DynamicStore {
     const { names: foreign, skipped } = await this.foreignNames(file);
     const clash = [...Object.keys(route.http.routers), ...Object.keys(route.http.services), ...Object.keys(route.http.middlewares ?? {})].filter((n) => foreign.has(n));
     if (clash.length) throw new ShardError('ALREADY_EXISTS', `another file in ${this.dir} already defines ${clash.join(', ')}; Traefik would ignore this route`, { reason: 'NAME_TAKEN', hint: 'Pick another name.' });
-    const content = HEADER + yaml.dump(route, { lineWidth: -1, noRefs: true, sortKeys: false });
-    const plan = this.plan({ name, file, content, before }, request, before === undefined ? `create ${file}: route ${Object.values(route.http.routers)[0]?.rule as string} to ${name}` : `update ${file}`);
+    const content = HEADER + (await loadYaml()).dump(route, { lineWidth: -1, noRefs: true, sortKeys: false });
+    const plan = await this.plan({ name, file, content, before }, request, before === undefined ? `create ${file}: route ${Object.values(route.http.routers)[0]?.rule as string} to ${name}` : `update ${file}`);
     return { plan, skipped };
   }
 
@@ -308,7 +316,7 @@ export class DynamicStore {
 
   private async confirm(change: Change, signal: AbortSignal): Promise<ApiRouter | undefined> {
     const name = `${change.name}@file`;
-    const rule = change.content === undefined ? undefined : (yaml.load(change.content) as RouteFile).http.routers[change.name]?.rule;
+    const rule = change.content === undefined ? undefined : ((await loadYaml()).load(change.content) as RouteFile).http.routers[change.name]?.rule;
     const deadline = Date.now() + this.confirmTimeoutMs;
     let last: ApiRouter | undefined;
     while (Date.now() < deadline && !signal.aborted) {
@@ -361,7 +369,7 @@ export class DynamicStore {
       if (!text?.startsWith(MANAGED_MARK)) continue;
       let doc: RouteFile;
       try {
-        doc = (yaml.load(text) ?? {}) as RouteFile;
+        doc = ((await loadYaml()).load(text) ?? {}) as RouteFile;
       } catch {
         continue;
       }

@@ -5,12 +5,13 @@ import { ShardError } from '@homelab-mcp/shard-kit';
 import { ObjectStatus, type CertificateReport, TraceOutcome, NearMissKind, type NearMiss, type TraceHop, type TraceMiddleware, type TraceRequestRequest, type TraceRequestResponse, type TraceRouter, type TraceService } from '@homelab-mcp/proto/ts/homelab/traefik/v1/navigator.js';
 import { qualify, status } from '../routes.js';
 import { checkSslStatus } from '../ssl.js';
-import type { ApiRouter, TraefikApi } from '../upstream/traefik-api.js';
+import type { RawDataSnapshots } from '../upstream/snapshots.js';
+import { rawItems, type ApiRouter, type RawData, type TraefikApi } from '../upstream/traefik-api.js';
 import { evaluateRule, parseRule, routingPath, ruleHosts, type RequestFacts, type RuleNode, type RuleSyntax } from './rule.js';
 
 type Obj = Record<string, unknown> & { name: string; provider: string; status: string; error?: string[] };
 interface EntryPoint { name: string; address: string; http?: { redirections?: { entryPoint?: { to?: string; scheme?: string; permanent?: boolean } }; middlewares?: string[] } }
-interface Live { entryPoints: EntryPoint[]; routers: (ApiRouter & { using?: string[]; ruleSyntax?: string })[]; services: Map<string, Obj>; middlewares: Map<string, Obj> }
+interface Live { raw: RawData; entryPoints: EntryPoint[]; routers: (ApiRouter & { using?: string[]; ruleSyntax?: string })[]; services: Map<string, Obj>; middlewares: Map<string, Obj> }
 
 const MAX_HOPS = 5;
 
@@ -34,14 +35,19 @@ function configOf(o: Obj): Record<string, unknown> {
   return rest;
 }
 
-async function readLive(api: TraefikApi, signal: AbortSignal): Promise<Live> {
-  const [entryPoints, routers, services, middlewares] = await Promise.all([
-    api.list<EntryPoint>('/entrypoints', signal),
-    api.list<ApiRouter & { using?: string[]; ruleSyntax?: string }>('/http/routers', signal),
-    api.list<Obj>('/http/services', signal),
-    api.list<Obj>('/http/middlewares', signal),
-  ]);
-  return { entryPoints, routers, services: new Map(services.map((s) => [s.name, s])), middlewares: new Map(middlewares.map((m) => [m.name, m])) };
+/** The kind of a service or middleware as Traefik's lists name it (their `type`): its one configuration key, lower-cased. */
+function typed(o: Obj): Obj {
+  return { ...o, type: String(o.type ?? Object.keys(configOf(o))[0]?.toLowerCase() ?? '') };
+}
+
+/** Entry points, and the HTTP routers, services and middlewares of one runtime configuration (a held snapshot, or read now). */
+async function readLive(api: TraefikApi, signal: AbortSignal, held: RawData | undefined): Promise<Live> {
+  const [entryPoints, raw] = await Promise.all([api.list<EntryPoint>('/entrypoints', signal), held ?? api.rawData(signal)]);
+  // The lists Traefik's API serves are sorted by name; its raw data is keyed by name.
+  const routers = rawItems<ApiRouter & { using?: string[]; ruleSyntax?: string }>(raw.routers).sort((a, b) => a.name.localeCompare(b.name));
+  const services = rawItems<Obj>(raw.services).map(typed);
+  const middlewares = rawItems<Obj>(raw.middlewares).map(typed);
+  return { raw, entryPoints, routers, services: new Map(services.map((s) => [s.name, s])), middlewares: new Map(middlewares.map((m) => [m.name, m])) };
 }
 
 function facts(url: URL, method: string, headers: Record<string, string>, clientIp: string): RequestFacts {
@@ -374,7 +380,7 @@ async function traceHop(href: string, req: TraceRequestRequest, live: Live, tlsC
 }
 
 /** trace_request: hop by hop, following redirects Traefik itself answers. */
-export async function traceRequest(api: TraefikApi, websecure: string | undefined, req: TraceRequestRequest, signal: AbortSignal): Promise<TraceRequestResponse> {
+export async function traceRequest(api: TraefikApi, websecure: string | undefined, req: TraceRequestRequest, signal: AbortSignal, snapshots?: RawDataSnapshots): Promise<TraceRequestResponse> {
   let url: URL;
   try {
     url = new URL(req.url);
@@ -383,8 +389,8 @@ export async function traceRequest(api: TraefikApi, websecure: string | undefine
   }
   if (!['http:', 'https:'].includes(url.protocol)) throw new ShardError('INVALID_ARGUMENT', `url must be http or https, not ${url.protocol}`, { fieldViolations: [{ field: 'url', description: 'scheme must be http or https' }] });
   if (req.clientIp && !/^[0-9a-fA-F:.]+$/.test(req.clientIp)) throw new ShardError('INVALID_ARGUMENT', `client_ip is not an IP address: ${JSON.stringify(req.clientIp)}`, { fieldViolations: [{ field: 'client_ip', description: 'IPv4 or IPv6 address' }], hint: 'e.g. "192.168.1.20"' });
-  const live = await readLive(api, signal);
-  const tlsCheck = async (host: string) => (await checkSslStatus(api, websecure, { hosts: [host], address: '', timeoutMs: 5000 }, signal)).reports[0];
+  const live = await readLive(api, signal, req.snapshot ? snapshots?.get(req.snapshot) : undefined);
+  const tlsCheck = async (host: string) => (await checkSslStatus(api, websecure, { hosts: [host], address: '', timeoutMs: 5000 }, signal, live.raw)).reports[0];
   const hops: TraceHop[] = [];
   const seen = new Set<string>();
   let href = url.href;

@@ -383,6 +383,12 @@ export interface GetRoutesResponse {
   routes: Route[];
   /** How many routers Traefik has in all (before filtering). */
   total: number;
+  /**
+   * Names the runtime configuration these routes were read from. The shard
+   * keeps it for a minute: trace_request with this snapshot traces against
+   * the same configuration without reading Traefik again.
+   */
+  snapshot: string;
 }
 
 /** A Traefik router and what it routes to. */
@@ -790,6 +796,12 @@ export interface TraceRequestRequest {
   clientIp: string;
   /** Skip the TLS handshake for HTTPS hops (no certificate report). */
   skipTlsCheck: boolean;
+  /**
+   * The snapshot of a get_routes answer: trace against the routers, services
+   * and middlewares that answer was read from. When the shard no longer
+   * holds it, Traefik is read afresh.
+   */
+  snapshot: string;
 }
 
 export interface TraceRequestRequest_HeadersEntry {
@@ -1154,7 +1166,7 @@ export const GetRoutesRequest: MessageFns<GetRoutesRequest> = {
 };
 
 function createBaseGetRoutesResponse(): GetRoutesResponse {
-  return { routes: [], total: 0 };
+  return { routes: [], total: 0, snapshot: "" };
 }
 
 export const GetRoutesResponse: MessageFns<GetRoutesResponse> = {
@@ -1164,6 +1176,9 @@ export const GetRoutesResponse: MessageFns<GetRoutesResponse> = {
     }
     if (message.total !== 0) {
       writer.uint32(16).uint32(message.total);
+    }
+    if (message.snapshot !== "") {
+      writer.uint32(26).string(message.snapshot);
     }
     return writer;
   },
@@ -1197,6 +1212,14 @@ export const GetRoutesResponse: MessageFns<GetRoutesResponse> = {
             message.total = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.snapshot = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1213,6 +1236,7 @@ export const GetRoutesResponse: MessageFns<GetRoutesResponse> = {
     return {
       routes: globalThis.Array.isArray(object?.routes) ? object.routes.map((e: any) => Route.fromJSON(e)) : [],
       total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      snapshot: isSet(object.snapshot) ? globalThis.String(object.snapshot) : "",
     };
   },
 
@@ -1224,6 +1248,9 @@ export const GetRoutesResponse: MessageFns<GetRoutesResponse> = {
     if (message.total !== 0) {
       obj.total = Math.round(message.total);
     }
+    if (message.snapshot !== "") {
+      obj.snapshot = message.snapshot;
+    }
     return obj;
   },
 
@@ -1234,6 +1261,7 @@ export const GetRoutesResponse: MessageFns<GetRoutesResponse> = {
     const message = createBaseGetRoutesResponse();
     message.routes = object.routes?.map((e) => Route.fromPartial(e)) || [];
     message.total = object.total ?? 0;
+    message.snapshot = object.snapshot ?? "";
     return message;
   },
 };
@@ -4940,7 +4968,7 @@ export const Certificate: MessageFns<Certificate> = {
 };
 
 function createBaseTraceRequestRequest(): TraceRequestRequest {
-  return { url: "", method: "", headers: {}, clientIp: "", skipTlsCheck: false };
+  return { url: "", method: "", headers: {}, clientIp: "", skipTlsCheck: false, snapshot: "" };
 }
 
 export const TraceRequestRequest: MessageFns<TraceRequestRequest> = {
@@ -4959,6 +4987,9 @@ export const TraceRequestRequest: MessageFns<TraceRequestRequest> = {
     }
     if (message.skipTlsCheck !== false) {
       writer.uint32(40).bool(message.skipTlsCheck);
+    }
+    if (message.snapshot !== "") {
+      writer.uint32(50).string(message.snapshot);
     }
     return writer;
   },
@@ -5019,6 +5050,14 @@ export const TraceRequestRequest: MessageFns<TraceRequestRequest> = {
             message.skipTlsCheck = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.snapshot = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5059,6 +5098,7 @@ export const TraceRequestRequest: MessageFns<TraceRequestRequest> = {
         : isSet(object.skip_tls_check)
         ? globalThis.Boolean(object.skip_tls_check)
         : false,
+      snapshot: isSet(object.snapshot) ? globalThis.String(object.snapshot) : "",
     };
   },
 
@@ -5085,6 +5125,9 @@ export const TraceRequestRequest: MessageFns<TraceRequestRequest> = {
     if (message.skipTlsCheck !== false) {
       obj.skipTlsCheck = message.skipTlsCheck;
     }
+    if (message.snapshot !== "") {
+      obj.snapshot = message.snapshot;
+    }
     return obj;
   },
 
@@ -5106,6 +5149,7 @@ export const TraceRequestRequest: MessageFns<TraceRequestRequest> = {
     );
     message.clientIp = object.clientIp ?? "";
     message.skipTlsCheck = object.skipTlsCheck ?? false;
+    message.snapshot = object.snapshot ?? "";
     return message;
   },
 };
