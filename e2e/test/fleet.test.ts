@@ -145,6 +145,18 @@ describe('a fleet of Watchmen behind one gateway: merged lists, routed calls, re
     expect(stats.isError).toBeFalsy();
   });
 
+  it('diagnose_service checks a container on the node that runs it', async () => {
+    const result = await call('diagnose_service', { service: 'paperless' });
+    expect(result.isError).toBeFalsy();
+    const { findings, checks } = result.structuredContent as { findings: { cause: string; what: string; fix_tool?: { name: string; arguments: Record<string, unknown> } }[]; checks: { check: string; status: string; why?: string }[] };
+    expect(findings[0]).toMatchObject({ cause: 'container', what: expect.stringMatching(/^Container paperless on node nas is exited/), fix_tool: { name: 'tail_logs', arguments: { container: 'paperless', node: 'nas' } } });
+    // Its logs were read on nas: main does not know the container.
+    expect(checks.find((c) => c.check === 'app-logs')).toMatchObject({ status: expect.stringMatching(/^(passed|failed)$/) });
+    // The fix it proposes works as given.
+    const fix = await call(findings[0]!.fix_tool!.name, findings[0]!.fix_tool!.arguments);
+    expect(fix.isError).toBeFalsy();
+  });
+
   it('refuses an instance presenting another node\'s certificate, and a second Navigator', async () => {
     // pi's address serves a Watchman holding nas's certificate.
     const impostor = await startNode('pi', ['gitea'], 'shard-dozzle/nas');
@@ -184,6 +196,12 @@ describe('a fleet of Watchmen behind one gateway: merged lists, routed calls, re
     expect(text(named)).toMatch(/node nas is unreachable/);
     const located = await call('tail_logs', { container: 'paperless' });
     expect(text(located)).toMatch(/no serving node has "paperless" \(looked on main\), and node nas is unreachable.*it may be there/);
+
+    // diagnose_service says which node it could not read, and claims nothing about it.
+    const diagnosis = await call('diagnose_service', { service: 'gitea' });
+    const summary = (diagnosis.structuredContent as { summary: string }).summary;
+    expect(summary).toMatch(/Not read: the containers of node nas: /);
+    expect(summary).not.toMatch(/: no problem found\./);
 
     // The last instance going takes the tools with it.
     await shards.get('main')!.close(0);
