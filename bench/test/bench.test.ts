@@ -33,5 +33,5 @@ describe('npm run bench -- --short', () => {
       expect(typeof json.summary[key]).toBe('number');
     }
     expect(Object.keys(json.summary.idleRssMiB as object)).toEqual(expect.arrayContaining(['gateway', 'shard-traefik', 'shard-dozzle', 'shard-authentik']));
-  }, 400_000);
+  }, 480_000);
 });

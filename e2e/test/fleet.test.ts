@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -175,6 +175,27 @@ describe('a fleet of Watchmen behind one gateway: merged lists, routed calls, re
     expect(status).toMatch(/traefik\/backup \([^)]*shard-traefik\/backup\): failed .*single-instance/);
     // No Watchman tools: no instance of dozzle was admitted.
     expect((await otherClient.listTools()).tools.map((t) => t.name)).not.toContain('list_containers');
+  });
+
+  it('lists a node added to GATEWAY_CONFIG without a restart, and drops one removed from it', async () => {
+    const file = join(dir, 'gateway.yaml');
+    const entry = (node: string) => `  - name: dozzle\n    instance: ${node}\n    url: 127.0.0.1:${shards.get(node)!.port}\n`;
+    await writeFile(file, `shards:\n${entry('main')}`);
+    const { gw: live, client: liveClient } = await startGw({ GATEWAY_CONFIG: file });
+    const nodesListed = async () => {
+      // Until the first instance serves, the tool is not there at all.
+      const res = (await liveClient.callTool({ name: 'list_containers', arguments: { all: true } }).catch(() => ({ isError: true }))) as CallToolResult;
+      return res.isError ? [] : [...new Set((res.structuredContent as { containers: Container[] }).containers.map((c) => c.node))].sort();
+    };
+    await waitFor('main listed', async () => (await nodesListed()).join() === 'main');
+    // A rename over the file, as editors and deployments write it.
+    await writeFile(`${file}.tmp`, `shards:\n${entry('main')}${entry('nas')}`);
+    await rename(`${file}.tmp`, file);
+    await waitFor('nas listed beside main', async () => (await nodesListed()).join() === 'main,nas');
+    expect(live.shards().map((s) => [s.name, s.state])).toEqual([['dozzle/main', 'serving'], ['dozzle/nas', 'serving']]);
+    await writeFile(file, `shards:\n${entry('nas')}`);
+    await waitFor('main gone', () => live.shards().map((s) => s.name).join() === 'dozzle/nas');
+    expect(await nodesListed()).toEqual(['nas']);
   });
 
   it('drops only a dead node\'s share: partial lists, "node nas is unreachable" for routed calls, the tool list unchanged', async () => {

@@ -244,6 +244,8 @@ const gatewayConfigSchema = variables.transform((e) => {
   const dataDir = resolve(e.GATEWAY_DATA_DIR);
   return {
     listen,
+    /** GATEWAY_CONFIG, resolved: its shard list is read again when it changes. */
+    ...(e.GATEWAY_CONFIG ? { shardFile: resolve(e.GATEWAY_CONFIG) } : {}),
     ...(e.GATEWAY_PUBLIC_URL ? { publicUrl: e.GATEWAY_PUBLIC_URL.replace(/\/+$/, '') } : {}),
     dataDir,
     shards,
@@ -273,7 +275,10 @@ const gatewayConfigSchema = variables.transform((e) => {
 });
 
 
-export type GatewayConfig = DeepReadonly<z.output<typeof gatewayConfigSchema>>;
+export type GatewayConfig = DeepReadonly<z.output<typeof gatewayConfigSchema>> & {
+  /** With GATEWAY_CONFIG: the shards as the environment and the file say now (throws a ConfigError as parsing does). */
+  readonly rereadShards?: () => GatewayConfig['shards'];
+};
 export type ShardTarget = GatewayConfig['shards'][number];
 
 type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
@@ -285,5 +290,7 @@ type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T ex
 export function parseGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
   // An empty GATEWAY_* value means "not set" (compose passes `${VAR:-}` through as "").
   const given = Object.fromEntries(Object.entries(env).filter(([k, v]) => !(k.startsWith('GATEWAY_') && v === '')));
-  return parseEnv(gatewayConfigSchema, given) as GatewayConfig;
+  const config = parseEnv(gatewayConfigSchema, given) as GatewayConfig;
+  if (!config.shardFile) return config;
+  return Object.freeze({ ...config, rereadShards: () => (parseEnv(gatewayConfigSchema, given) as GatewayConfig).shards });
 }

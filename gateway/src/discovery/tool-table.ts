@@ -30,8 +30,18 @@ export class ToolTable extends EventEmitter<{ changed: [] }> {
 
   constructor(private readonly shards: readonly ShardConnection[], private readonly reserved: ReadonlySet<string>) {
     super();
-    for (const shard of shards) shard.on('change', () => this.schedule());
+    for (const shard of shards) this.track(shard);
     this.rebuild();
+  }
+
+  /** Follows a shard added to the list after start (an instance added to GATEWAY_CONFIG); `refresh` after one left it. */
+  track(shard: ShardConnection): void {
+    shard.on('change', () => this.schedule());
+    this.schedule();
+  }
+
+  refresh(): void {
+    this.schedule();
   }
 
   /** Tools of shards that are SERVING, sorted by name. */

@@ -142,7 +142,12 @@ function argument(call: ToolCall<ToolEntry>, name: string): string {
 /** Whether the call needs more than the single-shard route: several instances, or an argument naming one. */
 export function needsInstanceRouting(call: ToolCall<ToolEntry>): boolean {
   const { instances, spec } = call.target;
-  return instances.length > 1 || (!!spec.fanOut?.nodeArgument && argument(call, spec.fanOut.nodeArgument) !== '');
+  return isFleet(instances) || (!!spec.fanOut?.nodeArgument && argument(call, spec.fanOut.nodeArgument) !== '');
+}
+
+/** Several instances, or one named for its node: merged answers then say which node each item is from. */
+function isFleet(instances: readonly ShardConnection[]): boolean {
+  return instances.length > 1 || instances.some((i) => i.target.instance !== '');
 }
 
 /** Sends the call on to one instance: the rest of the stages run as for a single shard. */
@@ -179,10 +184,11 @@ export async function routeInstances(call: ToolCall<ToolEntry>, deps: CallDeps):
   const serving = instances.filter((i) => i.isServing());
   // Writes are never fanned out: a change goes to one instance, through the plan gate.
   const mode = call.readOnly ? fanOut?.mode : undefined;
-  if (mode?.case === 'merge' && instances.length > 1) return mergeAll(call, deps, mode.value);
-  if (mode?.case === 'route' && instances.length > 1) {
+  if (mode?.case === 'merge' && isFleet(instances)) return mergeAll(call, deps, mode.value);
+  if (mode?.case === 'route' && isFleet(instances)) {
     const key = argument(call, mode.value.key);
     if (!key) return mode.value.merge ? mergeAll(call, deps, mode.value.merge) : sendTo(call, serving[0] ?? entry.shard);
+    if (instances.length === 1) return sendTo(call, instances[0]!);
     const { holders, unknown } = await locate(call, deps, mode.value, key);
     if (holders.length === 1) return sendTo(call, holders[0]!);
     const arg = fanOut?.nodeArgument;

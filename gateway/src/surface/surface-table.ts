@@ -52,8 +52,17 @@ export class SurfaceTable extends EventEmitter<{ resourcesChanged: []; promptsCh
     private readonly logger: Logger,
   ) {
     super();
-    for (const shard of shards) shard.on('change', () => queueMicrotask(() => this.rebuild()));
+    for (const shard of shards) this.track(shard);
     this.rebuild();
+  }
+
+  /** Follows a shard added to the list after start; `refresh` after one left it. */
+  track(shard: ShardConnection): void {
+    shard.on('change', () => this.refresh());
+  }
+
+  refresh(): void {
+    queueMicrotask(() => this.rebuild());
   }
 
   private rebuild(): void {
