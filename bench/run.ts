@@ -13,11 +13,12 @@ import { formatTable, runInterleaved, type LoadResult, type Target } from './lib
 import { peakRssMiB, rssMiB, sampleRss } from './lib/rss.js';
 import type { PathProcess } from './lib/cpu.js';
 import { startPeers, type Peers } from './lib/peers.js';
+import { benchFanOut } from './lib/fan-out.js';
 import { benchSearchLogs } from './lib/search-logs.js';
 import { BENCH_LAUNCHER_ENV, benchStartup } from './lib/startup.js';
 
 /** The sections, in the order a run takes them; `--only` names one or more of them. */
-export const SECTIONS = ['startup', 'throughput', 'diagnose', 'soak', 'discovery', 'search-logs', 'rss'] as const;
+export const SECTIONS = ['startup', 'throughput', 'diagnose', 'soak', 'discovery', 'search-logs', 'fan-out', 'rss'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -295,6 +296,7 @@ function summaryOf(sections: Section[]): Record<string, number | null | Record<s
   const t = (json('throughput')?.summary ?? {}) as Record<string, unknown>;
   const logs = json('search-logs') ?? {};
   const startup = json('startup') ?? {};
+  const fanOut = (json('fan-out')?.summary ?? {}) as Record<string, unknown>;
   const idle = (sections.find((s) => s.title.startsWith('idle RSS'))?.json as { idleRssMiB?: Record<string, number> } | undefined)?.idleRssMiB;
   return {
     gatewayToDirectCallsPerSecondAt50: num(t.ratioToDirectAt50),
@@ -310,6 +312,8 @@ function summaryOf(sections: Section[]): Record<string, number | null | Record<s
     searchLogsToRawRead: num(logs.ratio),
     searchLogsRegexToRawRead: num(logs.regexRatio),
     startupWarmSeconds: num(startup.warmMedianSeconds),
+    fanOutListP50FourToOneInstance: num(fanOut.listP50FourToOne),
+    fanOutSearchP50TwoToOneInstance: num(fanOut.searchP50TwoToOne),
     idleRssMiB: idle ?? null,
   };
 }
@@ -368,6 +372,11 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     await run('soak', (p) => benchSoak(started, gateway, opts.short, p));
     await run('discovery', (p) => benchDiscovery(started, gateway, opts.short, p));
     await run('search-logs', () => benchSearchLogs(opts.short, componentNamed(started, 'shard-dozzle')?.spec.entry ?? '', quiet));
+    await run('fan-out', async (p) => {
+      const gatewaySpec = componentNamed(started, 'gateway')?.spec;
+      if (!gatewaySpec) return { title: 'fan-out', table: 'skipped: no gateway', json: null };
+      return benchFanOut(opts.short, gatewaySpec, componentNamed(started, 'shard-dozzle')?.spec.entry ?? '', quiet, p);
+    });
     await run('rss', async () => {
       const rss = started.components.map((c) => [c.spec.name, c.child.pid ? rssMiB(c.child.pid) : NaN, c.child.pid ? peakRssMiB(c.child.pid) : NaN]);
       return { title: 'RSS after the run', table: formatTable(['process', 'RSS MiB', 'peak MiB'], rss), json: rss };

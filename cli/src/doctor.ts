@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { splitHostPort } from '@homelab-mcp/pki/address.js';
 import { createChannelCredentials } from '@homelab-mcp/pki/credentials.js';
-import { checkPeerIdentity, daysUntil } from '@homelab-mcp/pki/identity.js';
+import { checkPeerIdentity, daysUntil, instanceIdentity, parseInstanceAddresses } from '@homelab-mcp/pki/identity.js';
 import type { CliConfig } from './config.js';
 import { checkDeployment, COMPOSE_FILE } from './doctor-deploy.js';
 import { servingStatus } from './healthcheck.js';
@@ -169,11 +169,11 @@ async function checkGateway(url: string, token: string | undefined): Promise<Che
 function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv): ShardTarget[] {
   const targets: ShardTarget[] = [];
   const seen = new Set<string>();
-  const add = (name: string, address: string | undefined) => {
+  const add = (name: string, address: string | undefined, identity = env[`SHARD_${name.toUpperCase()}_IDENTITY`] ?? `shard-${name}`) => {
     const hp = address ? splitAddress(address) : undefined;
     if (!hp || seen.has(name)) return;
     seen.add(name);
-    targets.push({ name, ...hp, identity: env[`SHARD_${name.toUpperCase()}_IDENTITY`] ?? `shard-${name}` });
+    targets.push({ name, ...hp, identity });
   };
   for (const [component, endpoints] of Object.entries(state?.components ?? {})) {
     if (component.startsWith('shard-')) add(component.slice(6), endpoints.grpc);
@@ -181,6 +181,19 @@ function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv): Shar
   for (const [k, v] of Object.entries(env)) {
     const m = /^SHARD_([A-Z0-9]+)_URL$/.exec(k);
     if (m?.[1]) add(m[1].toLowerCase(), v);
+  }
+  // One target per node of a fleet (SHARD_DOZZLE_INSTANCES=nas=nas.home.lan:50051,...): each is checked on its own.
+  for (const [k, v] of Object.entries(env)) {
+    const m = /^SHARD_([A-Z0-9]+)_INSTANCES$/.exec(k);
+    if (!m?.[1] || !v) continue;
+    const kind = m[1].toLowerCase();
+    let instances: [string, string][] = [];
+    try {
+      instances = parseInstanceAddresses(v);
+    } catch {
+      // the gateway refuses the variable at start, with the reason
+    }
+    for (const [instance, address] of instances) add(`${kind}/${instance}`, address, instanceIdentity(env[`SHARD_${m[1]}_IDENTITY`] ?? `shard-${kind}`, instance));
   }
   return targets;
 }

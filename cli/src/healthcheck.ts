@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { readChannelCredentials } from '@homelab-mcp/pki/credentials.js';
+import { identityHostName } from '@homelab-mcp/pki/identity.js';
 import { HealthClient, healthCheckResponse_ServingStatusToJSON, type HealthCheckResponse } from '@homelab-mcp/proto/ts/grpc/health/v1/health.js';
 import type { HealthcheckTls } from './config.js';
 import type { HealthcheckOptions } from './healthcheck-command.js';
@@ -41,7 +42,7 @@ export async function runHealthcheck(opts: HealthcheckOptions, tls: HealthcheckT
     : grpc.credentials.createInsecure();
   // SNI is the expected identity (a DNS name of the shard's certificate), never an IP address.
   try {
-    const status = await servingStatus(opts.grpc, creds, 4000, opts.identity ? { 'grpc.ssl_target_name_override': opts.identity } : {});
+    const status = await servingStatus(opts.grpc, creds, 4000, opts.identity ? { 'grpc.ssl_target_name_override': identityHostName(opts.identity) } : {});
     process.stdout.write(`${status}\n`);
     return status === 'SERVING' ? 0 : 1;
   } catch (err) {

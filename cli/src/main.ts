@@ -41,7 +41,7 @@ certs
   });
 certs
   .command('issue <identity>')
-  .description('Issue (or re-issue) the certificate of one identity, e.g. shard-traefik for a second node.')
+  .description('Issue (or re-issue) the certificate of one identity, e.g. shard-traefik for a second node, or shard-dozzle/nas for the Watchman instance of node nas (files in <dir>/shard-dozzle.nas/).')
   .option('--dir <dir>', 'certificate directory')
   .option('--dns <names>', 'DNS names the certificate should carry, comma-separated', '')
   .option('--days <days>', 'validity in days', '365')

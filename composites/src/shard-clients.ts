@@ -3,6 +3,12 @@ import * as grpc from '@grpc/grpc-js';
 /** How a host (the gateway) lends its shard channels: one per shard, shared, never closed here. */
 export interface ShardChannels {
   channelFor(service: string): { address: string; channel: ReturnType<grpc.Client['getChannel']> } | undefined;
+  /**
+   * Every instance of the service, one per node where several run (one
+   * Watchman per Docker host; `node` is '' for a shard without instances),
+   * those that are down with why (`down`).
+   */
+  channelsFor(service: string): { node: string; address: string; channel: ReturnType<grpc.Client['getChannel']>; down?: string }[];
 }
 
 type ClientClass<C> = new (address: string, creds: grpc.ChannelCredentials, options: Partial<grpc.ClientOptions>) => C;
@@ -12,6 +18,11 @@ export function clientFor<C extends grpc.Client>(channels: ShardChannels, servic
   const lent = channels.channelFor(service);
   if (!lent) return undefined;
   return new make(lent.address, grpc.credentials.createInsecure(), { channelOverride: lent.channel });
+}
+
+/** A typed client per instance of a service, with the node each one reads (and why it is down, if it is). */
+export function clientsFor<C extends grpc.Client>(channels: ShardChannels, service: string, make: ClientClass<C>): { node: string; client: C; down?: string }[] {
+  return channels.channelsFor(service).map((lent) => ({ node: lent.node, client: new make(lent.address, grpc.credentials.createInsecure(), { channelOverride: lent.channel }), ...(lent.down ? { down: lent.down } : {}) }));
 }
 
 type Unary<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => grpc.ClientUnaryCall;

@@ -7,13 +7,15 @@ import { readCompose, readDockerfile, root } from './support/deploy-files.js';
 
 const run = promisify(execFile);
 const compose = ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'].find((p) => existsSync(p));
-const files = ['docker-compose.mcp.yaml', 'docker-compose.traefik-node.yaml', 'deploy/docker-compose.demo.yaml'];
+const files = ['docker-compose.mcp.yaml', 'docker-compose.traefik-node.yaml', 'docker-compose.docker-node.yaml', 'deploy/docker-compose.demo.yaml'];
 
 describe('deployment files', () => {
   (compose ? it : it.skip)(`docker-compose validates ${files.join(', ')}${compose ? '' : ' (skipped: docker-compose is not installed; .ci/run installs it)'}`, async () => {
-    for (const f of [['docker-compose.mcp.yaml'], ['docker-compose.mcp.yaml', 'deploy/docker-compose.demo.yaml'], ['docker-compose.traefik-node.yaml']]) {
-      await run(compose ?? '', [...f.flatMap((x) => ['-f', join(root, x)]), 'config', '-q'], { cwd: root });
+    for (const f of [['docker-compose.mcp.yaml'], ['docker-compose.mcp.yaml', 'deploy/docker-compose.demo.yaml'], ['docker-compose.traefik-node.yaml'], ['docker-compose.docker-node.yaml']]) {
+      await run(compose ?? '', [...f.flatMap((x) => ['-f', join(root, x)]), 'config', '-q'], { cwd: root, env: { ...process.env, DOCKER_NODE: 'nas' } });
     }
+    // A Docker node must be named: without DOCKER_NODE it would pose as the default instance.
+    await expect(run(compose ?? '', ['-f', join(root, 'docker-compose.docker-node.yaml'), 'config', '-q'], { cwd: root, env: { ...process.env, DOCKER_NODE: '' } })).rejects.toThrow(/set DOCKER_NODE to this node's name/);
   });
 
   it('installs every workspace in the image build: each package.json is copied before npm ci, or npm ci fails on the lockfile', () => {
@@ -41,8 +43,29 @@ describe('deployment files', () => {
     expect(s['shard-dozzle']?.environment?.DOCKER_HOST).toBe('tcp://docker-socket-proxy:2375');
   });
 
+  it('runs a Docker node\'s Watchman next to its socket proxy, the proxy on an internal network only and nothing published but the shard\'s port', () => {
+    const file = readCompose('docker-compose.docker-node.yaml');
+    const s = file.services;
+    expect(Object.keys(s).sort()).toEqual(['docker-socket-proxy', 'owners-init', 'shard-dozzle']);
+    const published = Object.entries(s).filter(([, svc]) => ((svc as { ports?: string[] }).ports ?? []).length > 0);
+    expect(published.map(([n, svc]) => [n, (svc as { ports?: string[] }).ports])).toEqual([['shard-dozzle', ['${SHARD_DOZZLE_BIND:-0.0.0.0}:${SHARD_DOZZLE_PORT:-50051}:50051']]]);
+    expect((s['docker-socket-proxy'] as { networks?: string[] }).networks).toEqual(['socket-proxy']);
+    expect((file as unknown as { networks: Record<string, { internal?: boolean }> }).networks['socket-proxy']).toEqual({ internal: true });
+    for (const [name, svc] of Object.entries(s)) {
+      expect({ name, socket: (svc.volumes ?? []).join(' ').includes('docker.sock') }).toEqual({ name, socket: name === 'docker-socket-proxy' });
+      expect({ name, capDrop: svc.cap_drop, readOnly: svc.read_only }).toEqual({ name, capDrop: ['ALL'], readOnly: true });
+    }
+    const shard = s['shard-dozzle']!;
+    expect(shard.environment).toMatchObject({ DOCKER_HOST: 'tcp://docker-socket-proxy:2375', SHARD_INSTANCE: expect.stringMatching(/^\$\{DOCKER_NODE:\?/) });
+    // Only this node's certificate directory is mounted, never the whole certs/.
+    expect(shard.volumes).toContain('${HOMELAB_MCP_CERTS:-./certs}/shard-dozzle.${DOCKER_NODE}:/certs/shard-dozzle:ro');
+    expect(shard.healthcheck?.test).toEqual(['CMD', 'node', 'dist/healthcheck.mjs', '--grpc', '127.0.0.1:50051', '--identity', 'shard-dozzle/${DOCKER_NODE}']);
+    // The same proxy rules as the gateway node's.
+    expect(s['docker-socket-proxy']?.volumes).toEqual(readCompose('docker-compose.mcp.yaml').services['docker-socket-proxy']?.volumes);
+  });
+
   it('runs as root only to chown: owners-init, with CHOWN and FOWNER, no network, before everything else', () => {
-    for (const file of ['docker-compose.mcp.yaml', 'docker-compose.traefik-node.yaml']) {
+    for (const file of ['docker-compose.mcp.yaml', 'docker-compose.traefik-node.yaml', 'docker-compose.docker-node.yaml']) {
       const s = readCompose(file).services;
       const init = s['owners-init'];
       expect(init).toMatchObject({ user: '0:0', cap_drop: ['ALL'], cap_add: ['CHOWN', 'FOWNER'], network_mode: 'none', read_only: true });

@@ -4,6 +4,7 @@ import { load as loadYaml } from 'js-yaml';
 import { z } from 'zod';
 import { ConfigError, exampleOf, parseEnv } from '@homelab-mcp/component-kit/config.js';
 import { isLoopbackHost, splitHostPort } from '@homelab-mcp/pki/address.js';
+import { INSTANCE_PATTERN, instanceIdentity, parseInstanceAddresses } from '@homelab-mcp/pki/identity.js';
 import type { OAuthSettings } from './trust/oauth.js';
 
 export { ConfigError };
@@ -77,6 +78,7 @@ const shardVariables = z.object({
   SHARD_NAME_URL: z.string().meta(example('shard-traefik:50051')),
   SHARD_NAME_IDENTITY: z.string().optional().meta(example('shard-traefik')),
   SHARD_NAME_SERVICES: z.string().optional().meta(example('homelab.traefik.v1.*')),
+  SHARD_NAME_INSTANCES: z.string().optional().meta(example('nas=nas.home.lan:50051,pi=10.0.0.7:50051', 'instance=host:port, comma-separated: one shard per node')),
 });
 
 const fileSchema = z.object({
@@ -84,6 +86,7 @@ const fileSchema = z.object({
     .array(
       z.object({
         name: z.string().regex(/^[a-z][a-z0-9-]*$/),
+        instance: z.string().regex(INSTANCE_PATTERN).optional(),
         url: z.string().min(1),
         identity: z.string().min(1).optional(),
         plaintext: z.boolean().optional(),
@@ -93,11 +96,20 @@ const fileSchema = z.object({
     .default([]),
 });
 
-const SHARD_URL = /^SHARD_([A-Z0-9_]+)_URL$/;
+const SHARD_URL = /^SHARD_([A-Z0-9_]+?)_(URL|INSTANCES)$/;
 
 function fail(variable: string, problem: string): never {
-  const perShard = /^SHARD_[A-Z0-9_]+?_(URL|IDENTITY|SERVICES)$/.exec(variable);
+  const perShard = /^SHARD_[A-Z0-9_]+?_(URL|IDENTITY|SERVICES|INSTANCES)$/.exec(variable);
   throw new ConfigError(variable, problem, exampleOf(variables, variable) ?? (perShard ? exampleOf(shardVariables, `SHARD_NAME_${perShard[1]}`) : undefined));
+}
+
+/** SHARD_<NAME>_INSTANCES: `nas=nas.home.lan:50051,pi=10.0.0.7:50051`. */
+function parseInstances(variable: string, value: string): [string, string][] {
+  try {
+    return parseInstanceAddresses(value);
+  } catch (err) {
+    fail(variable, (err as Error).message);
+  }
 }
 
 function stripScheme(url: string): string {
@@ -131,10 +143,13 @@ const gatewayConfigSchema = variables.transform((e) => {
   const listen = splitHostPort(e.GATEWAY_LISTEN);
   if (!listen) fail('GATEWAY_LISTEN', `"${e.GATEWAY_LISTEN}" is not host:port`);
 
-  const targets = new Map<string, { address: string; identity?: string; plaintext?: boolean; services?: string[]; source: string }>();
+  // Keyed by kind/instance: `dozzle` is the default instance of the dozzle kind, `dozzle/nas` the one of node nas.
+  const targets = new Map<string, { kind: string; instance: string; address: string; identity?: string; plaintext?: boolean; services?: string[]; source: string }>();
+  const keyOf = (kind: string, instance: string) => (instance ? `${kind}/${instance}` : kind);
   if (e.GATEWAY_CONFIG) {
     for (const s of readShardFile(e.GATEWAY_CONFIG).shards) {
-      targets.set(s.name, { address: stripScheme(s.url), identity: s.identity, plaintext: s.plaintext, services: s.services, source: 'GATEWAY_CONFIG' });
+      const instance = s.instance ?? '';
+      targets.set(keyOf(s.name, instance), { kind: s.name, instance, address: stripScheme(s.url), identity: s.identity, plaintext: s.plaintext, services: s.services, source: 'GATEWAY_CONFIG' });
     }
   }
   const env = e as Record<string, unknown>;
@@ -143,10 +158,14 @@ const gatewayConfigSchema = variables.transform((e) => {
     const m = SHARD_URL.exec(key);
     const value = text(key);
     if (!m || value === undefined || value === '') continue;
-    const name = m[1]!.toLowerCase().replace(/_/g, '-');
+    const kind = m[1]!.toLowerCase().replace(/_/g, '-');
     const identity = text(`SHARD_${m[1]}_IDENTITY`);
     const services = (text(`SHARD_${m[1]}_SERVICES`) ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-    targets.set(name, { address: stripScheme(value), identity: identity || targets.get(name)?.identity, services: services.length ? services : targets.get(name)?.services, source: key });
+    const instances: [string, string][] = m[2] === 'URL' ? [['', value]] : parseInstances(key, value);
+    for (const [instance, url] of instances) {
+      const known = targets.get(keyOf(kind, instance));
+      targets.set(keyOf(kind, instance), { kind, instance, address: stripScheme(url), identity: identity || known?.identity, services: services.length ? services : known?.services, source: key });
+    }
   }
 
   const plaintextAll = /^(1|true|yes|\*)$/i.test(e.GATEWAY_PLAINTEXT_SHARDS ?? '');
@@ -155,22 +174,30 @@ const gatewayConfigSchema = variables.transform((e) => {
     if (!targets.has(n)) fail('GATEWAY_PLAINTEXT_SHARDS', `names shard "${n}", which is not configured`);
   }
 
+  const kinds = [...new Set([...targets.values()].map((t) => t.kind))];
   const shards = [];
-  for (const [name, t] of [...targets.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+  // The default instance first, then the others by name: the order decides which instance of a single-instance shard serves.
+  for (const [name, t] of [...targets.entries()].sort(([, a], [, b]) => a.kind.localeCompare(b.kind) || a.instance.localeCompare(b.instance))) {
     const hp = splitHostPort(t.address);
     if (!hp) fail(t.source, `"${t.address}" is not host:port`);
-    const plaintext = plaintextAll || plaintextNames.has(name) || t.plaintext === true;
+    const plaintext = plaintextAll || plaintextNames.has(name) || plaintextNames.has(t.kind) || t.plaintext === true;
     if (plaintext && !isLoopbackHost(hp.host)) {
       fail(t.source === 'GATEWAY_CONFIG' ? 'GATEWAY_CONFIG' : 'GATEWAY_PLAINTEXT_SHARDS', `shard "${name}" at ${t.address} is not on loopback; plaintext is allowed only for 127.0.0.1/::1/localhost`);
     }
-    const reserved = [...targets.keys()].filter((n) => n !== name).map((n) => `homelab.${n.replace(/-/g, '_')}.*`);
+    const reserved = kinds.filter((k) => k !== t.kind).map((k) => `homelab.${k.replace(/-/g, '_')}.*`);
     shards.push({
-      /** Short name, e.g. `traefik` (from SHARD_TRAEFIK_URL or the config file). */
+      /** Short name, e.g. `traefik` (from SHARD_TRAEFIK_URL or the config file); `dozzle/nas` for the instance of node nas. */
       name,
+      /** The shard's kind, e.g. `dozzle`: instances of one kind offer one set of tools. */
+      kind: t.kind,
+      /** The node this instance serves (SHARD_DOZZLE_INSTANCES), '' for the default instance (SHARD_DOZZLE_URL). */
+      instance: t.instance,
+      /** Its place among the instances of its kind (0: the default, or else the first by name). */
+      rank: [...targets.values()].filter((o) => o.kind === t.kind && o.instance.localeCompare(t.instance) < 0).length,
       /** host:port of the shard's gRPC server. */
       address: t.address,
-      /** Identity the shard's certificate must carry (URI SAN spiffe://homelab-mcp/<identity>). */
-      identity: t.identity ?? `shard-${name}`,
+      /** Identity the shard's certificate must carry (URI SAN spiffe://homelab-mcp/<identity>), e.g. shard-dozzle/nas for an instance. */
+      identity: instanceIdentity(t.identity ?? `shard-${t.kind}`, t.instance),
       /** Speak plaintext gRPC to this shard (loopback addresses only). */
       plaintext,
       /**
@@ -220,6 +247,8 @@ const gatewayConfigSchema = variables.transform((e) => {
   const dataDir = resolve(e.GATEWAY_DATA_DIR);
   return {
     listen,
+    /** GATEWAY_CONFIG, resolved: its shard list is read again when it changes. */
+    ...(e.GATEWAY_CONFIG ? { shardFile: resolve(e.GATEWAY_CONFIG) } : {}),
     ...(e.GATEWAY_PUBLIC_URL ? { publicUrl: e.GATEWAY_PUBLIC_URL.replace(/\/+$/, '') } : {}),
     dataDir,
     shards,
@@ -255,7 +284,10 @@ const gatewayConfigSchema = variables.transform((e) => {
 });
 
 
-export type GatewayConfig = DeepReadonly<z.output<typeof gatewayConfigSchema>>;
+export type GatewayConfig = DeepReadonly<z.output<typeof gatewayConfigSchema>> & {
+  /** With GATEWAY_CONFIG: the shards as the environment and the file say now (throws a ConfigError as parsing does). */
+  readonly rereadShards?: () => GatewayConfig['shards'];
+};
 export type ShardTarget = GatewayConfig['shards'][number];
 
 type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
@@ -267,5 +299,7 @@ type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T ex
 export function parseGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
   // An empty GATEWAY_* value means "not set" (compose passes `${VAR:-}` through as "").
   const given = Object.fromEntries(Object.entries(env).filter(([k, v]) => !(k.startsWith('GATEWAY_') && v === '')));
-  return parseEnv(gatewayConfigSchema, given) as GatewayConfig;
+  const config = parseEnv(gatewayConfigSchema, given) as GatewayConfig;
+  if (!config.shardFile) return config;
+  return Object.freeze({ ...config, rereadShards: () => (parseEnv(gatewayConfigSchema, given) as GatewayConfig).shards });
 }

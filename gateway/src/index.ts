@@ -3,8 +3,9 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from './trust/audit.js';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig, ShardTarget } from './config.js';
 import { ShardConnection, type ShardStatus } from './discovery/shard-connection.js';
+import { watchShardFile } from './discovery/reload.js';
 import { ToolTable, type ToolEntry } from './discovery/tool-table.js';
 import { loadOrCreateToken } from './mcp/auth.js';
 import { startMcpHttpServer } from './http/http-server.js';
@@ -71,7 +72,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   if (config.auth.mode === 'none') logger.warn('authentication is off: only loopback clients can reach the gateway');
 
   const metrics = createMetrics();
-  const shards = config.shards.map((target) => new ShardConnection(target, { tls: config.tls, reconnect: config.reconnect, keepalive: config.keepalive, logger }));
+  const connect = (target: ShardTarget) => new ShardConnection(target, { tls: config.tls, reconnect: config.reconnect, keepalive: config.keepalive, logger });
+  const shards = config.shards.map(connect);
   let catalog: Tool[] = [];
   const auditFile = join(config.dataDir, 'audit.log');
   const audit = new AuditLog(auditFile, logger);
@@ -155,11 +157,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     for (const server of http.servers()) server.sendToolListChanged().catch(() => undefined);
     for (const w of waiters.splice(0)) w();
   });
-  for (const shard of shards) {
-    const updateGauge = () => {
+  const updateGauges = () => {
+    metrics.shardUp.reset();
+    for (const s of shards.map((x) => x.status())) metrics.shardUp.set({ shard: s.name, state: s.state }, s.state === 'serving' ? 1 : 0);
+  };
+  const follow = (shard: ShardConnection) => {
+    const onChange = () => {
       const st = shard.status();
-      metrics.shardUp.reset();
-      for (const s of shards.map((x) => x.status())) metrics.shardUp.set({ shard: s.name, state: s.state }, s.state === 'serving' ? 1 : 0);
+      updateGauges();
       const level = st.state === 'serving' ? 'info' : 'warning';
       for (const server of http.servers()) {
         sessionLogOf(server)
@@ -167,10 +172,27 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
           .catch(() => undefined);
       }
     };
-    shard.on('change', updateGauge);
-    updateGauge();
+    shard.on('change', onChange);
+    onChange();
     shard.start();
-  }
+  };
+  for (const shard of shards) follow(shard);
+  const stopWatching = config.shardFile && config.rereadShards
+    ? watchShardFile(config.shardFile, config.rereadShards, shards, {
+        create: connect,
+        added: (shard) => {
+          table.track(shard);
+          surface.track(shard);
+          subscriptions.track(shard);
+          follow(shard);
+        },
+        removed: () => {
+          table.refresh();
+          surface.refresh();
+          updateGauges();
+        },
+      }, logger)
+    : undefined;
   logger.info({ url: http.url, shards: config.shards.map((s) => `${s.name}=${s.address}`), auth: config.auth.mode, approval: config.approval, stateless: config.sessions.stateless }, 'gateway listening');
 
   return {
@@ -188,6 +210,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     close: async () => {
       approvals?.close();
       consolePages.close();
+      await stopWatching?.();
       subscriptions.close();
       await http.close();
       await Promise.all(shards.map((s) => s.close()));

@@ -12,8 +12,8 @@ describe('parseGatewayConfig', () => {
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 8765 });
     expect(config.auth.mode).toBe('token');
     expect(config.shards).toEqual([
-      { name: 'dozzle', address: 'shard-dozzle:50051', identity: 'watchman', plaintext: false, services: { reserved: ['homelab.traefik.*'] } },
-      { name: 'traefik', address: 'shard-traefik:50051', identity: 'shard-traefik', plaintext: false, services: { reserved: ['homelab.dozzle.*'] } },
+      { name: 'dozzle', kind: 'dozzle', instance: '', rank: 0, address: 'shard-dozzle:50051', identity: 'watchman', plaintext: false, services: { reserved: ['homelab.traefik.*'] } },
+      { name: 'traefik', kind: 'traefik', instance: '', rank: 0, address: 'shard-traefik:50051', identity: 'shard-traefik', plaintext: false, services: { reserved: ['homelab.dozzle.*'] } },
     ]);
     expect(Object.isFrozen(config) && Object.isFrozen(config.shards[0])).toBe(true);
   });
@@ -24,8 +24,8 @@ describe('parseGatewayConfig', () => {
     writeFileSync(file, 'shards:\n  - name: authentik\n    url: 10.0.0.5:50051\n    services: [homelab.authentik.v1.GatekeeperService]\n');
     const config = parseGatewayConfig({ ...tls, GATEWAY_CONFIG: file, SHARD_MY_SHARD_URL: 'my-shard:50051', SHARD_MY_SHARD_SERVICES: 'acme.v1.*, acme.v2.Thing' });
     expect(config.shards).toEqual([
-      { name: 'authentik', address: '10.0.0.5:50051', identity: 'shard-authentik', plaintext: false, services: { allow: ['homelab.authentik.v1.GatekeeperService'], reserved: ['homelab.my_shard.*'] } },
-      { name: 'my-shard', address: 'my-shard:50051', identity: 'shard-my-shard', plaintext: false, services: { allow: ['acme.v1.*', 'acme.v2.Thing'], reserved: ['homelab.authentik.*'] } },
+      { name: 'authentik', kind: 'authentik', instance: '', rank: 0, address: '10.0.0.5:50051', identity: 'shard-authentik', plaintext: false, services: { allow: ['homelab.authentik.v1.GatekeeperService'], reserved: ['homelab.my_shard.*'] } },
+      { name: 'my-shard', kind: 'my-shard', instance: '', rank: 0, address: 'my-shard:50051', identity: 'shard-my-shard', plaintext: false, services: { allow: ['acme.v1.*', 'acme.v2.Thing'], reserved: ['homelab.authentik.*'] } },
     ]);
   });
 
@@ -64,5 +64,35 @@ describe('parseGatewayConfig', () => {
     expect(parseGatewayConfig({ ...tls, GATEWAY_LISTEN: '192.168.1.5:8765', GATEWAY_APPROVAL: 'model' }).approval).toBe('model');
     expect(parseGatewayConfig({ ...tls, GATEWAY_APPROVAL: 'human' }).approval).toBe('human');
     expect(() => parseGatewayConfig({ ...tls, GATEWAY_APPROVAL: 'robot' })).toThrow(/GATEWAY_APPROVAL: .*example: GATEWAY_APPROVAL=human/);
+  });
+
+  it('reads the instances of a shard kind, one per node, each with its own identity', () => {
+    const config = parseGatewayConfig({
+      ...tls,
+      SHARD_TRAEFIK_URL: 'shard-traefik:50051',
+      SHARD_DOZZLE_URL: 'shard-dozzle:50051',
+      SHARD_DOZZLE_INSTANCES: 'pi=10.0.0.7:50051, nas=nas.home.lan:50051',
+    });
+    expect(config.shards.map((s) => [s.name, s.kind, s.instance, s.rank, s.address, s.identity])).toEqual([
+      ['dozzle', 'dozzle', '', 0, 'shard-dozzle:50051', 'shard-dozzle'],
+      ['dozzle/nas', 'dozzle', 'nas', 1, 'nas.home.lan:50051', 'shard-dozzle/nas'],
+      ['dozzle/pi', 'dozzle', 'pi', 2, '10.0.0.7:50051', 'shard-dozzle/pi'],
+      ['traefik', 'traefik', '', 0, 'shard-traefik:50051', 'shard-traefik'],
+    ]);
+    // Instances of one kind may offer its services; other kinds' packages stay reserved.
+    expect(config.shards[1]!.services.reserved).toEqual(['homelab.traefik.*']);
+    // Without a default instance, the first node by name comes first.
+    expect(parseGatewayConfig({ ...tls, SHARD_DOZZLE_INSTANCES: 'pi=pi:1,nas=nas:1' }).shards.map((s) => [s.name, s.rank])).toEqual([['dozzle/nas', 0], ['dozzle/pi', 1]]);
+    const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
+    const file = join(dir, 'gateway.yaml');
+    writeFileSync(file, 'shards:\n  - name: dozzle\n    instance: nas\n    url: nas.home.lan:50051\n');
+    expect(parseGatewayConfig({ ...tls, GATEWAY_CONFIG: file }).shards[0]).toMatchObject({ name: 'dozzle/nas', identity: 'shard-dozzle/nas' });
+  });
+
+  it('refuses an instance list that does not fit, naming the item', () => {
+    expect(() => parseGatewayConfig({ ...tls, SHARD_DOZZLE_INSTANCES: 'nas.home.lan:50051' })).toThrow(/SHARD_DOZZLE_INSTANCES: "nas.home.lan:50051" is not instance=host:port.*example: SHARD_DOZZLE_INSTANCES=nas=/);
+    expect(() => parseGatewayConfig({ ...tls, SHARD_DOZZLE_INSTANCES: 'NAS=nas:1' })).toThrow(/instance "NAS" must be lowercase/);
+    expect(() => parseGatewayConfig({ ...tls, SHARD_DOZZLE_INSTANCES: 'nas=nas:1,nas=other:1' })).toThrow(/names instance "nas" twice/);
+    expect(() => parseGatewayConfig({ ...tls, SHARD_DOZZLE_INSTANCES: 'nas=nas' })).toThrow(/SHARD_DOZZLE_INSTANCES: "nas" is not host:port/);
   });
 });

@@ -9,6 +9,47 @@ export function identityUri(identity: string): string {
 }
 
 /**
+ * A component's identity (`shard-dozzle`), or one instance of it
+ * (`shard-dozzle/nas`: the Watchman of the node nas), in lowercase letters,
+ * digits and dashes.
+ */
+export const IDENTITY_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}(?:\/[a-z0-9][a-z0-9-]{0,62})?$/;
+
+/** An instance name: the node a shard instance serves, e.g. nas. */
+export const INSTANCE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** The identity of one instance of a component: `shard-dozzle` for the default instance (''), `shard-dozzle/nas` otherwise. */
+export function instanceIdentity(component: string, instance = ''): string {
+  return instance ? `${component}/${instance}` : component;
+}
+
+/**
+ * The instances of one shard kind and their addresses, as SHARD_<NAME>_INSTANCES
+ * lists them: `nas=nas.home.lan:50051,pi=10.0.0.7:50051`. Throws with the item
+ * that does not fit.
+ */
+export function parseInstanceAddresses(value: string): [instance: string, address: string][] {
+  const out: [string, string][] = [];
+  for (const item of value.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([^=\s]+)=(.+)$/.exec(item);
+    if (!m) throw new Error(`"${item}" is not instance=host:port`);
+    if (!INSTANCE_PATTERN.test(m[1]!)) throw new Error(`instance "${m[1]}" must be lowercase letters, digits and dashes (the node's name)`);
+    if (out.some(([i]) => i === m[1])) throw new Error(`names instance "${m[1]}" twice`);
+    out.push([m[1]!, m[2]!.trim()]);
+  }
+  return out;
+}
+
+/**
+ * The identity as a DNS name and directory name (`shard-dozzle.nas`): the
+ * certificate carries it as a DNS SAN, the gateway sends it as SNI, and
+ * `certs` keeps the instance's files under it. A slash fits neither.
+ */
+export function identityHostName(identity: string): string {
+  return identity.replace('/', '.');
+}
+
+/**
  * The entries of a subjectAltName as Node prints it ("DNS:a, IP Address:b,
  * URI:c"). Node quotes an entry whose value holds a comma or a quote, JSON style.
  */

@@ -16,6 +16,11 @@ export {
 export {
   IDENTITY_URI_PREFIX,
   identityUri,
+  IDENTITY_PATTERN,
+  INSTANCE_PATTERN,
+  instanceIdentity,
+  identityHostName,
+  parseInstanceAddresses,
   splitSubjectAltName,
   sanUris,
   identityInSan,

@@ -4,7 +4,7 @@ import { webcrypto } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile, access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { identityUri } from './identity.js';
+import { IDENTITY_PATTERN, identityHostName, identityUri } from './identity.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -112,13 +112,13 @@ export async function loadCa(certFile: string, keyFile: string): Promise<Certifi
  * DNS and IP SANs let ordinary TLS tools connect too.
  */
 export async function issueCertificate(ca: CertificateAuthority, identity: string, opts: IssueOptions = {}): Promise<IssuedCertificate> {
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(identity)) {
-    throw new Error(`identity "${identity}" must be lowercase letters, digits and dashes, e.g. shard-traefik`);
+  if (!IDENTITY_PATTERN.test(identity)) {
+    throw new Error(`identity "${identity}" must be lowercase letters, digits and dashes, e.g. shard-traefik, or one instance of it after a slash, e.g. shard-dozzle/nas`);
   }
   const keys = await newKeys();
   const notBefore = opts.notBefore ?? new Date(Date.now() - 60_000);
   const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + (opts.days ?? 365) * DAY);
-  const dns = [...new Set([identity, 'localhost', ...(opts.dnsNames ?? [])])];
+  const dns = [...new Set([identityHostName(identity), 'localhost', ...(opts.dnsNames ?? [])])];
   const ips = [...new Set(['127.0.0.1', '::1', ...(opts.ipAddresses ?? [])])];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
@@ -162,7 +162,7 @@ function layout(dir: string) {
   return {
     caFile: join(dir, 'ca.pem'),
     caKeyFile: join(dir, 'ca-key.pem'),
-    identity: (id: string): IdentityFiles => ({ certFile: join(dir, id, 'cert.pem'), keyFile: join(dir, id, 'key.pem') }),
+    identity: (id: string): IdentityFiles => ({ certFile: join(dir, identityHostName(id), 'cert.pem'), keyFile: join(dir, identityHostName(id), 'key.pem') }),
   };
 }
 
@@ -189,7 +189,8 @@ export async function issueIdentity(dir: string, identity: string, opts: IssueOp
 
 /**
  * Creates, on first run, a CA and one certificate per identity in `dir`
- * (`ca.pem`, `ca-key.pem`, `<identity>/cert.pem`, `<identity>/key.pem`; keys
+ * (`ca.pem`, `ca-key.pem`, `<identity>/cert.pem`, `<identity>/key.pem`, an
+ * instance's under `shard-dozzle.nas/`; keys
  * 0600, directories 0700). Later runs keep what exists.
  */
 export async function ensurePki(dir: string, identities: string[], opts: EnsurePkiOptions = {}): Promise<PkiFiles> {

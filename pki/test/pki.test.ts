@@ -60,3 +60,25 @@ describe('ensurePki', () => {
     expect(new X509Certificate(foreign.certPem).verify(new X509Certificate(ca.certPem).publicKey)).toBe(false);
   });
 });
+
+describe('instance identities', () => {
+  it('issues shard-dozzle/nas: the instance in the URI SAN, a DNS name without the slash, files of their own', async () => {
+    const files = await issueIdentity(dir, 'shard-dozzle/nas');
+    expect(files.certFile).toBe(join(dir, 'shard-dozzle.nas', 'cert.pem'));
+    expect((await stat(files.keyFile)).mode & 0o777).toBe(0o600);
+    const pem = await readFile(files.certFile, 'utf8');
+    expect(readIdentity(pem)).toBe('shard-dozzle/nas');
+    const info = describeCertificate(pem);
+    expect(info.sans).toEqual(expect.arrayContaining(['URI:spiffe://homelab-mcp/shard-dozzle/nas', 'DNS:shard-dozzle.nas']));
+    // The default instance's files are another identity's, untouched.
+    expect(files.certFile).not.toBe(join(dir, 'shard-dozzle', 'cert.pem'));
+  });
+
+  it('refuses identities that are neither a component nor one instance of it', async () => {
+    const ca = await createCa();
+    for (const bad of ['shard-dozzle/', 'shard-dozzle/nas/x', 'shard-dozzle/NAS', '/nas']) {
+      await expect(issueCertificate(ca, bad)).rejects.toThrow(/one instance of it after a slash, e.g. shard-dozzle\/nas/);
+    }
+  });
+});
+

@@ -24,6 +24,8 @@ function traefikLabels(labels: Record<string, string>): Record<string, string> {
  */
 export function toContainer(c: ContainerInfo): Container {
   return {
+    // The gateway names the node when it merges several Watchmen.
+    node: '',
     id: clean(c.id),
     name: clean(c.name),
     image: clean(c.image),

@@ -45,7 +45,7 @@ export async function searchContainer(backend: LogBackend, c: ContainerInfo, nam
       }
       while (open.length && (open[0]?.left ?? 0) <= 0) open.shift();
       if (matched && (!plan.levels.size || plan.levels.has(line.level))) {
-        const m: LogMatch = { container: name, line, before: [...before], after: [] };
+        const m: LogMatch = { container: name, node: '', line, before: [...before], after: [] };
         matches.push(m);
         if (plan.context) open.push({ m, left: plan.context });
         if (matchedSoFar + matches.length >= plan.maxMatches) return { matches, scanned, stopped: `stopped at ${plan.maxMatches} matches (max_matches); raise it or narrow the search` };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { splitHostPort } from '@homelab-mcp/pki/address.js';
+import { INSTANCE_PATTERN } from '@homelab-mcp/pki/identity.js';
 import type { ListenConfig } from './serve.js';
 
 const flag = z.enum(['0', '1', 'true', 'false']).default('0');
@@ -18,6 +19,11 @@ export const shardListenConfigSchema = z
     SHARD_TLS_KEY: z.string().min(1).optional().meta({ examples: ['/certs/shard-example/key.pem'] }),
     SHARD_ALLOWED_PEERS: z.string().min(1).default('gateway').meta({ examples: ['gateway'] }),
     SHARD_PLAINTEXT: flag.meta({ examples: ['1'], description: 'loopback SHARD_LISTEN only' }),
+    SHARD_INSTANCE: z
+      .string()
+      .default('')
+      .refine((v) => v === '' || INSTANCE_PATTERN.test(v), 'must be lowercase letters, digits and dashes (the node this instance serves), or empty for the default instance')
+      .meta({ examples: ['nas'], description: 'the node this instance serves; its certificate names shard-<name>/<instance>' }),
   })
   .superRefine((e, ctx) => {
     if (isOn(e.SHARD_PLAINTEXT)) return;
@@ -31,10 +37,12 @@ export type ShardListenEnv = z.infer<typeof shardListenConfigSchema>;
 /** Turns the parsed SHARD_* variables into serve()'s listen settings. */
 export function toListenConfig(e: ShardListenEnv): ListenConfig {
   const { host, port } = splitHostPort(e.SHARD_LISTEN) ?? { host: '127.0.0.1', port: 50051 };
-  if (isOn(e.SHARD_PLAINTEXT)) return { host, port, tls: 'plaintext' };
+  const instance = e.SHARD_INSTANCE ? { instance: e.SHARD_INSTANCE } : {};
+  if (isOn(e.SHARD_PLAINTEXT)) return { host, port, tls: 'plaintext', ...instance };
   return {
     host,
     port,
+    ...instance,
     tls: {
       caFile: e.SHARD_TLS_CA ?? '',
       certFile: e.SHARD_TLS_CERT ?? '',

@@ -11,7 +11,7 @@ import { addReflectionToServer } from './reflection.js';
 import { toTimestamp } from '@homelab-mcp/component-kit/timestamps.js';
 import { isLoopbackHost, joinHostPort } from '@homelab-mcp/pki/address.js';
 import { createMtlsServerCredentials, WatchedCertificateFiles } from '@homelab-mcp/pki/credentials.js';
-import { peerIdentity } from '@homelab-mcp/pki/identity.js';
+import { instanceIdentity, peerIdentity } from '@homelab-mcp/pki/identity.js';
 import { createIdentityInterceptor, verifiedIdentity, type ShardTlsFiles } from './caller-policy.js';
 
 /** What a handler gets besides its request. */
@@ -52,6 +52,12 @@ export interface ListenConfig {
   port: number;
   /** mTLS files and the identities allowed to call, or 'plaintext' (loopback only). */
   tls: ShardTlsFiles | 'plaintext';
+  /**
+   * The node this instance serves when several shards of one kind run (one
+   * Watchman per Docker host); its identity is then `shard-<name>/<instance>`.
+   * Unset: the default instance, `shard-<name>`.
+   */
+  instance?: string;
 }
 
 export interface ServeOptions<S extends grpc.ServiceDefinition> {
@@ -225,12 +231,13 @@ const SERVER_OPTIONS = {
 };
 
 /** ShardStatusService: the shard's name, service, version and health, for homelab_status. */
-function addShardStatusToServer(server: grpc.Server, opts: Pick<ServeOptions<grpc.ServiceDefinition>, 'name' | 'serviceName' | 'version' | 'upstream'>, health: HealthReporter): void {
+function addShardStatusToServer(server: grpc.Server, opts: Pick<ServeOptions<grpc.ServiceDefinition>, 'name' | 'serviceName' | 'version' | 'upstream'> & { instance: string }, health: HealthReporter): void {
   server.addService(ShardStatusServiceService, {
     getShardStatus: (_call: grpc.ServerUnaryCall<unknown, GetShardStatusResponse>, callback: grpc.sendUnaryData<GetShardStatusResponse>) => {
       const st = health.status();
       callback(null, {
         name: opts.name,
+        instance: opts.instance,
         service: opts.serviceName,
         version: opts.version ?? '0.1.0',
         serving: st.serving,
@@ -254,7 +261,8 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
   if (listen.tls === 'plaintext' && !isLoopbackHost(listen.host)) {
     throw new Error(`plaintext gRPC is allowed only on loopback, not on ${listen.host}; configure SHARD_TLS_CA/CERT/KEY`);
   }
-  const interceptors = listen.tls === 'plaintext' ? [] : [createIdentityInterceptor({ peers: new Set(listen.tls.allowedPeers), healthOnly: new Set([`shard-${opts.name}`]) })];
+  const instance = listen.instance ?? '';
+  const interceptors = listen.tls === 'plaintext' ? [] : [createIdentityInterceptor({ peers: new Set(listen.tls.allowedPeers), healthOnly: new Set([instanceIdentity(`shard-${opts.name}`, instance)]) })];
   const server = new grpc.Server({ interceptors, ...SERVER_OPTIONS } as grpc.ServerOptions);
 
   const descriptors = new DescriptorSet(opts.descriptorSet ?? loadDescriptorSet());
@@ -264,7 +272,7 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
 
   const health = new HealthReporter(opts.serviceName, opts.health, logger);
   health.addToServer(server);
-  addShardStatusToServer(server, opts, health);
+  addShardStatusToServer(server, { ...opts, instance }, health);
   addReflectionToServer(server, descriptors, [opts.serviceName, 'homelab.mcp.v1.ShardStatusService']);
 
   const certificates = listen.tls === 'plaintext' ? undefined : new WatchedCertificateFiles(listen.tls);
@@ -274,7 +282,7 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
   );
   await health.start();
   const address = `${listen.host}:${port}`;
-  logger.info({ address, tls: listen.tls !== 'plaintext', serving: health.status().serving }, 'shard listening');
+  logger.info({ address, ...(instance ? { instance } : {}), tls: listen.tls !== 'plaintext', serving: health.status().serving }, 'shard listening');
 
   let closing: Promise<void> | undefined;
   return {

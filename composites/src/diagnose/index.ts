@@ -37,10 +37,12 @@ function summarize(f: Facts, findings: readonly Finding[], checks: readonly Chec
   const top = findings.find((x) => x.severity !== 'info');
   const ran = checks.filter((c) => c.status === 'passed' || c.status === 'failed').map((c) => c.check);
   const notRun = checks.filter((c) => c.status === 'not_run');
-  const tail = `Checks run: ${ran.join(', ') || 'none'}.${notRun.length ? ` Not run: ${notRun.map((c) => `${c.check} (${c.why})`).join('; ')}.` : ''}`;
+  // A Docker node whose Watchman did not answer hides its containers: never "no problem found" then.
+  const unread = f.unansweredNodes?.length ? ` Not read: the containers of ${f.unansweredNodes.join('; ')}.` : '';
+  const tail = `Checks run: ${ran.join(', ') || 'none'}.${notRun.length ? ` Not run: ${notRun.map((c) => `${c.check} (${c.why})`).join('; ')}.` : ''}${unread}`;
   if (top) return `${subject}: ${top.what}${findings.length > 1 ? ` (${findings.length - 1} more finding${findings.length > 2 ? 's' : ''})` : ''} ${tail}`;
   if (!f.target.url) return `${f.target.input}: no router, container or Authentik application is known by this name. ${tail}`;
-  if (notRun.length) return `${subject}: no problem found by the checks that ran, but not everything could be checked. ${tail}`;
+  if (notRun.length || unread) return `${subject}: no problem found by the checks that ran, but not everything could be checked. ${tail}`;
   return `${subject}: no problem found. ${tail}`;
 }
 

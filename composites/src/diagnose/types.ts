@@ -48,6 +48,8 @@ export interface Facts {
   related: Container[];
   /** Recent log lines by container name. */
   logs?: Map<string, LogLine[]>;
+  /** Docker nodes whose Watchman did not answer, with why: their containers are missing from `containers`. */
+  unansweredNodes?: string[];
   missing: Partial<Record<FactKind, string>>;
 }
 

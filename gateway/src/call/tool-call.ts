@@ -131,11 +131,11 @@ export class ToolCall<T extends CallTarget = CallTarget> {
 
   constructor(
     readonly name: string,
-    readonly target: T,
+    public target: T,
     readonly args: unknown,
     readonly ctx: CallContext,
   ) {
-    const shard = isShardTool(target) ? target.shard.target.name : 'gateway';
+    const shard = isShardTool(target) ? target.shard.target.kind : 'gateway';
     this.labels = { tool: name, shard };
     this.readOnly = this.annotations?.readOnlyHint === true;
   }

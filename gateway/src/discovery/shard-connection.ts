@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import { serviceOwnership, type ShardTarget } from '../config.js';
 
 class OwnershipRefused extends Error {}
-import { buildSurfaceSpec, buildToolSpecs, type SurfaceSpec, type ToolSpec } from '../schema/index.js';
+import type { FileRegistry } from '@bufbuild/protobuf';
+import { identityHostName } from '@homelab-mcp/pki/identity.js';
+import { buildSurfaceSpec, buildToolSpecs, createOptionReaders, type SurfaceSpec, type ToolSpec } from '../schema/index.js';
 import { checkReadable, createWatchedChannelCredentials, WatchedCertificateFiles, type TlsFiles } from '@homelab-mcp/pki/credentials.js';
 import { watchHealth, type HealthWatch, type ServingStatus } from './health-watch.js';
 import { reflectShard } from './reflection-client.js';
@@ -18,7 +20,12 @@ import { ShardStatusServiceService } from '@homelab-mcp/proto/ts/homelab/mcp/v1/
 export type ShardState = 'connecting' | 'serving' | 'not_serving' | 'unreachable' | 'failed';
 
 export interface ShardStatus {
+  /** `dozzle`, or `dozzle/nas` for the instance of node nas. */
   name: string;
+  /** The shard's kind, e.g. `dozzle`. */
+  kind: string;
+  /** The node this instance serves ('' for the default instance). */
+  instance: string;
   address: string;
   identity: string;
   state: ShardState;
@@ -86,7 +93,7 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
       'grpc.initial_reconnect_backoff_ms': options.reconnect.initialMs,
       'grpc.max_reconnect_backoff_ms': options.reconnect.maxMs,
       // SNI is the shard's identity (a DNS SAN of its certificate), never an IP address.
-      ...(target.plaintext ? {} : { 'grpc.ssl_target_name_override': target.identity }),
+      ...(target.plaintext ? {} : { 'grpc.ssl_target_name_override': identityHostName(target.identity) }),
       // The gateway retries nothing behind the caller's back (a write must run once, or visibly
       // not at all) and exposes no channelz; both cost time on every call (measured: about 1 ms
       // of a loopback call's p50).
@@ -121,6 +128,8 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
   status(): ShardStatus {
     return {
       name: this.target.name,
+      kind: this.target.kind,
+      instance: this.target.instance,
       address: this.target.address,
       identity: this.target.identity,
       state: this.state,
@@ -166,6 +175,7 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
         attempt = 0;
         // An identity registers only the services it owns: a Dozzle shard cannot offer Navigator tools.
         const foreign = reflected.services.map((service) => serviceOwnership(this.target, service)).filter((r): r is string => r !== undefined);
+        if (this.target.rank > 0) foreign.push(...singleInstanceRefusals(this.target, reflected.registry, reflected.services));
         if (foreign.length > 0) {
           this.hash = undefined;
           this.services = [];
@@ -263,6 +273,20 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
       this.watch = undefined;
     }
   }
+}
+
+/**
+ * A service that may run only once (its contract says single_instance) offered
+ * by any instance but the first of its kind: the first one keeps serving.
+ */
+function singleInstanceRefusals(target: ShardTarget, registry: FileRegistry, services: string[]): string[] {
+  const options = createOptionReaders(registry);
+  return services
+    .filter((name) => {
+      const service = registry.getService(name);
+      return service !== undefined && options.singleInstance(service);
+    })
+    .map((name) => `${name} is single-instance: only one ${target.kind} shard may serve it, and another instance of ${target.kind} comes first; remove ${target.name} from the gateway's configuration or stop it`);
 }
 
 function describeDiscoveryError(err: grpc.ServiceError | Error): string {

@@ -16,6 +16,13 @@ function lendChannels(shards: readonly ShardConnection[]): ShardChannels {
       const shard = shards.find((s) => s.offers(service));
       return shard ? { address: shard.target.address, channel: shard.client.getChannel() } : undefined;
     },
+    channelsFor(service) {
+      // Instances that served it before and are down now count: their share is what cannot be read.
+      if (!shards.some((s) => s.offers(service))) return [];
+      return shards
+        .filter((s) => s.offers(service) || s.status().services.includes(service))
+        .map((s) => ({ node: s.target.instance, address: s.target.address, channel: s.client.getChannel(), ...(s.isServing() ? {} : { down: `${s.status().state.replace('_', ' ')}${s.status().lastError ? ` (${s.status().lastError})` : ''}` }) }));
+    },
   };
 }
 

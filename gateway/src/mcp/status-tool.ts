@@ -6,7 +6,9 @@ export const STATUS_TOOL_NAME = 'homelab_status';
 const shardSchema = {
   type: 'object',
   properties: {
-    name: { type: 'string', description: 'Shard name, e.g. traefik.' },
+    name: { type: 'string', description: 'Shard name, e.g. traefik; dozzle/nas for the instance of node nas.' },
+    kind: { type: 'string', description: 'What it wraps, e.g. dozzle: instances of one kind share their tools.' },
+    instance: { type: 'string', description: 'The node this instance serves (the node argument of tools that take one); empty for the default instance.' },
     address: { type: 'string', description: 'host:port the gateway dials.' },
     identity: { type: 'string', description: 'Identity its certificate must carry.' },
     state: { type: 'string', enum: ['connecting', 'serving', 'not_serving', 'unreachable', 'failed'], description: 'serving: tools listed; not_serving: shard up, its upstream down; unreachable: no connection; failed: unusable contract.' },
@@ -17,7 +19,7 @@ const shardSchema = {
     certificateExpiresAt: { type: 'string', format: 'date-time', description: 'Expiry of the certificate the shard presented.' },
     certificateWarning: { type: 'string', description: 'Present when that certificate expires within 30 days or has expired, with what to do.' },
   },
-  required: ['name', 'address', 'identity', 'state', 'since', 'toolCount', 'services'],
+  required: ['name', 'kind', 'instance', 'address', 'identity', 'state', 'since', 'toolCount', 'services'],
   additionalProperties: false,
 } as const;
 
@@ -25,7 +27,7 @@ export const statusTool: Tool = {
   name: STATUS_TOOL_NAME,
   title: 'Homelab status',
   description:
-    'Report every shard the gateway knows: address, identity, state (serving, not_serving, unreachable, ...), since when, how many tools it offers, the last error and when its certificate expires. Use it when a tool is missing or fails with "shard offline".',
+    'Report every shard the gateway knows, each instance (node) of a shard on its own: address, identity, state (serving, not_serving, unreachable, ...), since when, how many tools it offers, the last error and when its certificate expires. Use it when a tool is missing or fails with "shard offline".',
   inputSchema: { type: 'object', properties: {}, additionalProperties: false },
   outputSchema: {
     type: 'object',
@@ -55,6 +57,8 @@ export function renderStatus(status: ShardStatus): Record<string, unknown> {
   const warning = certificateWarning(status.identity, status.certificateExpiresAt);
   return {
     name: status.name,
+    kind: status.kind,
+    instance: status.instance,
     address: status.address,
     identity: status.identity,
     state: status.state,

@@ -5,7 +5,7 @@ import { commentOf } from './comments.js';
 import { locateConversionError, parseSecretPath, redactPaths } from './convert.js';
 import { findTooDeep } from './depth.js';
 import { ContractError, SchemaBuilder, portableSchema, secretPaths, type JsonSchemaObject } from './json-schema.js';
-import { createOptionReaders } from './options.js';
+import { createOptionReaders, type FanOutOptions } from './options.js';
 import { renderResult } from './summarize.js';
 import { surfaceMethods } from './surface.js';
 import { compileSchema, describeErrors, isKnownFormat, type Violation } from './validator.js';
@@ -24,6 +24,7 @@ import { compileSchema, describeErrors, isKnownFormat, type Violation } from './
 export type { JsonSchemaObject, Violation };
 export { MAX_MESSAGE_DEPTH, MAX_VALUE_DEPTH } from './depth.js';
 export { ContractError, portableSchema };
+export { createOptionReaders, type FanOutOptions, type MergeOptions, type RouteOptions } from './options.js';
 export { buildSurfaceSpec, decodeAnswer, encodeJsonRequest, encodeStringRequest, matchTemplate, type PromptSpec, type ResourceSpec, type RpcRef, type SurfaceSpec } from './surface.js';
 
 /**
@@ -54,6 +55,10 @@ export interface ToolSpec {
   contentField?: DescField;
   /** A streaming tool's field of type homelab.mcp.v1.CallUpdate: progress and log lines, not part of the result. */
   updateField?: DescField;
+  /** How several instances of the shard combine for this RPC (homelab.mcp.v1.fan_out). */
+  fanOut?: FanOutOptions;
+  /** A response field of type homelab.mcp.v1.FleetReport: filled by the gateway with the instances a merged call asked. */
+  fleetField?: DescField;
   /** The exact schema arguments are validated against. */
   inputSchema: JsonSchemaObject;
   /** What tools/list shows: inputSchema without boolean subschemas and `type` arrays (see portableSchema). */
@@ -125,6 +130,8 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
     const inputSchema = withoutProperty(new SchemaBuilder(options, 'input', isKnownFormat).root(method.input), interactive?.answerField.name);
     const updateField = method.methodKind !== 'unary' ? method.output.fields.find((f) => f.message?.typeName === CALL_UPDATE) : undefined;
     const contentField = method.output.fields.find((f) => f.fieldKind === 'list' && f.message?.typeName === CONTENT);
+    const fanOut = options.fanOut(method);
+    const fleetField = method.output.fields.find((f) => f.fieldKind === 'message' && f.message.typeName === FLEET_REPORT);
     const outputSchema = withoutProperty(withoutProperty(withoutProperty(new SchemaBuilder(options, 'output', isKnownFormat).root(method.output), updateField?.name), contentField?.name), questionField?.name);
     const spec: ToolSpec = {
       name: toSnakeCase(method.name),
@@ -140,6 +147,8 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
       ...(interactive ? { interactive } : {}),
       ...(updateField ? { updateField } : {}),
       ...(contentField ? { contentField } : {}),
+      ...(fanOut ? { fanOut } : {}),
+      ...(fleetField ? { fleetField } : {}),
       inputSchema,
       publishedInputSchema: portableSchema(inputSchema),
       outputSchema,
@@ -158,6 +167,7 @@ export function buildToolSpecs(registry: FileRegistry, serviceName: string): Too
 }
 
 const CALL_UPDATE = 'homelab.mcp.v1.CallUpdate';
+const FLEET_REPORT = 'homelab.mcp.v1.FleetReport';
 const CONTENT = 'homelab.mcp.v1.Content';
 const CLIENT_ANSWER = 'homelab.mcp.v1.ClientAnswer';
 const CLIENT_QUESTION = 'homelab.mcp.v1.ClientQuestion';

@@ -1,4 +1,4 @@
-import { getOption, hasOption, type DescExtension, type DescField, type DescMethod, type FileRegistry } from '@bufbuild/protobuf';
+import { getOption, hasOption, type DescExtension, type DescField, type DescMethod, type DescService, type FileRegistry } from '@bufbuild/protobuf';
 
 /** (homelab.mcp.v1.tool); present only when the RPC sets the option. */
 export interface ToolOptions {
@@ -47,8 +47,36 @@ export interface PromptOptions {
   title: string;
 }
 
+/** (homelab.mcp.v1.fan_out) MergeOptions: how instances' answers become one. */
+export interface MergeOptions {
+  items: string;
+  nodeField: string;
+  sortBy: string;
+  descending: boolean;
+  limitArgument: string;
+}
+
+/** (homelab.mcp.v1.fan_out) RouteOptions: the one instance that holds the object. */
+export interface RouteOptions {
+  key: string;
+  locateWith: string;
+  locateRequest: string;
+  locateItems: string;
+  match: string[];
+  merge?: MergeOptions;
+}
+
+/** (homelab.mcp.v1.fan_out): how several instances of the shard combine for the RPC. */
+export interface FanOutOptions {
+  nodeArgument: string;
+  mode: { case: 'merge'; value: MergeOptions } | { case: 'route'; value: RouteOptions } | { case: undefined; value?: undefined };
+}
+
 export interface OptionReaders {
   tool(method: DescMethod): ToolOptions | undefined;
+  fanOut(method: DescMethod): FanOutOptions | undefined;
+  /** (homelab.mcp.v1.service).single_instance of the service. */
+  singleInstance(service: DescService): boolean;
   field(field: DescField): FieldRules | undefined;
   resource(method: DescMethod): ResourceOptions | undefined;
   prompt(method: DescMethod): PromptOptions | undefined;
@@ -58,6 +86,8 @@ const TOOL_EXTENSION = 'homelab.mcp.v1.tool';
 const FIELD_EXTENSION = 'homelab.mcp.v1.field';
 const RESOURCE_EXTENSION = 'homelab.mcp.v1.resource';
 const PROMPT_EXTENSION = 'homelab.mcp.v1.prompt';
+const FAN_OUT_EXTENSION = 'homelab.mcp.v1.fan_out';
+const SERVICE_EXTENSION = 'homelab.mcp.v1.service';
 /** The request type of an RPC that completes arguments: such an RPC is never a tool. */
 export const COMPLETE_REQUEST = 'homelab.mcp.v1.CompleteRequest';
 
@@ -71,7 +101,12 @@ export function createOptionReaders(registry: FileRegistry): OptionReaders {
   const fieldExt = registry.getExtension(FIELD_EXTENSION);
   const resourceExt = registry.getExtension(RESOURCE_EXTENSION);
   const promptExt = registry.getExtension(PROMPT_EXTENSION);
+  const fanOutExt = registry.getExtension(FAN_OUT_EXTENSION);
+  const serviceExt = registry.getExtension(SERVICE_EXTENSION);
   return {
+    fanOut: (method) => (fanOutExt && isOn(fanOutExt, 'method') && hasOption(method, fanOutExt) ? (getOption(method, fanOutExt) as unknown as FanOutOptions) : undefined),
+    singleInstance: (service) =>
+      !!serviceExt && serviceExt.extendee.typeName === 'google.protobuf.ServiceOptions' && hasOption(service, serviceExt) && (getOption(service, serviceExt) as unknown as { singleInstance: boolean }).singleInstance,
     resource: (method) => (resourceExt && isOn(resourceExt, 'method') && hasOption(method, resourceExt) ? (getOption(method, resourceExt) as unknown as ResourceOptions) : undefined),
     prompt: (method) => (promptExt && isOn(promptExt, 'method') && hasOption(method, promptExt) ? (getOption(method, promptExt) as unknown as PromptOptions) : undefined),
     tool: (method) => (toolExt && isOn(toolExt, 'method') && hasOption(method, toolExt) ? (getOption(method, toolExt) as unknown as ToolOptions) : undefined),

@@ -32,7 +32,12 @@ export class Subscriptions {
     shards: readonly ShardConnection[],
     private readonly logger: Logger,
   ) {
-    for (const shard of shards) shard.on('change', () => this.resume(shard));
+    for (const shard of shards) this.track(shard);
+  }
+
+  /** Follows a shard added to the list after start. */
+  track(shard: ShardConnection): void {
+    shard.on('change', () => this.resume(shard));
   }
 
   subscribe(uri: string, server: Server): void {

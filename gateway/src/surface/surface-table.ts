@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { callUnary } from '../call/invoke.js';
 import { ProtocolError } from '../call/results.js';
 import type { ShardConnection } from '../discovery/shard-connection.js';
+import { groupByKind, representative } from '../discovery/instances.js';
 import { assignToolNames } from '../discovery/tool-names.js';
 import { decodeCallFailure } from '../mcp/grpc-errors.js';
 import { decodeAnswer, encodeJsonRequest, encodeStringRequest, matchTemplate, type PromptSpec, type ResourceSpec, type RpcRef } from '../schema/index.js';
@@ -51,14 +52,27 @@ export class SurfaceTable extends EventEmitter<{ resourcesChanged: []; promptsCh
     private readonly logger: Logger,
   ) {
     super();
-    for (const shard of shards) shard.on('change', () => queueMicrotask(() => this.rebuild()));
+    for (const shard of shards) this.track(shard);
     this.rebuild();
   }
 
+  /** Follows a shard added to the list after start; `refresh` after one left it. */
+  track(shard: ShardConnection): void {
+    shard.on('change', () => this.refresh());
+  }
+
+  refresh(): void {
+    queueMicrotask(() => this.rebuild());
+  }
+
   private rebuild(): void {
-    const named = this.shards.flatMap((shard) => shard.surface().prompts.map((spec) => ({ shard: shard.target.name, base: spec.name, item: { spec, shard } })));
+    // Instances of one kind declare the same prompts: the one that speaks for the kind offers them.
+    const named = [...groupByKind(this.shards)].flatMap(([kind, instances]) => {
+      const shard = representative(instances);
+      return shard ? shard.surface().prompts.map((spec) => ({ shard: kind, base: spec.name, item: { spec, shard } })) : [];
+    });
     this.promptNames = new Map([...assignToolNames(named, new Set())].map(([name, t]) => [name, t.item]));
-    const resourcesKey = this.resources().map((r) => `${r.shard.target.name}\0${r.spec.uri}`).join('\n');
+    const resourcesKey = this.resources().map((r) => `${r.shard.target.kind}\0${r.spec.uri}`).join('\n');
     const promptsKey = this.prompts().map(([name, p]) => `${name}\0${p.shard.status().descriptorHash ?? ''}`).join('\n');
     if (resourcesKey !== this.resourcesKey) {
       this.resourcesKey = resourcesKey;

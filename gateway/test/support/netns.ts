@@ -82,11 +82,11 @@ function alive(pid: number): boolean {
 
 /** Removes what a killed earlier run left: its namespace, its veth and unused fallback routes. */
 function sweepLeftovers(): void {
-  for (const m of ip(['netns', 'list']).matchAll(/^hmcp-(\d+)\b/gm)) {
+  for (const m of ip(['netns', 'list']).matchAll(/^hmcp-(\d+)(?:-(\d))?\b/gm)) {
     const pid = Number(m[1]);
     if (pid === process.pid || alive(pid)) continue;
-    ipQuiet(['netns', 'del', `hmcp-${pid}`]);
-    ipQuiet(['link', 'del', `hmcp${pid}h`]);
+    ipQuiet(['netns', 'del', m[0]]);
+    ipQuiet(['link', 'del', `hmcp${pid}${m[2] ?? ''}h`]);
   }
   const addresses = ip(['-4', '-o', 'addr', 'show']);
   for (const m of ip(['-4', 'route', 'show', 'type', 'unreachable']).matchAll(/^unreachable (10\.213\.(\d+)\.(\d+))\/30 metric 4242\b/gm)) {
@@ -113,12 +113,14 @@ function pickSubnet(): { host: string; inside: string; subnet: string } {
  * Creates the namespace and the veth pair, addresses both ends and brings
  * them (and the namespace's loopback) up. While the link is cut, an
  * unreachable route for the /30 makes new connections fail at once instead of
- * leaking to the root namespace's default route.
+ * leaking to the root namespace's default route. `node` (1-9) gives a process
+ * more than one such node, each in its own namespace.
  */
-export function createNetnsLink(): NetnsLink {
-  const namespace = `hmcp-${process.pid}`;
-  const hostInterface = `hmcp${process.pid}h`;
-  const namespaceInterface = `hmcp${process.pid}n`;
+export function createNetnsLink(node?: number): NetnsLink {
+  const tag = node === undefined ? '' : String(node);
+  const namespace = `hmcp-${process.pid}${tag ? `-${tag}` : ''}`;
+  const hostInterface = `hmcp${process.pid}${tag}h`;
+  const namespaceInterface = `hmcp${process.pid}${tag}n`;
   // A namespace left behind by an earlier process with the same id, or by killed runs.
   ipQuiet(['netns', 'del', namespace]);
   ipQuiet(['link', 'del', hostInterface]);

@@ -179,6 +179,12 @@ export interface SocketProxyOptions {
   config?: 'deploy' | 'upstream';
   /** Environment switches for the upstream configuration. */
   env?: Record<string, string>;
+  /**
+   * A network namespace (`ip netns`) to run the proxy in: it listens on that
+   * namespace's loopback, reachable only by what runs there (a Docker node's
+   * private network), not from here.
+   */
+  netns?: string;
 }
 
 /**
@@ -198,7 +204,9 @@ export async function startSocketProxy(socketPath: string, opts: SocketProxyOpti
   await writeFile(join(dir, 'haproxy.cfg'), cfg);
   const defaults: Record<string, string> = { EVENTS: '1', PING: '1', VERSION: '1', AUTH: '0', SECRETS: '0', POST: '0', BUILD: '0', COMMIT: '0', CONFIGS: '0', CONTAINERS: '1', DISTRIBUTION: '0', EXEC: '0', GRPC: '0', IMAGES: '0', INFO: '0', NETWORKS: '0', NODES: '0', PLUGINS: '0', SERVICES: '0', SESSION: '0', SWARM: '0', SYSTEM: '0', TASKS: '0', VOLUMES: '0', ALLOW_START: '0', ALLOW_STOP: '0', ALLOW_RESTARTS: '0', LOG_LEVEL: 'warning' };
   const env = { ...defaults, ...opts.env };
-  const proc = spawn('/usr/sbin/haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], {
+  const inNetns = opts.netns ? ['/usr/sbin/ip', 'netns', 'exec', opts.netns] : [];
+  const argv = [...inNetns, '/usr/sbin/haproxy', '-db', '-f', join(dir, 'haproxy.cfg')];
+  const proc = spawn(argv[0]!, argv.slice(1), {
     env: { ...env, SOCKET_PATH: socketPath, PATH: '/usr/sbin:/usr/bin:/bin' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -206,8 +214,10 @@ export async function startSocketProxy(socketPath: string, opts: SocketProxyOpti
   proc.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
+  // Inside a namespace only something there reaches it: busybox's wget asks from within.
+  const pinged = () => (opts.netns ? run(inNetns[0]!, [...inNetns.slice(1), '/bin/busybox', 'wget', '-q', '-O', '/dev/null', `${url}/_ping`]).then(() => true, () => false) : fetch(`${url}/_ping`).then((r) => r.ok, () => false));
   for (;;) {
-    const ok = await fetch(`${url}/_ping`).then((r) => r.ok, () => false);
+    const ok = await pinged();
     if (ok) break;
     if (proc.exitCode !== null || Date.now() > deadline) {
       proc.kill('SIGKILL');

@@ -38,12 +38,12 @@ function finding(c: Container, what: string): Finding {
     severity: 'critical',
     cause: 'container',
     check: 'container',
-    what: `Container ${c.name} ${what}${dropped}.`,
+    what: `Container ${c.name}${c.node ? ` on node ${c.node}` : ''} ${what}${dropped}.`,
     evidence: [`state ${c.state}${c.health ? `, health ${c.health}` : ''}`, c.status, ...(c.restartCount ? [`${c.restartCount} restarts`] : [])].filter(Boolean),
     fix: c.state === 'paused'
       ? `Unpause it: docker unpause ${c.name}.`
       : `Read why it ${c.state === 'running' ? 'fails' : 'stopped'} in its last lines (the tool call below), fix that, then start it: docker compose up -d ${c.composeService || c.name}.`,
-    fix_tool: { name: 'tail_logs', arguments: { container: c.name, lines: 100 } },
+    fix_tool: { name: 'tail_logs', arguments: { container: c.name, lines: 100, ...(c.node ? { node: c.node } : {}) } },
   };
 }
 

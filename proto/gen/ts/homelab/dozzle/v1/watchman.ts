@@ -22,6 +22,7 @@ import {
 } from "@grpc/grpc-js";
 import { Duration } from "../../../google/protobuf/duration.js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import { FleetReport } from "../../mcp/v1/fleet.js";
 import {
   CompleteRequest,
   CompleteResponse,
@@ -263,12 +264,19 @@ export interface ListContainersRequest {
   all: boolean;
   /** Only containers whose name, image or compose service contains this text. */
   name: string;
+  /**
+   * Only the containers of this node (a Watchman instance; homelab_status
+   * lists them), e.g. "nas". Needed when a name is on several nodes.
+   */
+  node: string;
 }
 
 /** Containers, sorted by name. */
 export interface ListContainersResponse {
   /** The containers. */
   containers: Container[];
+  /** Which nodes answered (set by the gateway when several Watchmen run). */
+  fleet?: FleetReport | undefined;
 }
 
 /**
@@ -314,6 +322,11 @@ export interface Container {
   restartCount: number;
   /** Ports its image exposes, container side (empty where the log source does not say). */
   exposedPorts: number[];
+  /**
+   * The node that runs it (its Watchman instance), set by the gateway when
+   * several Watchmen run.
+   */
+  node: string;
 }
 
 export interface Container_TraefikLabelsEntry {
@@ -344,7 +357,14 @@ export interface TailLogsRequest {
   /** Keep streaming new lines after the tail, for `follow_for` at most. */
   follow: boolean;
   /** How long to follow (default 30s, at most 300s). */
-  followFor?: Duration | undefined;
+  followFor?:
+    | Duration
+    | undefined;
+  /**
+   * The node that runs the container (a Watchman instance; homelab_status
+   * lists them), e.g. "nas". Needed when a name is on several nodes.
+   */
+  node: string;
 }
 
 /**
@@ -420,6 +440,11 @@ export interface SearchLogsRequest {
   maxMatches: number;
   /** Which streams (default both). */
   streams: StreamSelection;
+  /**
+   * Only the containers of this node (a Watchman instance; homelab_status
+   * lists them), e.g. "nas". Needed when a name is on several nodes.
+   */
+  node: string;
 }
 
 /**
@@ -445,7 +470,11 @@ export interface SearchLogsResponse {
   /** The search is complete (last message). */
   done: boolean;
   /** Progress (one step per container searched) and log lines while the search runs. */
-  update?: CallUpdate | undefined;
+  update?:
+    | CallUpdate
+    | undefined;
+  /** Which nodes answered (set by the gateway when several Watchmen run). */
+  fleet?: FleetReport | undefined;
 }
 
 export interface SearchLogsResponse_MatchesPerContainerEntry {
@@ -470,6 +499,8 @@ export interface LogMatch {
   before: LogLine[];
   /** Lines after it. */
   after: LogLine[];
+  /** The node whose container wrote it, set by the gateway when several Watchmen run. */
+  node: string;
 }
 
 /** Which containers to measure. */
@@ -485,7 +516,14 @@ export interface GetContainerStatsRequest {
    * chart it; the call lasts the window. Give a deadline longer than the
    * window (_meta timeout_ms) for windows over 15s.
    */
-  window?: Duration | undefined;
+  window?:
+    | Duration
+    | undefined;
+  /**
+   * The node that runs the container (or, with no container, whose containers to list) (a Watchman instance; homelab_status
+   * lists them), e.g. "nas". Needed when a name is on several nodes.
+   */
+  node: string;
 }
 
 /** Stats, in the requested order. */
@@ -499,6 +537,8 @@ export interface GetContainerStatsResponse {
    * 0-100 % with grid lines every 25 %), shown beside the numbers.
    */
   charts: Content[];
+  /** Which nodes answered (set by the gateway when several Watchmen run). */
+  fleet?: FleetReport | undefined;
 }
 
 /** One sample of a container's usage. */
@@ -576,7 +616,7 @@ export interface ReviewContainerErrorsRequest {
 }
 
 function createBaseListContainersRequest(): ListContainersRequest {
-  return { all: false, name: "" };
+  return { all: false, name: "", node: "" };
 }
 
 export const ListContainersRequest: MessageFns<ListContainersRequest> = {
@@ -586,6 +626,9 @@ export const ListContainersRequest: MessageFns<ListContainersRequest> = {
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
+    }
+    if (message.node !== "") {
+      writer.uint32(26).string(message.node);
     }
     return writer;
   },
@@ -619,6 +662,14 @@ export const ListContainersRequest: MessageFns<ListContainersRequest> = {
             message.name = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -635,6 +686,7 @@ export const ListContainersRequest: MessageFns<ListContainersRequest> = {
     return {
       all: isSet(object.all) ? globalThis.Boolean(object.all) : false,
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
     };
   },
 
@@ -646,6 +698,9 @@ export const ListContainersRequest: MessageFns<ListContainersRequest> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
     return obj;
   },
 
@@ -656,18 +711,22 @@ export const ListContainersRequest: MessageFns<ListContainersRequest> = {
     const message = createBaseListContainersRequest();
     message.all = object.all ?? false;
     message.name = object.name ?? "";
+    message.node = object.node ?? "";
     return message;
   },
 };
 
 function createBaseListContainersResponse(): ListContainersResponse {
-  return { containers: [] };
+  return { containers: [], fleet: undefined };
 }
 
 export const ListContainersResponse: MessageFns<ListContainersResponse> = {
   encode(message: ListContainersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.containers) {
       Container.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.fleet !== undefined) {
+      FleetReport.encode(message.fleet, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -693,6 +752,14 @@ export const ListContainersResponse: MessageFns<ListContainersResponse> = {
             message.containers.push(Container.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fleet = FleetReport.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -710,6 +777,7 @@ export const ListContainersResponse: MessageFns<ListContainersResponse> = {
       containers: globalThis.Array.isArray(object?.containers)
         ? object.containers.map((e: any) => Container.fromJSON(e))
         : [],
+      fleet: isSet(object.fleet) ? FleetReport.fromJSON(object.fleet) : undefined,
     };
   },
 
@@ -717,6 +785,9 @@ export const ListContainersResponse: MessageFns<ListContainersResponse> = {
     const obj: any = {};
     if (message.containers?.length) {
       obj.containers = message.containers.map((e) => Container.toJSON(e));
+    }
+    if (message.fleet !== undefined) {
+      obj.fleet = FleetReport.toJSON(message.fleet);
     }
     return obj;
   },
@@ -727,6 +798,9 @@ export const ListContainersResponse: MessageFns<ListContainersResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListContainersResponse>, I>>(object: I): ListContainersResponse {
     const message = createBaseListContainersResponse();
     message.containers = object.containers?.map((e) => Container.fromPartial(e)) || [];
+    message.fleet = (object.fleet !== undefined && object.fleet !== null)
+      ? FleetReport.fromPartial(object.fleet)
+      : undefined;
     return message;
   },
 };
@@ -748,6 +822,7 @@ function createBaseContainer(): Container {
     traefikLabels: {},
     restartCount: 0,
     exposedPorts: [],
+    node: "",
   };
 }
 
@@ -801,6 +876,9 @@ export const Container: MessageFns<Container> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    if (message.node !== "") {
+      writer.uint32(130).string(message.node);
     }
     return writer;
   },
@@ -951,6 +1029,14 @@ export const Container: MessageFns<Container> = {
 
             break;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1030,6 +1116,7 @@ export const Container: MessageFns<Container> = {
         : globalThis.Array.isArray(object?.exposed_ports)
         ? object.exposed_ports.map((e: any) => globalThis.Number(e))
         : [],
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
     };
   },
 
@@ -1086,6 +1173,9 @@ export const Container: MessageFns<Container> = {
     if (message.exposedPorts?.length) {
       obj.exposedPorts = message.exposedPorts.map((e) => Math.round(e));
     }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
     return obj;
   },
 
@@ -1121,6 +1211,7 @@ export const Container: MessageFns<Container> = {
     );
     message.restartCount = object.restartCount ?? 0;
     message.exposedPorts = object.exposedPorts?.map((e) => e) || [];
+    message.node = object.node ?? "";
     return message;
   },
 };
@@ -1220,6 +1311,7 @@ function createBaseTailLogsRequest(): TailLogsRequest {
     streams: 0,
     follow: false,
     followFor: undefined,
+    node: "",
   };
 }
 
@@ -1248,6 +1340,9 @@ export const TailLogsRequest: MessageFns<TailLogsRequest> = {
     }
     if (message.followFor !== undefined) {
       Duration.encode(message.followFor, writer.uint32(66).fork()).join();
+    }
+    if (message.node !== "") {
+      writer.uint32(74).string(message.node);
     }
     return writer;
   },
@@ -1329,6 +1424,14 @@ export const TailLogsRequest: MessageFns<TailLogsRequest> = {
             message.followFor = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1355,6 +1458,7 @@ export const TailLogsRequest: MessageFns<TailLogsRequest> = {
         : isSet(object.follow_for)
         ? Duration.fromJSON(object.follow_for)
         : undefined,
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
     };
   },
 
@@ -1384,6 +1488,9 @@ export const TailLogsRequest: MessageFns<TailLogsRequest> = {
     if (message.followFor !== undefined) {
       obj.followFor = Duration.toJSON(message.followFor);
     }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
     return obj;
   },
 
@@ -1408,6 +1515,7 @@ export const TailLogsRequest: MessageFns<TailLogsRequest> = {
     message.followFor = (object.followFor !== undefined && object.followFor !== null)
       ? Duration.fromPartial(object.followFor)
       : undefined;
+    message.node = object.node ?? "";
     return message;
   },
 };
@@ -1677,6 +1785,7 @@ function createBaseSearchLogsRequest(): SearchLogsRequest {
     contextLines: 0,
     maxMatches: 0,
     streams: 0,
+    node: "",
   };
 }
 
@@ -1718,6 +1827,9 @@ export const SearchLogsRequest: MessageFns<SearchLogsRequest> = {
     }
     if (message.streams !== 0) {
       writer.uint32(88).int32(message.streams);
+    }
+    if (message.node !== "") {
+      writer.uint32(98).string(message.node);
     }
     return writer;
   },
@@ -1833,6 +1945,14 @@ export const SearchLogsRequest: MessageFns<SearchLogsRequest> = {
             message.streams = reader.int32() as any;
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1872,6 +1992,7 @@ export const SearchLogsRequest: MessageFns<SearchLogsRequest> = {
         ? globalThis.Number(object.max_matches)
         : 0,
       streams: isSet(object.streams) ? streamSelectionFromJSON(object.streams) : 0,
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
     };
   },
 
@@ -1910,6 +2031,9 @@ export const SearchLogsRequest: MessageFns<SearchLogsRequest> = {
     if (message.streams !== 0) {
       obj.streams = streamSelectionToJSON(message.streams);
     }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
     return obj;
   },
 
@@ -1935,6 +2059,7 @@ export const SearchLogsRequest: MessageFns<SearchLogsRequest> = {
     message.contextLines = object.contextLines ?? 0;
     message.maxMatches = object.maxMatches ?? 0;
     message.streams = object.streams ?? 0;
+    message.node = object.node ?? "";
     return message;
   },
 };
@@ -1950,6 +2075,7 @@ function createBaseSearchLogsResponse(): SearchLogsResponse {
     stoppedReason: "",
     done: false,
     update: undefined,
+    fleet: undefined,
   };
 }
 
@@ -1981,6 +2107,9 @@ export const SearchLogsResponse: MessageFns<SearchLogsResponse> = {
     }
     if (message.update !== undefined) {
       CallUpdate.encode(message.update, writer.uint32(74).fork()).join();
+    }
+    if (message.fleet !== undefined) {
+      FleetReport.encode(message.fleet, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -2076,6 +2205,14 @@ export const SearchLogsResponse: MessageFns<SearchLogsResponse> = {
             message.update = CallUpdate.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.fleet = FleetReport.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2167,6 +2304,7 @@ export const SearchLogsResponse: MessageFns<SearchLogsResponse> = {
         : "",
       done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
       update: isSet(object.update) ? CallUpdate.fromJSON(object.update) : undefined,
+      fleet: isSet(object.fleet) ? FleetReport.fromJSON(object.fleet) : undefined,
     };
   },
 
@@ -2211,6 +2349,9 @@ export const SearchLogsResponse: MessageFns<SearchLogsResponse> = {
     if (message.update !== undefined) {
       obj.update = CallUpdate.toJSON(message.update);
     }
+    if (message.fleet !== undefined) {
+      obj.fleet = FleetReport.toJSON(message.fleet);
+    }
     return obj;
   },
 
@@ -2243,6 +2384,9 @@ export const SearchLogsResponse: MessageFns<SearchLogsResponse> = {
     message.done = object.done ?? false;
     message.update = (object.update !== undefined && object.update !== null)
       ? CallUpdate.fromPartial(object.update)
+      : undefined;
+    message.fleet = (object.fleet !== undefined && object.fleet !== null)
+      ? FleetReport.fromPartial(object.fleet)
       : undefined;
     return message;
   },
@@ -2430,7 +2574,7 @@ export const SearchLogsResponse_LinesScannedEntry: MessageFns<SearchLogsResponse
 };
 
 function createBaseLogMatch(): LogMatch {
-  return { container: "", line: undefined, before: [], after: [] };
+  return { container: "", line: undefined, before: [], after: [], node: "" };
 }
 
 export const LogMatch: MessageFns<LogMatch> = {
@@ -2446,6 +2590,9 @@ export const LogMatch: MessageFns<LogMatch> = {
     }
     for (const v of message.after) {
       LogLine.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.node !== "") {
+      writer.uint32(42).string(message.node);
     }
     return writer;
   },
@@ -2495,6 +2642,14 @@ export const LogMatch: MessageFns<LogMatch> = {
             message.after.push(LogLine.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2513,6 +2668,7 @@ export const LogMatch: MessageFns<LogMatch> = {
       line: isSet(object.line) ? LogLine.fromJSON(object.line) : undefined,
       before: globalThis.Array.isArray(object?.before) ? object.before.map((e: any) => LogLine.fromJSON(e)) : [],
       after: globalThis.Array.isArray(object?.after) ? object.after.map((e: any) => LogLine.fromJSON(e)) : [],
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
     };
   },
 
@@ -2530,6 +2686,9 @@ export const LogMatch: MessageFns<LogMatch> = {
     if (message.after?.length) {
       obj.after = message.after.map((e) => LogLine.toJSON(e));
     }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
     return obj;
   },
 
@@ -2542,12 +2701,13 @@ export const LogMatch: MessageFns<LogMatch> = {
     message.line = (object.line !== undefined && object.line !== null) ? LogLine.fromPartial(object.line) : undefined;
     message.before = object.before?.map((e) => LogLine.fromPartial(e)) || [];
     message.after = object.after?.map((e) => LogLine.fromPartial(e)) || [];
+    message.node = object.node ?? "";
     return message;
   },
 };
 
 function createBaseGetContainerStatsRequest(): GetContainerStatsRequest {
-  return { container: "", sortBy: 0, limit: 0, window: undefined };
+  return { container: "", sortBy: 0, limit: 0, window: undefined, node: "" };
 }
 
 export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
@@ -2563,6 +2723,9 @@ export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
     }
     if (message.window !== undefined) {
       Duration.encode(message.window, writer.uint32(34).fork()).join();
+    }
+    if (message.node !== "") {
+      writer.uint32(42).string(message.node);
     }
     return writer;
   },
@@ -2612,6 +2775,14 @@ export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
             message.window = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2634,6 +2805,7 @@ export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
         : 0,
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
       window: isSet(object.window) ? Duration.fromJSON(object.window) : undefined,
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
     };
   },
 
@@ -2651,6 +2823,9 @@ export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
     if (message.window !== undefined) {
       obj.window = Duration.toJSON(message.window);
     }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
     return obj;
   },
 
@@ -2665,12 +2840,13 @@ export const GetContainerStatsRequest: MessageFns<GetContainerStatsRequest> = {
     message.window = (object.window !== undefined && object.window !== null)
       ? Duration.fromPartial(object.window)
       : undefined;
+    message.node = object.node ?? "";
     return message;
   },
 };
 
 function createBaseGetContainerStatsResponse(): GetContainerStatsResponse {
-  return { stats: [], series: [], charts: [] };
+  return { stats: [], series: [], charts: [], fleet: undefined };
 }
 
 export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = {
@@ -2683,6 +2859,9 @@ export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = 
     }
     for (const v of message.charts) {
       Content.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.fleet !== undefined) {
+      FleetReport.encode(message.fleet, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2724,6 +2903,14 @@ export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = 
             message.charts.push(Content.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fleet = FleetReport.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2741,6 +2928,7 @@ export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = 
       stats: globalThis.Array.isArray(object?.stats) ? object.stats.map((e: any) => ContainerStats.fromJSON(e)) : [],
       series: globalThis.Array.isArray(object?.series) ? object.series.map((e: any) => StatsSample.fromJSON(e)) : [],
       charts: globalThis.Array.isArray(object?.charts) ? object.charts.map((e: any) => Content.fromJSON(e)) : [],
+      fleet: isSet(object.fleet) ? FleetReport.fromJSON(object.fleet) : undefined,
     };
   },
 
@@ -2755,6 +2943,9 @@ export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = 
     if (message.charts?.length) {
       obj.charts = message.charts.map((e) => Content.toJSON(e));
     }
+    if (message.fleet !== undefined) {
+      obj.fleet = FleetReport.toJSON(message.fleet);
+    }
     return obj;
   },
 
@@ -2766,6 +2957,9 @@ export const GetContainerStatsResponse: MessageFns<GetContainerStatsResponse> = 
     message.stats = object.stats?.map((e) => ContainerStats.fromPartial(e)) || [];
     message.series = object.series?.map((e) => StatsSample.fromPartial(e)) || [];
     message.charts = object.charts?.map((e) => Content.fromPartial(e)) || [];
+    message.fleet = (object.fleet !== undefined && object.fleet !== null)
+      ? FleetReport.fromPartial(object.fleet)
+      : undefined;
     return message;
   },
 };
@@ -3518,7 +3712,9 @@ export const ReviewContainerErrorsRequest: MessageFns<ReviewContainerErrorsReque
 
 /**
  * WatchmanService reads container logs and stats through Dozzle or a
- * GET-only Docker socket proxy. It never changes a container.
+ * GET-only Docker socket proxy. It never changes a container. One instance
+ * runs per Docker node (identity shard-dozzle/<node>); the gateway merges
+ * their lists and routes calls about one container to the node that runs it.
  */
 export type WatchmanServiceService = typeof WatchmanServiceService;
 export const WatchmanServiceService = {

@@ -50,6 +50,11 @@ export interface GetShardStatusResponse {
     | undefined;
   /** What the shard talks to, e.g. "Traefik API at http://traefik:8080/api". */
   upstream: string;
+  /**
+   * The node this instance serves when several shards of one kind run, e.g.
+   * "nas" (its identity is then shard-dozzle/nas); empty for the default instance.
+   */
+  instance: string;
 }
 
 function createBaseGetShardStatusRequest(): GetShardStatusRequest {
@@ -114,6 +119,7 @@ function createBaseGetShardStatusResponse(): GetShardStatusResponse {
     since: undefined,
     checkedAt: undefined,
     upstream: "",
+    instance: "",
   };
 }
 
@@ -142,6 +148,9 @@ export const GetShardStatusResponse: MessageFns<GetShardStatusResponse> = {
     }
     if (message.upstream !== "") {
       writer.uint32(66).string(message.upstream);
+    }
+    if (message.instance !== "") {
+      writer.uint32(74).string(message.instance);
     }
     return writer;
   },
@@ -223,6 +232,14 @@ export const GetShardStatusResponse: MessageFns<GetShardStatusResponse> = {
             message.upstream = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.instance = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -249,6 +266,7 @@ export const GetShardStatusResponse: MessageFns<GetShardStatusResponse> = {
         ? fromJsonTimestamp(object.checked_at)
         : undefined,
       upstream: isSet(object.upstream) ? globalThis.String(object.upstream) : "",
+      instance: isSet(object.instance) ? globalThis.String(object.instance) : "",
     };
   },
 
@@ -278,6 +296,9 @@ export const GetShardStatusResponse: MessageFns<GetShardStatusResponse> = {
     if (message.upstream !== "") {
       obj.upstream = message.upstream;
     }
+    if (message.instance !== "") {
+      obj.instance = message.instance;
+    }
     return obj;
   },
 
@@ -298,6 +319,7 @@ export const GetShardStatusResponse: MessageFns<GetShardStatusResponse> = {
       ? Timestamp.fromPartial(object.checkedAt)
       : undefined;
     message.upstream = object.upstream ?? "";
+    message.instance = object.instance ?? "";
     return message;
   },
 };
@@ -309,7 +331,7 @@ export const GetShardStatusResponse: MessageFns<GetShardStatusResponse> = {
  */
 export type ShardStatusServiceService = typeof ShardStatusServiceService;
 export const ShardStatusServiceService = {
-  /** The shard's identity, version and the result of its last upstream check. */
+  /** The shard's identity (name and instance), version and the result of its last upstream check. */
   getShardStatus: {
     path: "/homelab.mcp.v1.ShardStatusService/GetShardStatus" as const,
     requestStream: false as const,
@@ -324,12 +346,12 @@ export const ShardStatusServiceService = {
 } as const;
 
 export interface ShardStatusServiceServer extends UntypedServiceImplementation {
-  /** The shard's identity, version and the result of its last upstream check. */
+  /** The shard's identity (name and instance), version and the result of its last upstream check. */
   getShardStatus: handleUnaryCall<GetShardStatusRequest, GetShardStatusResponse>;
 }
 
 export interface ShardStatusServiceClient extends Client {
-  /** The shard's identity, version and the result of its last upstream check. */
+  /** The shard's identity (name and instance), version and the result of its last upstream check. */
   getShardStatus(
     request: GetShardStatusRequest,
     callback: (error: ServiceError | null, response: GetShardStatusResponse) => void,

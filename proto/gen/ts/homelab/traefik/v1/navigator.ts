@@ -7227,7 +7227,9 @@ export const ExposeContainerPromptRequest: MessageFns<ExposeContainerPromptReque
 
 /**
  * NavigatorService reads Traefik's routing state and manages the dynamic
- * configuration files it owns in Traefik's file-provider directory.
+ * configuration files it owns in Traefik's file-provider directory. It owns
+ * one Traefik's files, so it runs once: a gateway must not fan it out over
+ * several instances, and refuses a second one.
  */
 export type NavigatorServiceService = typeof NavigatorServiceService;
 export const NavigatorServiceService = {

@@ -1,0 +1,73 @@
+import { watchFile, unwatchFile } from 'node:fs';
+import type { Logger } from 'pino';
+import type { ShardTarget } from '../config.js';
+import type { ShardConnection } from './shard-connection.js';
+
+/** How often GATEWAY_CONFIG is looked at (stat, not an inotify watch: an editor's or a deployment's rename-over-the-file is seen too). */
+const POLL_MS = 1000;
+
+export interface ShardListHooks {
+  create(target: ShardTarget): ShardConnection;
+  /** A connection joined the list (started by the caller). */
+  added(shard: ShardConnection): void;
+  /** A connection left the list and was closed. */
+  removed(shard: ShardConnection): void;
+}
+
+/** What a connection is made from; a changed rank or another kind's arrival alone keeps the connection. */
+const sameTarget = (a: ShardTarget, b: ShardTarget) =>
+  a.address === b.address && a.identity === b.identity && a.plaintext === b.plaintext && a.kind === b.kind && a.instance === b.instance && JSON.stringify(a.services.allow) === JSON.stringify(b.services.allow);
+
+/**
+ * Brings the live shard list in line with the configuration: new shards (an
+ * instance for a new node) join, removed ones are closed and leave, changed
+ * ones (another address or identity) are replaced; the others keep their
+ * connection and state. `shards` is changed in place: everything that holds
+ * it sees the new list.
+ */
+export async function reconcileShards(shards: ShardConnection[], next: readonly ShardTarget[], hooks: ShardListHooks): Promise<void> {
+  const wanted = new Map(next.map((t) => [t.name, t]));
+  for (const shard of [...shards]) {
+    const target = wanted.get(shard.target.name);
+    if (target && sameTarget(target, shard.target)) continue;
+    shards.splice(shards.indexOf(shard), 1);
+    await shard.close();
+    hooks.removed(shard);
+  }
+  for (const target of next) {
+    if (shards.some((s) => s.target.name === target.name)) continue;
+    const shard = hooks.create(target);
+    shards.push(shard);
+    hooks.added(shard);
+  }
+}
+
+/**
+ * Re-reads the shard list whenever GATEWAY_CONFIG changes: adding a node's
+ * instance there lists its share without a restart. A file that does not
+ * parse is logged and changes nothing. Returns a function that stops watching
+ * (and waits for a change under way).
+ */
+export function watchShardFile(file: string, reread: () => readonly ShardTarget[], shards: ShardConnection[], hooks: ShardListHooks, logger: Logger): () => Promise<void> {
+  let queue = Promise.resolve();
+  const onChange = () => {
+    queue = queue.then(async () => {
+      let next: readonly ShardTarget[];
+      try {
+        next = reread();
+      } catch (err) {
+        logger.warn({ file, err: err instanceof Error ? err.message : String(err) }, 'GATEWAY_CONFIG changed but cannot be used; the shards stay as they are');
+        return;
+      }
+      const before = shards.map((s) => s.target.name).join(',');
+      await reconcileShards(shards, next, hooks);
+      const after = shards.map((s) => s.target.name).join(',');
+      if (before !== after) logger.info({ file, shards: after }, 'shard list re-read from GATEWAY_CONFIG');
+    });
+  };
+  watchFile(file, { interval: POLL_MS, persistent: false }, onChange);
+  return () => {
+    unwatchFile(file, onChange);
+    return queue;
+  };
+}
