@@ -182,7 +182,7 @@ async function volumeMountpoint(volume: string): Promise<string | undefined> {
  * files, the private keys) are neither committable to git nor readable by
  * everyone. Also says where the deployment keeps its certificates.
  */
-export async function checkDeployment(dir: string, env: Record<string, string | undefined>): Promise<{ checks: Check[]; certsDir: string }> {
+export async function checkDeployment(dir: string, env: Record<string, string | undefined>): Promise<{ checks: Check[]; certsDir: string; nodesFile: string }> {
   const composePath = join(dir, COMPOSE_FILE);
   const envFile = join(dir, '.env');
   const vars = { ...(existsSync(envFile) ? parseDotEnv(readFileSync(envFile, 'utf8')) : {}), ...env };
@@ -235,5 +235,7 @@ export async function checkDeployment(dir: string, env: Record<string, string | 
         : { target: 'deploy', check: `${service} ${target}`, ok: false, detail: `${service} runs as ${uid}:${gid} and cannot write the volume ${project}_${name} (owner ${st.uid}:${st.gid}, mode ${mode(st.mode)}): EACCES on ${target}`, fix: `docker-compose -f ${COMPOSE_FILE} up owners-init (it hands the volume to ${uid}:${gid})` });
     }
   }
-  return { checks, certsDir: certs };
+  // The Docker nodes the gateway lists (docker-compose.mcp.yaml mounts this directory as GATEWAY_CONFIG's).
+  const nodesFile = join(resolve(dir, vars.HOMELAB_MCP_NODES || './deploy/nodes'), 'nodes.yaml');
+  return { checks, certsDir: certs, nodesFile };
 }

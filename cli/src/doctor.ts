@@ -2,7 +2,8 @@ import { lookup } from 'node:dns/promises';
 import { access, constants, readFile, unlink, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import * as yaml from 'js-yaml';
 import { connect as tlsConnect } from 'node:tls';
 import { splitHostPort } from '@homelab-mcp/pki/address.js';
 import { createChannelCredentials } from '@homelab-mcp/pki/credentials.js';
@@ -166,7 +167,7 @@ async function checkGateway(url: string, token: string | undefined): Promise<Che
   return checks;
 }
 
-function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv): ShardTarget[] {
+function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv, nodesFile?: string): ShardTarget[] {
   const targets: ShardTarget[] = [];
   const seen = new Set<string>();
   const add = (name: string, address: string | undefined, identity = env[`SHARD_${name.toUpperCase()}_IDENTITY`] ?? `shard-${name}`) => {
@@ -195,7 +196,23 @@ function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv): Shar
     }
     for (const [instance, address] of instances) add(`${kind}/${instance}`, address, instanceIdentity(env[`SHARD_${m[1]}_IDENTITY`] ?? `shard-${kind}`, instance));
   }
+  // The gateway's shard file (GATEWAY_CONFIG; a compose deployment's deploy/nodes/nodes.yaml).
+  for (const s of nodesFile ? readShardList(nodesFile) : []) {
+    const instance = s.instance ?? '';
+    add(instance ? `${s.name}/${instance}` : s.name, s.url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ''), s.identity ?? instanceIdentity(`shard-${s.name}`, instance));
+  }
   return targets;
+}
+
+/** The shards a GATEWAY_CONFIG file lists; none when it is missing or does not parse (the gateway says why). */
+function readShardList(file: string): { name: string; instance?: string; url: string; identity?: string }[] {
+  try {
+    const doc = yaml.load(readFileSync(file, 'utf8')) as { shards?: unknown } | undefined;
+    const list = Array.isArray(doc?.shards) ? (doc.shards as Record<string, unknown>[]) : [];
+    return list.filter((s) => typeof s?.name === 'string' && typeof s.url === 'string') as { name: string; instance?: string; url: string; identity?: string }[];
+  } catch {
+    return [];
+  }
 }
 
 /** `homelab-mcp doctor`: prints every check, each problem with its fix; returns the exit code. */
@@ -219,7 +236,7 @@ export async function runDoctor(cfg: CliConfig, opts: { gateway?: string; compos
     checks.push({ target: 'gateway', check: 'certificates', ok: false, detail: (err as Error).message, fix: deployment ? `docker-compose -f ${COMPOSE_FILE} up -d (certs-init creates them)` : 'Run `homelab-mcp certs init` (npm start does it on first run).' });
   }
   if (deployment) checks.push(...deployment.checks);
-  const targets = shardTargets(state, env);
+  const targets = shardTargets(state, env, env.GATEWAY_CONFIG ?? deployment?.nodesFile);
   if (targets.length === 0 && !composeDir) checks.push({ target: 'gateway', check: 'shards', ok: false, detail: 'no shards configured', fix: 'Run `npm start`, or set SHARD_TRAEFIK_URL, SHARD_DOZZLE_URL and SHARD_AUTHENTIK_URL.' });
   for (const t of targets) {
     const dns = await checkDns(t);

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,9 +40,11 @@ const BRIEF_TOOLS = ['get_routes', 'add_dynamic_config', 'check_ssl_status', 'ta
 let engine: DockerEngine;
 let gatewayNode: string;
 let traefikNode: string;
+let dockerNode: string;
 let client: Client;
 let gatewayPort = 0;
 let shardPort = 0;
+let nasPort = 0;
 const t0 = Date.now();
 const timings: Record<string, number> = {};
 const sizes: Record<string, number> = {};
@@ -50,6 +52,7 @@ const mark = (what: string, since: number) => (timings[what] = Math.round((Date.
 
 const mcpFile = readCompose('docker-compose.mcp.yaml');
 const nodeFile = readCompose('docker-compose.traefik-node.yaml');
+const dockerNodeFile = readCompose('docker-compose.docker-node.yaml');
 const demoFile = readCompose('deploy/docker-compose.demo.yaml');
 const dockerfile = readDockerfile();
 const imageTag = (image: string | undefined) => interpolate(image ?? '', {});
@@ -60,6 +63,7 @@ function compose(cwd: string, args: string[]) {
 }
 const mcp = (args: string[]) => compose(gatewayNode, ['-f', 'docker-compose.mcp.yaml', '-f', 'deploy/docker-compose.demo.yaml', '-f', 'second-node.yaml', ...args]);
 const node = (args: string[]) => compose(traefikNode, ['-f', 'docker-compose.traefik-node.yaml', ...args]);
+const nas = (args: string[]) => compose(dockerNode, ['-f', 'docker-compose.docker-node.yaml', ...args]);
 
 /** An address of this host that containers reach through their bridge (the "other node" the gateway dials). */
 function hostAddress(): string {
@@ -95,7 +99,7 @@ suite(`docker-compose up from the README, on a real Docker engine${unavailable ?
     // The images, with the real Dockerfile and BuildKit's built-in frontend, tagged as compose names them.
     since = Date.now();
     const tags = new Map<string, string>();
-    for (const svc of [...Object.values(mcpFile.services), ...Object.values(demoFile.services)]) {
+    for (const svc of [...Object.values(mcpFile.services), ...Object.values(demoFile.services), ...Object.values(dockerNodeFile.services)]) {
       const tag = imageTag(svc.image);
       const target = /\/([a-z-]+):/.exec(tag)?.[1];
       if (target && dockerfile[target]) tags.set(target, tag);
@@ -172,10 +176,11 @@ suite(`docker-compose up from the README, on a real Docker engine${unavailable ?
     await client?.close().catch(() => undefined);
     if (engine) {
       if (traefikNode) await node(['down', '-v', '--remove-orphans']).catch(() => undefined);
+      if (dockerNode) await nas(['down', '-v', '--remove-orphans']).catch(() => undefined);
       if (gatewayNode) await mcp(['down', '-v', '--remove-orphans']).catch(() => undefined);
       await engine.close();
     }
-    for (const d of [gatewayNode, traefikNode]) if (d) await rm(d, { recursive: true, force: true });
+    for (const d of [gatewayNode, traefikNode, dockerNode]) if (d) await rm(d, { recursive: true, force: true });
     mark('down', since);
     if (engine) {
       const mb = (n: number | undefined) => `${((n ?? 0) / 1e6).toFixed(0)} MB`;
@@ -235,6 +240,42 @@ suite(`docker-compose up from the README, on a real Docker engine${unavailable ?
     expect(JSON.stringify((await call('get_routes', { host: 'ci-demo.home.lan' })).structuredContent)).toContain('ci-demo');
   });
 
+  it('adds a Docker node with its compose file and one certs command, and lists its containers without restarting the gateway', async () => {
+    const since = Date.now();
+    const gatewayStarted = (await engine.docker(['inspect', '--format', '{{.State.StartedAt}}', 'homelab-mcp_gateway_1'])).trim();
+    // Where the CA is: the instance's certificate. On the node: the CA certificate and that directory only.
+    await mcp(['run', '--rm', 'certs-init', 'dist/cli.mjs', 'certs', 'issue', 'shard-dozzle/nas', '--dns', 'nas-host.test', '--dir', '/certs']);
+    dockerNode = await mkdtemp(join(tmpdir(), 'homelab-docker-node-'));
+    await copyFile(join(root, 'docker-compose.docker-node.yaml'), join(dockerNode, 'docker-compose.docker-node.yaml'));
+    await cp(join(root, 'deploy', 'docker-socket-proxy'), join(dockerNode, 'deploy', 'docker-socket-proxy'), { recursive: true });
+    await mkdir(join(dockerNode, 'certs'));
+    await copyFile(join(gatewayNode, 'certs', 'ca.pem'), join(dockerNode, 'certs', 'ca.pem'));
+    await cp(join(gatewayNode, 'certs', 'shard-dozzle.nas'), join(dockerNode, 'certs', 'shard-dozzle.nas'), { recursive: true });
+    nasPort = await freePort();
+    await writeFile(join(dockerNode, '.env'), ['COMPOSE_PROJECT_NAME=docker-node', 'DOCKER_NODE=nas', `SHARD_DOZZLE_PORT=${nasPort}`, `DOCKER_SOCKET=${engine.socket}`, ''].join('\n'), { mode: 0o600 });
+    await nas(['up', '-d', '--no-build']);
+    // The socket proxy publishes nothing; the Watchman its gRPC port only.
+    const published = JSON.parse(await engine.docker(['inspect', '--format', '{{json .NetworkSettings.Ports}}', 'docker-node_docker-socket-proxy_1'])) as Record<string, unknown[] | null>;
+    expect(Object.values(published).filter((v) => v && v.length > 0)).toEqual([]);
+
+    // On the gateway node: the instance listed in deploy/nodes/nodes.yaml, written as an editor saves.
+    const nodes = join(gatewayNode, 'deploy', 'nodes');
+    await writeFile(join(nodes, 'nodes.yaml.tmp'), `shards:\n  - name: dozzle\n    instance: nas\n    url: ${hostAddress()}:${nasPort}\n`);
+    await rename(join(nodes, 'nodes.yaml.tmp'), join(nodes, 'nodes.yaml'));
+    const onNas = await waitFor('the containers of node nas', async () => {
+      const res = await call('list_containers', { all: true });
+      const items = (res.structuredContent as { containers: { name: string; node?: string }[] }).containers.filter((c) => c.node === 'nas');
+      return items.length > 0 ? items.map((c) => c.name) : undefined;
+    });
+    expect(onNas).toEqual(expect.arrayContaining(['docker-node_shard-dozzle_1', 'homelab-mcp_gateway_1']));
+    const status = (await call('homelab_status')).structuredContent as { shards: { name: string; state: string; identity: string }[] };
+    expect(status.shards.find((s) => s.name === 'dozzle/nas')).toMatchObject({ state: 'serving', identity: 'shard-dozzle/nas' });
+    const routed = await call('tail_logs', { container: 'docker-node_owners-init_1', node: 'nas', lines: 5 });
+    expect(routed.isError).toBeFalsy();
+    expect((await engine.docker(['inspect', '--format', '{{.State.StartedAt}}', 'homelab-mcp_gateway_1'])).trim()).toBe(gatewayStarted);
+    mark('docker node', since);
+  });
+
   it('passes every healthcheck of the compose files and of the images, run inside the containers', async () => {
     const containers: [string, string, string[]][] = [
       ...Object.entries(mcpFile.services).filter(([, s]) => s.healthcheck).map(([n, s]): [string, string, string[]] => [`homelab-mcp_${n}_1`, n, s.healthcheck?.test?.slice(1) ?? []]),
@@ -262,5 +303,7 @@ suite(`docker-compose up from the README, on a real Docker engine${unavailable ?
     const { stdout } = await run(process.execPath, [join(root, 'cli', 'bin', 'homelab-mcp.js'), 'doctor'], { cwd: gatewayNode, env: { ...process.env, DOCKER_HOST: `unix://${engine.socket}` } }).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
     expect(stdout.split('\n').filter((l) => l.startsWith('FAIL'))).toEqual([]);
     expect(stdout).toMatch(/ok {4}deploy +gateway \/data +volume homelab-mcp_gateway-data writable by 1000:1000/);
+    // The Docker node listed in deploy/nodes/nodes.yaml, checked on its own.
+    expect(stdout).toMatch(/ok +dozzle\/nas +tls/);
   });
 });

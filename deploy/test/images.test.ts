@@ -11,7 +11,7 @@ import { buildComponents } from '@homelab-mcp/cli/build.js';
 import { interpolate } from '@homelab-mcp/cli/doctor-deploy.js';
 import { IMAGE_BUNDLES, writeRuntimeTrees, type RuntimeTree } from '@homelab-mcp/cli/runtime-tree.js';
 import { startComponent, stopComponents, type RunningComponent } from '@homelab-mcp/cli/supervisor.js';
-import { portOf, readCompose, readDockerfile, type ComposeService } from './support/deploy-files.js';
+import { portOf, readCompose, readDockerfile, root, type ComposeService } from './support/deploy-files.js';
 
 // The images' contents without Docker: each image's runtime tree (what its Dockerfile target
 // copies into /app) runs on its own, and every healthcheck command the Dockerfile and the
@@ -37,11 +37,14 @@ const dockerfile = readDockerfile();
 const treeOf = (image: string) => join(dir, 'runtime', image);
 const imageOf = (svc: ComposeService) => /\/([a-z-]+):[^/]*$/.exec(svc.image ?? '')?.[1] ?? '';
 
-/** A compose service's environment as the container sees it: defaults filled in, /certs, /dynamic, /data and /run/secrets under the test directory. */
+/** A compose service's environment as the container sees it: defaults filled in, /certs, /dynamic, /data and /run/secrets under the test directory, /etc/homelab-mcp the checkout's deploy/nodes. */
 function containerEnv(svc: ComposeService, overrides: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(svc.environment ?? {})) {
-    env[k] = interpolate(String(v), {}).replace(/^\/(certs|dynamic|data|run\/secrets)(?=\/|$)/, (_m, p: string) => join(dir, p.replace('run/', '')));
+    env[k] = interpolate(String(v), {})
+      .replace(/^\/(certs|dynamic|data|run\/secrets)(?=\/|$)/, (_m, p: string) => join(dir, p.replace('run/', '')))
+      // The gateway's nodes directory, mounted from the checkout as compose does.
+      .replace(/^\/etc\/homelab-mcp(?=\/|$)/, join(root, 'deploy', 'nodes'));
   }
   return { ...env, LOG_LEVEL: 'warn', GATEWAY_LOG_LEVEL: 'warn', HOMELAB_SIM_LOG_LEVEL: 'warn', ...overrides };
 }

@@ -177,16 +177,18 @@ describe('a fleet of Watchmen behind one gateway: merged lists, routed calls, re
     expect((await otherClient.listTools()).tools.map((t) => t.name)).not.toContain('list_containers');
   });
 
-  it('lists a node added to GATEWAY_CONFIG without a restart, and drops one removed from it', async () => {
+  it('lists a node added to GATEWAY_CONFIG without a restart (the file written after the start included), and drops one removed from it', async () => {
     const file = join(dir, 'gateway.yaml');
     const entry = (node: string) => `  - name: dozzle\n    instance: ${node}\n    url: 127.0.0.1:${shards.get(node)!.port}\n`;
-    await writeFile(file, `shards:\n${entry('main')}`);
+    // As a deployment starts: the directory is mounted, the file not written yet.
     const { gw: live, client: liveClient } = await startGw({ GATEWAY_CONFIG: file });
+    expect(live.shards()).toEqual([]);
     const nodesListed = async () => {
       // Until the first instance serves, the tool is not there at all.
       const res = (await liveClient.callTool({ name: 'list_containers', arguments: { all: true } }).catch(() => ({ isError: true }))) as CallToolResult;
       return res.isError ? [] : [...new Set((res.structuredContent as { containers: Container[] }).containers.map((c) => c.node))].sort();
     };
+    await writeFile(file, `shards:\n${entry('main')}`);
     await waitFor('main listed', async () => (await nodesListed()).join() === 'main');
     // A rename over the file, as editors and deployments write it.
     await writeFile(`${file}.tmp`, `shards:\n${entry('main')}${entry('nas')}`);

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { z } from 'zod';
 import { ConfigError, exampleOf, parseEnv } from '@homelab-mcp/component-kit/config.js';
@@ -122,6 +122,9 @@ function readShardFile(path: string): z.infer<typeof fileSchema> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    // A file not written yet in a directory that is there (a deployment's mounted directory) lists no shards;
+    // it is read once it appears. A missing directory is a mistyped path.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync(dirname(path))) return { shards: [] };
     fail('GATEWAY_CONFIG', `cannot read ${path}: ${(err as Error).message}`);
   }
   let doc: unknown;

@@ -29,6 +29,12 @@ describe('parseGatewayConfig', () => {
     ]);
   });
 
+  it('reads a GATEWAY_CONFIG not written yet in a directory that is there as no shards, and refuses one whose directory is missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
+    expect(parseGatewayConfig({ ...tls, GATEWAY_CONFIG: join(dir, 'nodes.yaml'), SHARD_TRAEFIK_URL: 'shard-traefik:50051' }).shards.map((s) => s.name)).toEqual(['traefik']);
+    expect(() => parseGatewayConfig({ ...tls, GATEWAY_CONFIG: join(dir, 'nodes', 'nodes.yaml') })).toThrow(/GATEWAY_CONFIG: cannot read .*nodes\/nodes\.yaml/);
+  });
+
   it('reads an empty GATEWAY_* value as unset, as compose passes them', () => {
     const config = parseGatewayConfig({ ...tls, SHARD_TRAEFIK_URL: 'shard-traefik:50051', GATEWAY_AUTH: 'token', GATEWAY_OAUTH_ISSUER: '', GATEWAY_OAUTH_AUDIENCE: '', GATEWAY_PUBLIC_URL: '' });
     expect(config.auth).toEqual({ mode: 'token', tokenFile: expect.stringMatching(/token$/) });
