@@ -185,11 +185,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
           surface.track(shard);
           subscriptions.track(shard);
           follow(shard);
+          consolePages.shardsChanged(shard);
         },
         removed: () => {
           table.refresh();
           surface.refresh();
           updateGauges();
+          consolePages.shardsChanged();
         },
       }, logger)
     : undefined;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -36,7 +36,9 @@ describe('the console at /console', () => {
     const pki = await createTestPki(join(dir, 'pki'), ['gateway', 'shard-kitchen']);
     kitchen = await startKitchenSink({ name: 'kitchen', listen: { host: '127.0.0.1', port: 0, tls: pki.shardTls('shard-kitchen') }, logger });
     // A saturated test machine answers pings late: the longer keepalive timeout keeps the shard link through it (README: raise it on such hosts).
-    const env = { ...pki.gatewayEnv(join(dir, 'data')), SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`, GATEWAY_APPROVAL: 'human', GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: '5000' };
+    // The nodes directory of a deployment, its file not written yet.
+    mkdirSync(join(dir, 'nodes'));
+    const env = { ...pki.gatewayEnv(join(dir, 'data')), SHARD_KITCHEN_URL: `127.0.0.1:${kitchen.port}`, GATEWAY_APPROVAL: 'human', GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: '5000', GATEWAY_CONFIG: join(dir, 'nodes', 'nodes.yaml') };
     gateway = await startGateway(parseGatewayConfig(env), logger);
     await waitServing(gateway);
     base = gateway.url.replace(/\/mcp$/, '');
@@ -124,6 +126,18 @@ describe('the console at /console', () => {
     const id = await plan('streamed');
     while (!seen.includes(id)) seen += new TextDecoder().decode((await reader.read()).value);
     expect(seen).toMatch(/^event: state\ndata: \{"approval":"human"/);
+    abort.abort();
+  });
+
+  it('streams a node added to the gateway\'s shard file while the console is open', async () => {
+    const { cookie } = await signIn(gateway.token);
+    const abort = new AbortController();
+    const res = await fetch(`${base}/console/api/events`, { headers: { cookie }, signal: abort.signal });
+    const reader = res.body!.getReader();
+    let seen = new TextDecoder().decode((await reader.read()).value);
+    expect(seen).not.toContain('kitchen/attic');
+    writeFileSync(join(dir, 'nodes', 'nodes.yaml'), `shards:\n  - { name: kitchen, instance: attic, url: 127.0.0.1:${kitchen.port} }\n`);
+    while (!seen.includes('"name":"kitchen/attic"')) seen += new TextDecoder().decode((await reader.read()).value);
     abort.abort();
   });
 });

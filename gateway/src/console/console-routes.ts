@@ -113,7 +113,7 @@ function planView(r: ApprovalRecord): Record<string, unknown> {
  * stream), plan decisions and the audit log. It runs behind the same
  * Host/Origin guard as /mcp; every change needs the session's CSRF token.
  */
-export function createConsole(deps: ConsoleDeps): { serve: ServeConsole; close(): void } {
+export function createConsole(deps: ConsoleDeps): { serve: ServeConsole; shardsChanged(added?: ShardConnection): void; close(): void } {
   const files = loadConsoleFiles();
   const secure = deps.config.publicUrl?.startsWith('https:') ?? false;
   const sessions = new ConsoleSessions(deps.config.consoleSessionMs, secure);
@@ -306,6 +306,11 @@ export function createConsole(deps: ConsoleDeps): { serve: ServeConsole; close()
 
   return {
     serve,
+    /** A node's instance joined (followed from now on) or left the shard list: open consoles get the new list. */
+    shardsChanged(added) {
+      added?.on('change', broadcast);
+      broadcast();
+    },
     close() {
       clearInterval(heartbeat);
       clearTimeout(pending);
