@@ -39,6 +39,16 @@ function authentikSources(): { path: string } | undefined {
   return existsSync(path) ? { path } : undefined;
 }
 
+/**
+ * Packages the Docker client requires as it loads but uses only to build
+ * images (tar-fs, for tar.pack) or to open a BuildKit session
+ * (@grpc/proto-loader, with protobufjs, for loadSync): the Watchman only
+ * reads. Each becomes an object that requires the real package when one of
+ * its properties is first read, so a Watchman never holds them (about 6 MiB
+ * for a bare Node) and a client that does build still gets them.
+ */
+const ON_FIRST_USE = /^(@grpc\/proto-loader|tar-fs)$/;
+
 const NO_SSH = `export class Client {
   constructor() {
     throw new Error('ssh:// Docker hosts are not supported: set DOCKER_HOST to tcp://host:port of a GET-only socket proxy');
@@ -90,6 +100,11 @@ export async function buildComponents(entries: Record<string, string> = Object.f
           b.onResolve({ filter: /^@goauthentik\/api$/ }, authentikSources);
           b.onResolve({ filter: /^ssh2$/ }, () => ({ path: 'ssh2', namespace: 'homelab-stub' }));
           b.onLoad({ filter: /.*/, namespace: 'homelab-stub' }, () => ({ contents: NO_SSH, loader: 'js' }));
+          b.onResolve({ filter: ON_FIRST_USE }, (a) => (a.namespace === 'homelab-on-first-use' ? { path: a.path, external: true } : /[\\/]node_modules[\\/]dockerode[\\/]/.test(a.importer) ? { path: a.path, namespace: 'homelab-on-first-use' } : undefined));
+          b.onLoad({ filter: /.*/, namespace: 'homelab-on-first-use' }, (a) => ({
+            contents: `let real;\nmodule.exports = new Proxy({}, { get: (_, key) => (real ??= require(${JSON.stringify(a.path)}))[key] });`,
+            loader: 'js',
+          }));
           b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('node:') || BUNDLED.test(a.path) ? undefined : { path: a.path, external: true }));
         },
       },
