@@ -21,9 +21,10 @@ export function bundleOf(component: string, dir = distDir): string {
  * modem loads an SSH transport (ssh2, with 18 MB of WebAssembly memory) that the
  * Watchman never uses: its DOCKER_HOST must be tcp:// of a socket proxy; and
  * Authentik's generated client, a 60 MB package (every API, its docs and its
- * schema) of which the Gatekeeper uses six API classes.
+ * schema) of which the Gatekeeper uses six API classes; and prom-client, so
+ * that what it requires can load on first use (ON_FIRST_USE).
  */
-const BUNDLED = /^(@homelab-mcp\/|dockerode$|docker-modem$|@goauthentik\/api$)/;
+const BUNDLED = /^(@homelab-mcp\/|dockerode$|docker-modem$|@goauthentik\/api$|prom-client$)/;
 
 /**
  * The Authentik client's build is CommonJS (its "module" field too), which
@@ -40,14 +41,22 @@ function authentikSources(): { path: string } | undefined {
 }
 
 /**
- * Packages the Docker client requires as it loads but uses only to build
- * images (tar-fs, for tar.pack) or to open a BuildKit session
- * (@grpc/proto-loader, with protobufjs, for loadSync): the Watchman only
- * reads. Each becomes an object that requires the real package when one of
- * its properties is first read, so a Watchman never holds them (about 6 MiB
- * for a bare Node) and a client that does build still gets them.
+ * Packages that a bundled package requires as it loads but uses only for what
+ * the components never do, by the package that requires them. The Docker
+ * client: tar-fs (tar.pack) to build images and @grpc/proto-loader (with
+ * protobufjs; loadSync) for BuildKit sessions, while the Watchman only reads.
+ * prom-client: @opentelemetry/api (trace, context) for exemplars of its default
+ * metrics, which the gateway neither collects nor enables. Each becomes an
+ * object that requires the real package when one of its properties is first
+ * read, so the components never hold them (about 6 and 2 MiB for a bare Node)
+ * and a caller that does use them still gets them.
  */
-const ON_FIRST_USE = /^(@grpc\/proto-loader|tar-fs)$/;
+const ON_FIRST_USE: Record<string, RegExp> = {
+  '@grpc/proto-loader': /[\\/]node_modules[\\/]dockerode[\\/]/,
+  'tar-fs': /[\\/]node_modules[\\/]dockerode[\\/]/,
+  '@opentelemetry/api': /[\\/]node_modules[\\/]prom-client[\\/]/,
+};
+const ON_FIRST_USE_FILTER = new RegExp(`^(${Object.keys(ON_FIRST_USE).map((n) => n.replace(/[/.]/g, '\\$&')).join('|')})$`);
 
 const NO_SSH = `export class Client {
   constructor() {
@@ -100,7 +109,7 @@ export async function buildComponents(entries: Record<string, string> = Object.f
           b.onResolve({ filter: /^@goauthentik\/api$/ }, authentikSources);
           b.onResolve({ filter: /^ssh2$/ }, () => ({ path: 'ssh2', namespace: 'homelab-stub' }));
           b.onLoad({ filter: /.*/, namespace: 'homelab-stub' }, () => ({ contents: NO_SSH, loader: 'js' }));
-          b.onResolve({ filter: ON_FIRST_USE }, (a) => (a.namespace === 'homelab-on-first-use' ? { path: a.path, external: true } : /[\\/]node_modules[\\/]dockerode[\\/]/.test(a.importer) ? { path: a.path, namespace: 'homelab-on-first-use' } : undefined));
+          b.onResolve({ filter: ON_FIRST_USE_FILTER }, (a) => (a.namespace === 'homelab-on-first-use' ? { path: a.path, external: true } : ON_FIRST_USE[a.path]?.test(a.importer) ? { path: a.path, namespace: 'homelab-on-first-use' } : undefined));
           b.onLoad({ filter: /.*/, namespace: 'homelab-on-first-use' }, (a) => ({
             contents: `let real;\nmodule.exports = new Proxy({}, { get: (_, key) => (real ??= require(${JSON.stringify(a.path)}))[key] });`,
             loader: 'js',
