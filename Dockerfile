@@ -69,12 +69,13 @@ EXPOSE 50051
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["node", "dist/healthcheck.mjs", "--grpc", "127.0.0.1:50051", "--identity", "shard-dozzle"]
 CMD ["--max-semi-space-size=2", "--no-allocation-site-pretenuring", "dist/shard-dozzle.mjs"]
 
+# V8 settings as in RUNTIME_FLAGS (cli/src/supervisor.ts): a small young generation for few, small calls.
 FROM base AS shard-authentik
 COPY --from=build /runtime/shard-authentik/ ./
 USER node
 EXPOSE 50051
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["node", "dist/healthcheck.mjs", "--grpc", "127.0.0.1:50051", "--identity", "shard-authentik"]
-CMD ["dist/shard-authentik.mjs"]
+CMD ["--max-semi-space-size=2", "dist/shard-authentik.mjs"]
 
 FROM base AS certs-init
 COPY --from=build /runtime/certs-init/ ./

@@ -10,7 +10,7 @@ import { loadCliConfig } from '@homelab-mcp/cli/config.js';
 import { startAll, type Started } from '@homelab-mcp/cli/start.js';
 import { startComponent } from '@homelab-mcp/cli/supervisor.js';
 import { formatTable, runInterleaved, type LoadResult, type Target } from './lib/load.js';
-import { peakRssMiB, rssMiB, sampleRss } from './lib/rss.js';
+import { anonRssMiB, peakRssMiB, rssMiB, sampleRss } from './lib/rss.js';
 import type { PathProcess } from './lib/cpu.js';
 import { startPeers, type Peers } from './lib/peers.js';
 import { benchFanOut } from './lib/fan-out.js';
@@ -280,12 +280,11 @@ function traefikTraffic(started: Started): () => Promise<{ requests: number; con
 /** Idle RSS of every component, a moment after they all report ready. */
 async function idleRss(started: Started): Promise<Section> {
   await new Promise((r) => setTimeout(r, 2000));
-  const rows = started.components.map((c) => [c.spec.name, c.child.pid ? rssMiB(c.child.pid) : NaN] as [string, number]);
-  const byComponent = Object.fromEntries(rows);
+  const rows = started.components.map((c) => [c.spec.name, c.child.pid ? rssMiB(c.child.pid) : NaN, c.child.pid ? anonRssMiB(c.child.pid) : NaN] as [string, number, number]);
   return {
     title: 'idle RSS per component, 2 s after start (aims: <= 70 MiB per shard, <= 100 MiB for the gateway)',
-    table: formatTable(['component', 'RSS MiB'], rows),
-    json: { idleRssMiB: byComponent },
+    table: formatTable(['component', 'RSS MiB', 'of which own (RssAnon)'], rows),
+    json: { idleRssMiB: Object.fromEntries(rows.map(([n, rss]) => [n, rss])), idleAnonRssMiB: Object.fromEntries(rows.map(([n, , anon]) => [n, anon])) },
   };
 }
 
@@ -297,7 +296,8 @@ function summaryOf(sections: Section[]): Record<string, number | null | Record<s
   const logs = json('search-logs') ?? {};
   const startup = json('startup') ?? {};
   const fanOut = (json('fan-out')?.summary ?? {}) as Record<string, unknown>;
-  const idle = (sections.find((s) => s.title.startsWith('idle RSS'))?.json as { idleRssMiB?: Record<string, number> } | undefined)?.idleRssMiB;
+  const idleJson = sections.find((s) => s.title.startsWith('idle RSS'))?.json as { idleRssMiB?: Record<string, number>; idleAnonRssMiB?: Record<string, number> } | undefined;
+  const idle = idleJson?.idleRssMiB;
   return {
     gatewayToDirectCallsPerSecondAt50: num(t.ratioToDirectAt50),
     gatewayToProxyCallsPerSecondAt50: num(t.ratioToProxyAt50),
@@ -315,6 +315,7 @@ function summaryOf(sections: Section[]): Record<string, number | null | Record<s
     fanOutListP50FourToOneInstance: num(fanOut.listP50FourToOne),
     fanOutSearchP50TwoToOneInstance: num(fanOut.searchP50TwoToOne),
     idleRssMiB: idle ?? null,
+    idleAnonRssMiB: idleJson?.idleAnonRssMiB ?? null,
   };
 }
 

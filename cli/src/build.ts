@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Metafile } from 'esbuild';
 import { entryOf, repoRoot } from './paths.js';
@@ -19,9 +21,42 @@ export function bundleOf(component: string, dir = distDir): string {
  * modem loads an SSH transport (ssh2, with 18 MB of WebAssembly memory) that the
  * Watchman never uses: its DOCKER_HOST must be tcp:// of a socket proxy; and
  * Authentik's generated client, a 60 MB package (every API, its docs and its
- * schema) of which the Gatekeeper uses six API classes.
+ * schema) of which the Gatekeeper uses six API classes; and prom-client, so
+ * that what it requires can load on first use (ON_FIRST_USE).
  */
-const BUNDLED = /^(@homelab-mcp\/|dockerode$|docker-modem$|@goauthentik\/api$)/;
+const BUNDLED = /^(@homelab-mcp\/|dockerode$|docker-modem$|@goauthentik\/api$|prom-client$)/;
+
+/**
+ * The Authentik client's build is CommonJS (its "module" field too), which
+ * esbuild cannot tree-shake: the Gatekeeper's bundle would hold every API and
+ * all 900 models (4.7 MB of source that V8 keeps in memory for as long as the
+ * process lives). Its TypeScript sources, also in the package, are ES modules
+ * marked side-effect free; bundled from them it keeps what the six API classes
+ * use (0.7 MB; idle RSS about 10 MiB lower).
+ */
+function authentikSources(): { path: string } | undefined {
+  const pkg = createRequire(resolve(repoRoot, 'shard-authentik', 'package.json')).resolve('@goauthentik/api/package.json');
+  const path = join(dirname(pkg), 'src', 'index.ts');
+  return existsSync(path) ? { path } : undefined;
+}
+
+/**
+ * Packages that a bundled package requires as it loads but uses only for what
+ * the components never do, by the package that requires them. The Docker
+ * client: tar-fs (tar.pack) to build images and @grpc/proto-loader (with
+ * protobufjs; loadSync) for BuildKit sessions, while the Watchman only reads.
+ * prom-client: @opentelemetry/api (trace, context) for exemplars of its default
+ * metrics, which the gateway neither collects nor enables. Each becomes an
+ * object that requires the real package when one of its properties is first
+ * read, so the components never hold them (about 6 and 2 MiB for a bare Node)
+ * and a caller that does use them still gets them.
+ */
+const ON_FIRST_USE: Record<string, RegExp> = {
+  '@grpc/proto-loader': /[\\/]node_modules[\\/]dockerode[\\/]/,
+  'tar-fs': /[\\/]node_modules[\\/]dockerode[\\/]/,
+  '@opentelemetry/api': /[\\/]node_modules[\\/]prom-client[\\/]/,
+};
+const ON_FIRST_USE_FILTER = new RegExp(`^(${Object.keys(ON_FIRST_USE).map((n) => n.replace(/[/.]/g, '\\$&')).join('|')})$`);
 
 const NO_SSH = `export class Client {
   constructor() {
@@ -71,8 +106,14 @@ export async function buildComponents(entries: Record<string, string> = Object.f
       {
         name: 'homelab-externals',
         setup(b) {
+          b.onResolve({ filter: /^@goauthentik\/api$/ }, authentikSources);
           b.onResolve({ filter: /^ssh2$/ }, () => ({ path: 'ssh2', namespace: 'homelab-stub' }));
           b.onLoad({ filter: /.*/, namespace: 'homelab-stub' }, () => ({ contents: NO_SSH, loader: 'js' }));
+          b.onResolve({ filter: ON_FIRST_USE_FILTER }, (a) => (a.namespace === 'homelab-on-first-use' ? { path: a.path, external: true } : ON_FIRST_USE[a.path]?.test(a.importer) ? { path: a.path, namespace: 'homelab-on-first-use' } : undefined));
+          b.onLoad({ filter: /.*/, namespace: 'homelab-on-first-use' }, (a) => ({
+            contents: `let real;\nmodule.exports = new Proxy({}, { get: (_, key) => (real ??= require(${JSON.stringify(a.path)}))[key] });`,
+            loader: 'js',
+          }));
           b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('node:') || BUNDLED.test(a.path) ? undefined : { path: a.path, external: true }));
         },
       },

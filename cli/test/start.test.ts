@@ -107,6 +107,15 @@ describe('homelab-mcp start, as a new user runs it', () => {
     expect(argv(started.components.find((c) => c.spec.name === 'shard-dozzle')?.child.pid)).toContain('--no-allocation-site-pretenuring');
   });
 
+  it('runs bundles that are ASCII only: one other character makes V8 hold the whole script at two bytes a character', async () => {
+    for (const c of started.components) {
+      const entry = readFileSync(`/proc/${c.child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean).at(-1) ?? '';
+      const lines = readFileSync(entry, 'utf8').split('\n');
+      const at = lines.findIndex((l) => [...l].some((ch) => ch.charCodeAt(0) > 0x7f));
+      expect({ entry, nonAscii: at < 0 ? null : `line ${at + 1}: ${lines[at]?.trim().slice(0, 120)}` }).toEqual({ entry, nonAscii: null });
+    }
+  });
+
   it('the built CLI (what the images run) answers the container healthcheck', async () => {
     const healthz = new URL('/healthz', started.state.mcpUrl ?? '').href;
     const { stdout } = await run(process.execPath, [join(repoRoot, 'dist', 'cli.mjs'), 'healthcheck', '--http', healthz]);

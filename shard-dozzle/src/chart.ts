@@ -1,4 +1,8 @@
-import { PNG } from 'pngjs';
+import type * as PngJs from 'pngjs';
+
+// Loaded with the first chart: a Watchman that is never asked for a window does not hold the encoder.
+let pngModule: Promise<typeof PngJs> | undefined;
+const loadPng = (): Promise<typeof PngJs> => (pngModule ??= import('pngjs'));
 
 export interface Series {
   values: number[];
@@ -20,7 +24,8 @@ export const MEMORY_COLOR: [number, number, number] = [255, 127, 14];
  * highest value: CPU can exceed one core), grid lines every quarter. It has no
  * text; the numbers travel beside it.
  */
-export function percentChart(series: Series[]): Buffer {
+export async function percentChart(series: Series[]): Promise<Buffer> {
+  const { PNG } = await loadPng();
   const png = new PNG({ width: WIDTH, height: HEIGHT });
   png.data.fill(255);
   const top = Math.max(100, Math.ceil(Math.max(0, ...series.flatMap((s) => s.values)) / 100) * 100);

@@ -76,7 +76,7 @@ async function sampleWindow(backend: LogBackend, container: string, ms: number, 
     const s = await backend.stats(c, ctx.signal);
     series.push({ at: fromMs(Date.now()), cpuPercent: s.cpuPercent, memoryPercent: s.memoryLimit > 0 ? (s.memoryUsage / s.memoryLimit) * 100 : 0, memoryUsageBytes: String(Math.round(s.memoryUsage)) });
   }
-  const png = percentChart([
+  const png = await percentChart([
     { values: series.map((p) => p.cpuPercent), color: CPU_COLOR },
     { values: series.map((p) => p.memoryPercent), color: MEMORY_COLOR },
   ]);

@@ -70,7 +70,7 @@ export function cleanComment(raw: string): string {
     if (!line) {
       if (current) paragraphs.push(current);
       current = '';
-    } else if (/^([-*•]|\d+[.)])\s/.test(line)) {
+    } else if (/^([-*\u2022]|\d+[.)])\s/.test(line)) {
       current = current ? `${current}\n${line}` : line;
     } else {
       current = current ? `${current} ${line}` : line;
