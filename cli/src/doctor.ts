@@ -28,6 +28,10 @@ interface ShardTarget {
   host: string;
   port: number;
   identity: string;
+  /** Where its address is set, for the fixes: SHARD_TRAEFIK_URL, SHARD_DOZZLE_INSTANCES, the shard file. */
+  setting: string;
+  /** What to start: shard-traefik, or an instance's shard on its node. */
+  component: string;
 }
 
 interface Tls {
@@ -47,7 +51,7 @@ async function checkDns(t: ShardTarget): Promise<Check> {
     const { address } = await lookup(t.host);
     return { target: t.name, check: 'dns', ok: true, detail: `${t.host} -> ${address}` };
   } catch (err) {
-    return { target: t.name, check: 'dns', ok: false, detail: `cannot resolve ${t.host}: ${(err as Error).message}`, fix: `Check SHARD_${t.name.toUpperCase()}_URL, or use the host's IP address.` };
+    return { target: t.name, check: 'dns', ok: false, detail: `cannot resolve ${t.host}: ${(err as Error).message}`, fix: `Check ${t.name}'s address in ${t.setting}, or use the host's IP address.` };
   }
 }
 
@@ -56,7 +60,7 @@ function checkTcp(t: ShardTarget): Promise<Check> {
     const socket = netConnect({ host: t.host, port: t.port, timeout: TIMEOUT_MS });
     const done = (c: Check) => { socket.destroy(); resolve(c); };
     socket.once('connect', () => done({ target: t.name, check: 'tcp', ok: true, detail: `${t.host}:${t.port} accepts connections` }));
-    const fail = (why: string) => done({ target: t.name, check: 'tcp', ok: false, detail: `${t.host}:${t.port}: ${why}`, fix: `Start shard-${t.name} (npm start, or docker-compose up -d shard-${t.name}) and check that port ${t.port} is reachable from here (firewall, published port).` });
+    const fail = (why: string) => done({ target: t.name, check: 'tcp', ok: false, detail: `${t.host}:${t.port}: ${why}`, fix: `Start ${t.component} (${t.component === `shard-${t.name}` ? `npm start, or docker-compose up -d shard-${t.name}` : 'docker-compose -f docker-compose.docker-node.yaml up -d there'}) and check that port ${t.port} is reachable from here (firewall, published port).` });
     socket.once('timeout', () => fail('no answer within 3 s'));
     socket.once('error', (err) => fail(err.message));
   });
@@ -70,12 +74,12 @@ function checkTlsIdentity(t: ShardTarget, tls: Tls): Promise<Check> {
       const cert = socket.getPeerCertificate();
       const wrong = checkPeerIdentity(cert, t.identity);
       if (wrong) {
-        done({ target: t.name, check: 'tls identity', ok: false, detail: `${t.host}:${t.port}: ${wrong.message}`, fix: `Point SHARD_${t.name.toUpperCase()}_URL at shard-${t.name}, or re-issue its certificate: homelab-mcp certs issue ${t.identity}` });
+        done({ target: t.name, check: 'tls identity', ok: false, detail: `${t.host}:${t.port}: ${wrong.message}`, fix: `Point ${t.name}'s address in ${t.setting} at ${t.component}, or re-issue its certificate: homelab-mcp certs issue ${t.identity}` });
         return;
       }
       const daysLeft = daysUntil(new Date(cert.valid_to));
       if (daysLeft < 14) {
-        done({ target: t.name, check: 'tls identity', ok: false, detail: `${t.identity}'s certificate expires in ${daysLeft} days (${cert.valid_to})`, fix: `homelab-mcp certs issue ${t.identity} and restart shard-${t.name}` });
+        done({ target: t.name, check: 'tls identity', ok: false, detail: `${t.identity}'s certificate expires in ${daysLeft} days (${cert.valid_to})`, fix: `homelab-mcp certs issue ${t.identity} and restart ${t.component}` });
         return;
       }
       done({ target: t.name, check: 'tls identity', ok: true, detail: `${t.identity}, certificate valid ${daysLeft} more days` });
@@ -91,9 +95,9 @@ async function checkHealth(t: ShardTarget, tls: Tls): Promise<Check> {
     const status = await servingStatus(`${t.host}:${t.port}`, creds, TIMEOUT_MS);
     return status === 'SERVING'
       ? { target: t.name, check: 'health', ok: true, detail: 'SERVING' }
-      : { target: t.name, check: 'health', ok: false, detail: `${status}: the shard runs but cannot use its upstream`, fix: `Read the upstream checks below and shard-${t.name}'s log for the reason.` };
+      : { target: t.name, check: 'health', ok: false, detail: `${status}: the shard runs but cannot use its upstream`, fix: `Read the upstream checks below and ${t.component}'s log for the reason.` };
   } catch (err) {
-    return { target: t.name, check: 'health', ok: false, detail: `health check failed: ${(err as Error).message}`, fix: `Check shard-${t.name}'s log.` };
+    return { target: t.name, check: 'health', ok: false, detail: `health check failed: ${(err as Error).message}`, fix: `Check ${t.component}'s log.` };
   }
 }
 
@@ -170,11 +174,12 @@ async function checkGateway(url: string, token: string | undefined): Promise<Che
 function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv, nodesFile?: string): ShardTarget[] {
   const targets: ShardTarget[] = [];
   const seen = new Set<string>();
-  const add = (name: string, address: string | undefined, identity = env[`SHARD_${name.toUpperCase()}_IDENTITY`] ?? `shard-${name}`) => {
+  const add = (name: string, address: string | undefined, identity = env[`SHARD_${name.toUpperCase()}_IDENTITY`] ?? `shard-${name}`, setting = `SHARD_${name.toUpperCase()}_URL`) => {
     const hp = address ? splitAddress(address) : undefined;
     if (!hp || seen.has(name)) return;
     seen.add(name);
-    targets.push({ name, ...hp, identity });
+    const [kind, node] = name.split('/');
+    targets.push({ name, ...hp, identity, setting, component: node ? `shard-${kind} on node ${node}` : `shard-${name}` });
   };
   for (const [component, endpoints] of Object.entries(state?.components ?? {})) {
     if (component.startsWith('shard-')) add(component.slice(6), endpoints.grpc);
@@ -194,12 +199,12 @@ function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv, nodes
     } catch {
       // the gateway refuses the variable at start, with the reason
     }
-    for (const [instance, address] of instances) add(`${kind}/${instance}`, address, instanceIdentity(env[`SHARD_${m[1]}_IDENTITY`] ?? `shard-${kind}`, instance));
+    for (const [instance, address] of instances) add(`${kind}/${instance}`, address, instanceIdentity(env[`SHARD_${m[1]}_IDENTITY`] ?? `shard-${kind}`, instance), k);
   }
   // The gateway's shard file (GATEWAY_CONFIG; a compose deployment's deploy/nodes/nodes.yaml).
   for (const s of nodesFile ? readShardList(nodesFile) : []) {
     const instance = s.instance ?? '';
-    add(instance ? `${s.name}/${instance}` : s.name, s.url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ''), s.identity ?? instanceIdentity(`shard-${s.name}`, instance));
+    add(instance ? `${s.name}/${instance}` : s.name, s.url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ''), s.identity ?? instanceIdentity(`shard-${s.name}`, instance), nodesFile);
   }
   return targets;
 }

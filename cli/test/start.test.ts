@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -141,5 +142,23 @@ describe('homelab-mcp start, as a new user runs it', () => {
     const bad = sink();
     expect(await runDoctor(cfg, { env: {}, out: bad })).toBe(1);
     expect(bad.text()).toMatch(/FAIL {2}authentik +api token/);
+  });
+
+  it('doctor checks a Docker node listed in the gateway\'s shard file, and its fix says to start that node\'s Watchman there', async () => {
+    const cfg = loadCliConfig({ HOMELAB_MCP_HOME: home });
+    const nodes = join(home, 'nodes.yaml');
+    // A port nothing listens on: the node's Watchman is down.
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    await writeFile(nodes, `shards:\n  - { name: dozzle, instance: nas, url: 127.0.0.1:${closed} }\n`);
+    const out = sink();
+    expect(await runDoctor(cfg, { env: { GATEWAY_CONFIG: nodes }, out })).toBe(1);
+    const line = out.text().split('\n').find((l) => /^FAIL {2}dozzle\/nas +tcp/.test(l));
+    expect(line).toBeDefined();
+    expect(out.text()).toMatch(/Start shard-dozzle on node nas \(docker-compose -f docker-compose\.docker-node\.yaml up -d there\)/);
   });
 });
