@@ -2,9 +2,9 @@ import { lookup } from 'node:dns/promises';
 import { access, constants, readFile, unlink, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
-import * as yaml from 'js-yaml';
+import { existsSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
+import { readShardFile, stripScheme, type ShardFile } from '@homelab-mcp/component-kit/shard-file.js';
 import { splitHostPort } from '@homelab-mcp/pki/address.js';
 import { createChannelCredentials } from '@homelab-mcp/pki/credentials.js';
 import { checkPeerIdentity, daysUntil, instanceIdentity, parseInstanceAddresses } from '@homelab-mcp/pki/identity.js';
@@ -202,22 +202,17 @@ function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv, nodes
     for (const [instance, address] of instances) add(`${kind}/${instance}`, address, instanceIdentity(env[`SHARD_${m[1]}_IDENTITY`] ?? `shard-${kind}`, instance), k);
   }
   // The gateway's shard file (GATEWAY_CONFIG; a compose deployment's deploy/nodes/nodes.yaml).
-  for (const s of nodesFile ? readShardList(nodesFile) : []) {
+  let listed: ShardFile['shards'] = [];
+  try {
+    if (nodesFile) listed = readShardFile(nodesFile).shards;
+  } catch {
+    // the gateway logs why it cannot use the file, and keeps its shards
+  }
+  for (const s of listed) {
     const instance = s.instance ?? '';
-    add(instance ? `${s.name}/${instance}` : s.name, s.url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ''), s.identity ?? instanceIdentity(`shard-${s.name}`, instance), nodesFile);
+    add(instance ? `${s.name}/${instance}` : s.name, stripScheme(s.url), s.identity ?? instanceIdentity(`shard-${s.name}`, instance), nodesFile);
   }
   return targets;
-}
-
-/** The shards a GATEWAY_CONFIG file lists; none when it is missing or does not parse (the gateway says why). */
-function readShardList(file: string): { name: string; instance?: string; url: string; identity?: string }[] {
-  try {
-    const doc = yaml.load(readFileSync(file, 'utf8')) as { shards?: unknown } | undefined;
-    const list = Array.isArray(doc?.shards) ? (doc.shards as Record<string, unknown>[]) : [];
-    return list.filter((s) => typeof s?.name === 'string' && typeof s.url === 'string') as { name: string; instance?: string; url: string; identity?: string }[];
-  } catch {
-    return [];
-  }
 }
 
 /** `homelab-mcp doctor`: prints every check, each problem with its fix; returns the exit code. */

@@ -1,10 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { load as loadYaml } from 'js-yaml';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, exampleOf, parseEnv } from '@homelab-mcp/component-kit/config.js';
+import { readShardFile, stripScheme, type ShardFile } from '@homelab-mcp/component-kit/shard-file.js';
 import { isLoopbackHost, splitHostPort } from '@homelab-mcp/pki/address.js';
-import { INSTANCE_PATTERN, instanceIdentity, parseInstanceAddresses } from '@homelab-mcp/pki/identity.js';
+import { instanceIdentity, parseInstanceAddresses } from '@homelab-mcp/pki/identity.js';
 import type { OAuthSettings } from './trust/oauth.js';
 
 export { ConfigError };
@@ -81,21 +80,6 @@ const shardVariables = z.object({
   SHARD_NAME_INSTANCES: z.string().optional().meta(example('nas=nas.home.lan:50051,pi=10.0.0.7:50051', 'instance=host:port, comma-separated: one shard per node')),
 });
 
-const fileSchema = z.object({
-  shards: z
-    .array(
-      z.object({
-        name: z.string().regex(/^[a-z][a-z0-9-]*$/),
-        instance: z.string().regex(INSTANCE_PATTERN).optional(),
-        url: z.string().min(1),
-        identity: z.string().min(1).optional(),
-        plaintext: z.boolean().optional(),
-        services: z.array(z.string().min(1)).optional(),
-      }),
-    )
-    .default([]),
-});
-
 const SHARD_URL = /^SHARD_([A-Z0-9_]+?)_(URL|INSTANCES)$/;
 
 function fail(variable: string, problem: string): never {
@@ -112,33 +96,12 @@ function parseInstances(variable: string, value: string): [string, string][] {
   }
 }
 
-function stripScheme(url: string): string {
-  // Accept grpc://, grpcs:// or http(s):// prefixes people paste; the channel itself decides TLS.
-  return url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/+$/, '');
-}
-
-function readShardFile(path: string): z.infer<typeof fileSchema> {
-  let text: string;
+function shardFile(path: string): ShardFile {
   try {
-    text = readFileSync(path, 'utf8');
+    return readShardFile(path);
   } catch (err) {
-    // A file not written yet in a directory that is there (a deployment's mounted directory) lists no shards;
-    // it is read once it appears. A missing directory is a mistyped path.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync(dirname(path))) return { shards: [] };
-    fail('GATEWAY_CONFIG', `cannot read ${path}: ${(err as Error).message}`);
+    fail('GATEWAY_CONFIG', (err as Error).message);
   }
-  let doc: unknown;
-  try {
-    doc = /\.json$/i.test(path) ? JSON.parse(text) : loadYaml(text);
-  } catch (err) {
-    fail('GATEWAY_CONFIG', `${path} is not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
-  }
-  const parsed = fileSchema.safeParse(doc ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    fail('GATEWAY_CONFIG', `${path}: ${issue.path.join('.') || '(root)'}: ${issue.message}; expected { shards: [{ name: traefik, url: shard-traefik:50051 }] }`);
-  }
-  return parsed.data;
 }
 
 /** The gateway's configuration, built from its environment (and GATEWAY_CONFIG's shard list). */
@@ -150,7 +113,7 @@ const gatewayConfigSchema = variables.transform((e) => {
   const targets = new Map<string, { kind: string; instance: string; address: string; identity?: string; plaintext?: boolean; services?: string[]; source: string }>();
   const keyOf = (kind: string, instance: string) => (instance ? `${kind}/${instance}` : kind);
   if (e.GATEWAY_CONFIG) {
-    for (const s of readShardFile(e.GATEWAY_CONFIG).shards) {
+    for (const s of shardFile(e.GATEWAY_CONFIG).shards) {
       const instance = s.instance ?? '';
       targets.set(keyOf(s.name, instance), { kind: s.name, instance, address: stripScheme(s.url), identity: s.identity, plaintext: s.plaintext, services: s.services, source: 'GATEWAY_CONFIG' });
     }
