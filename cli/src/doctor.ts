@@ -171,7 +171,7 @@ async function checkGateway(url: string, token: string | undefined): Promise<Che
   return checks;
 }
 
-function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv, nodesFile?: string): ShardTarget[] {
+function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv, shardFile?: ShardFile & { path: string }): ShardTarget[] {
   const targets: ShardTarget[] = [];
   const seen = new Set<string>();
   const add = (name: string, address: string | undefined, identity = env[`SHARD_${name.toUpperCase()}_IDENTITY`] ?? `shard-${name}`, setting = `SHARD_${name.toUpperCase()}_URL`) => {
@@ -201,16 +201,9 @@ function shardTargets(state: RunState | undefined, env: NodeJS.ProcessEnv, nodes
     }
     for (const [instance, address] of instances) add(`${kind}/${instance}`, address, instanceIdentity(env[`SHARD_${m[1]}_IDENTITY`] ?? `shard-${kind}`, instance), k);
   }
-  // The gateway's shard file (GATEWAY_CONFIG; a compose deployment's deploy/nodes/nodes.yaml).
-  let listed: ShardFile['shards'] = [];
-  try {
-    if (nodesFile) listed = readShardFile(nodesFile).shards;
-  } catch {
-    // the gateway logs why it cannot use the file, and keeps its shards
-  }
-  for (const s of listed) {
+  for (const s of shardFile?.shards ?? []) {
     const instance = s.instance ?? '';
-    add(instance ? `${s.name}/${instance}` : s.name, stripScheme(s.url), s.identity ?? instanceIdentity(`shard-${s.name}`, instance), nodesFile);
+    add(instance ? `${s.name}/${instance}` : s.name, stripScheme(s.url), s.identity ?? instanceIdentity(`shard-${s.name}`, instance), shardFile?.path);
   }
   return targets;
 }
@@ -236,7 +229,15 @@ export async function runDoctor(cfg: CliConfig, opts: { gateway?: string; compos
     checks.push({ target: 'gateway', check: 'certificates', ok: false, detail: (err as Error).message, fix: deployment ? `docker-compose -f ${COMPOSE_FILE} up -d (certs-init creates them)` : 'Run `homelab-mcp certs init` (npm start does it on first run).' });
   }
   if (deployment) checks.push(...deployment.checks);
-  const targets = shardTargets(state, env, env.GATEWAY_CONFIG ?? deployment?.nodesFile);
+  // The gateway's shard file (GATEWAY_CONFIG; a compose deployment's deploy/nodes/nodes.yaml).
+  const shardFilePath = env.GATEWAY_CONFIG ?? deployment?.nodesFile;
+  let shardFile: (ShardFile & { path: string }) | undefined;
+  try {
+    if (shardFilePath) shardFile = { ...readShardFile(shardFilePath), path: shardFilePath };
+  } catch (err) {
+    checks.push({ target: 'gateway', check: 'shard file', ok: false, detail: (err as Error).message, fix: `Correct the file (deploy/nodes/nodes.example.yaml shows the form); until then the gateway keeps the shards it had, or does not start.` });
+  }
+  const targets = shardTargets(state, env, shardFile);
   if (targets.length === 0 && !composeDir) checks.push({ target: 'gateway', check: 'shards', ok: false, detail: 'no shards configured', fix: 'Run `npm start`, or set SHARD_TRAEFIK_URL, SHARD_DOZZLE_URL and SHARD_AUTHENTIK_URL.' });
   for (const t of targets) {
     const dns = await checkDns(t);

@@ -160,5 +160,10 @@ describe('homelab-mcp start, as a new user runs it', () => {
     const line = out.text().split('\n').find((l) => /^FAIL {2}dozzle\/nas +tcp/.test(l));
     expect(line).toBeDefined();
     expect(out.text()).toMatch(/Start shard-dozzle on node nas \(docker-compose -f docker-compose\.docker-node\.yaml up -d there\)/);
+    // A misspelt key: said, not read as no nodes.
+    await writeFile(nodes, `shards:\n  - { name: dozzle, instnace: nas, url: 127.0.0.1:${closed} }\n`);
+    const typo = sink();
+    expect(await runDoctor(cfg, { env: { GATEWAY_CONFIG: nodes }, out: typo })).toBe(1);
+    expect(typo.text()).toMatch(/FAIL {2}gateway +shard file +.*nodes\.yaml: shards\.0: Unrecognized key: "instnace"/);
   });
 });

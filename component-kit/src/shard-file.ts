@@ -4,11 +4,15 @@ import { load as loadYaml } from 'js-yaml';
 import { z } from 'zod';
 import { INSTANCE_PATTERN } from '@homelab-mcp/pki/identity.js';
 
-/** The gateway's shard file (GATEWAY_CONFIG), as the gateway and the doctor read it. */
-const shardFileSchema = z.object({
+/**
+ * The gateway's shard file (GATEWAY_CONFIG), as the gateway and the doctor
+ * read it. Strict: a misspelt key (`shard:`, `instnace:`) is an error, not a
+ * file that silently lists nothing or the wrong instance.
+ */
+const shardFileSchema = z.strictObject({
   shards: z
     .array(
-      z.object({
+      z.strictObject({
         name: z.string().regex(/^[a-z][a-z0-9-]*$/),
         instance: z.string().regex(INSTANCE_PATTERN).optional(),
         url: z.string().min(1),

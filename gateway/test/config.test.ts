@@ -29,6 +29,15 @@ describe('parseGatewayConfig', () => {
     ]);
   });
 
+  it('refuses a GATEWAY_CONFIG with a misspelt key instead of reading it as fewer or other shards', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
+    const file = join(dir, 'nodes.yaml');
+    writeFileSync(file, 'shard:\n  - name: dozzle\n    instance: nas\n    url: nas:50051\n');
+    expect(() => parseGatewayConfig({ ...tls, GATEWAY_CONFIG: file })).toThrow(/GATEWAY_CONFIG: .*nodes\.yaml: \(root\): Unrecognized key: "shard"/);
+    writeFileSync(file, 'shards:\n  - name: dozzle\n    instnace: nas\n    url: nas:50051\n');
+    expect(() => parseGatewayConfig({ ...tls, GATEWAY_CONFIG: file })).toThrow(/nodes\.yaml: shards\.0: Unrecognized key: "instnace"/);
+  });
+
   it('reads a GATEWAY_CONFIG not written yet in a directory that is there as no shards, and refuses one whose directory is missing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
     expect(parseGatewayConfig({ ...tls, GATEWAY_CONFIG: join(dir, 'nodes.yaml'), SHARD_TRAEFIK_URL: 'shard-traefik:50051' }).shards.map((s) => s.name)).toEqual(['traefik']);
