@@ -115,6 +115,7 @@ const gatewayConfigSchema = variables.transform((e) => {
   if (e.GATEWAY_CONFIG) {
     for (const s of shardFile(e.GATEWAY_CONFIG).shards) {
       const instance = s.instance ?? '';
+      if (targets.has(keyOf(s.name, instance))) fail('GATEWAY_CONFIG', `${e.GATEWAY_CONFIG} lists ${keyOf(s.name, instance)} twice; keep one entry per shard and node`);
       targets.set(keyOf(s.name, instance), { kind: s.name, instance, address: stripScheme(s.url), identity: s.identity, plaintext: s.plaintext, services: s.services, source: 'GATEWAY_CONFIG' });
     }
   }

@@ -29,13 +29,15 @@ describe('parseGatewayConfig', () => {
     ]);
   });
 
-  it('refuses a GATEWAY_CONFIG with a misspelt key instead of reading it as fewer or other shards', () => {
+  it('refuses a GATEWAY_CONFIG with a misspelt key or a node listed twice instead of reading it as fewer or other shards', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
     const file = join(dir, 'nodes.yaml');
     writeFileSync(file, 'shard:\n  - name: dozzle\n    instance: nas\n    url: nas:50051\n');
     expect(() => parseGatewayConfig({ ...tls, GATEWAY_CONFIG: file })).toThrow(/GATEWAY_CONFIG: .*nodes\.yaml: \(root\): Unrecognized key: "shard"/);
     writeFileSync(file, 'shards:\n  - name: dozzle\n    instnace: nas\n    url: nas:50051\n');
     expect(() => parseGatewayConfig({ ...tls, GATEWAY_CONFIG: file })).toThrow(/nodes\.yaml: shards\.0: Unrecognized key: "instnace"/);
+    writeFileSync(file, 'shards:\n  - { name: dozzle, instance: nas, url: nas:50051 }\n  - { name: dozzle, instance: nas, url: 10.0.0.9:50051 }\n');
+    expect(() => parseGatewayConfig({ ...tls, GATEWAY_CONFIG: file })).toThrow(/nodes\.yaml lists dozzle\/nas twice/);
   });
 
   it('reads a GATEWAY_CONFIG not written yet in a directory that is there as no shards, and refuses one whose directory is missing', () => {
