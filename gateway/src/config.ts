@@ -137,11 +137,12 @@ const gatewayConfigSchema = variables.transform((e) => {
 
   const plaintextAll = /^(1|true|yes|\*)$/i.test(e.GATEWAY_PLAINTEXT_SHARDS ?? '');
   const plaintextNames = new Set(plaintextAll ? [] : (e.GATEWAY_PLAINTEXT_SHARDS ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const kinds = [...new Set([...targets.values()].map((t) => t.kind))];
   for (const n of plaintextNames) {
-    if (!targets.has(n)) fail('GATEWAY_PLAINTEXT_SHARDS', `names shard "${n}", which is not configured`);
+    // A shard (dozzle/nas) or a kind, all of whose instances then speak plaintext.
+    if (!targets.has(n) && !kinds.includes(n)) fail('GATEWAY_PLAINTEXT_SHARDS', `names shard "${n}", which is not configured`);
   }
 
-  const kinds = [...new Set([...targets.values()].map((t) => t.kind))];
   const shards = [];
   // The default instance first, then the others by name: the order decides which instance of a single-instance shard serves.
   for (const [name, t] of [...targets.entries()].sort(([, a], [, b]) => a.kind.localeCompare(b.kind) || a.instance.localeCompare(b.instance))) {

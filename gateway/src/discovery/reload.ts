@@ -10,13 +10,17 @@ export interface ShardListHooks {
   create(target: ShardTarget): ShardConnection;
   /** A connection joined the list (started by the caller). */
   added(shard: ShardConnection): void;
-  /** A connection left the list and was closed. */
+  /** A connection left the list (it is closed next). */
   removed(shard: ShardConnection): void;
 }
 
-/** What a connection is made from; a changed rank or another kind's arrival alone keeps the connection. */
-const sameTarget = (a: ShardTarget, b: ShardTarget) =>
-  a.address === b.address && a.identity === b.identity && a.plaintext === b.plaintext && a.kind === b.kind && a.instance === b.instance && JSON.stringify(a.services.allow) === JSON.stringify(b.services.allow);
+/**
+ * A connection is kept only while everything it was made and checked with is
+ * unchanged: its rank too (whether a single-instance kind refuses it, which
+ * instance represents the kind) and the packages reserved for the other kinds.
+ * Targets are plain data, built in one order by the configuration's parser.
+ */
+const sameTarget = (a: ShardTarget, b: ShardTarget) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
  * Brings the live shard list in line with the configuration: new shards (an
@@ -30,9 +34,10 @@ export async function reconcileShards(shards: ShardConnection[], next: readonly 
   for (const shard of [...shards]) {
     const target = wanted.get(shard.target.name);
     if (target && sameTarget(target, shard.target)) continue;
+    // Out of the list and the tables before its channel closes: no call is routed to a closing connection.
     shards.splice(shards.indexOf(shard), 1);
-    await shard.close();
     hooks.removed(shard);
+    await shard.close();
   }
   for (const target of next) {
     if (shards.some((s) => s.target.name === target.name)) continue;
