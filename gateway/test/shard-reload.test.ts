@@ -25,19 +25,18 @@ describe('a re-read shard list', () => {
     expect(config('main=127.0.0.1:1,nas=127.0.0.1:2').shards.map((s) => [s.name, s.plaintext])).toEqual([['dozzle/main', true], ['dozzle/nas', true]]);
   });
 
-  it('reconnects an instance whose rank changed, so the one now first is checked as the first', async () => {
+  it('keeps an instance whose rank changed, placed anew, so the one now first is checked as the first', async () => {
     const shards = config('main=127.0.0.1:1,nas=127.0.0.1:2').shards.map(connect);
-    const events: [string, string, number][] = [];
-    await reconcileShards(shards, config('nas=127.0.0.1:2').shards, {
-      create: connect,
-      added: (s) => events.push(['added', s.target.name, s.target.rank]),
-      removed: (s) => events.push(['removed', s.target.name, s.target.rank]),
-    });
-    expect(shards.map((s) => [s.target.name, s.target.rank])).toEqual([['dozzle/nas', 0]]);
-    expect(events).toEqual([['removed', 'dozzle/main', 0], ['removed', 'dozzle/nas', 1], ['added', 'dozzle/nas', 0]]);
-    // Unchanged targets keep their connection.
-    const kept = shards[0];
-    await reconcileShards(shards, config('nas=127.0.0.1:2').shards, { create: connect, added: () => undefined, removed: () => undefined });
-    expect(shards[0]).toBe(kept);
+    const nas = shards[1];
+    const events: [string, string][] = [];
+    const hooks = { create: connect, added: (s: ShardConnection) => events.push(['added', s.target.name]), removed: (s: ShardConnection) => events.push(['removed', s.target.name]) };
+    await reconcileShards(shards, config('nas=127.0.0.1:2').shards, hooks);
+    expect(events).toEqual([['removed', 'dozzle/main']]);
+    expect(shards).toEqual([nas]);
+    expect(nas!.target.rank).toBe(0);
+    // Another address is another connection.
+    await reconcileShards(shards, config('nas=127.0.0.1:3').shards, hooks);
+    expect(shards[0]).not.toBe(nas);
+    expect(events.slice(1)).toEqual([['removed', 'dozzle/nas'], ['added', 'dozzle/nas']]);
   });
 });

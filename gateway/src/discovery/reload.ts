@@ -14,13 +14,8 @@ export interface ShardListHooks {
   removed(shard: ShardConnection): void;
 }
 
-/**
- * A connection is kept only while everything it was made and checked with is
- * unchanged: its rank too (whether a single-instance kind refuses it, which
- * instance represents the kind) and the packages reserved for the other kinds.
- * Targets are plain data, built in one order by the configuration's parser.
- */
-const sameTarget = (a: ShardTarget, b: ShardTarget) => JSON.stringify(a) === JSON.stringify(b);
+/** What a connection is made from (targets are plain data, built in one order by the configuration's parser). */
+const connectedWith = ({ rank: _rank, services: { reserved: _reserved, ...services }, ...rest }: ShardTarget) => JSON.stringify({ ...rest, services });
 
 /**
  * Brings the live shard list in line with the configuration: new shards (an
@@ -33,7 +28,11 @@ export async function reconcileShards(shards: ShardConnection[], next: readonly 
   const wanted = new Map(next.map((t) => [t.name, t]));
   for (const shard of [...shards]) {
     const target = wanted.get(shard.target.name);
-    if (target && sameTarget(target, shard.target)) continue;
+    if (target && connectedWith(target) === connectedWith(shard.target)) {
+      // Kept; its place among its kind may have moved (an instance before it came or went).
+      shard.retarget(target);
+      continue;
+    }
     // Out of the list and the tables before its channel closes: no call is routed to a closing connection.
     shards.splice(shards.indexOf(shard), 1);
     hooks.removed(shard);

@@ -71,8 +71,11 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
   private readonly logger: Logger;
   private readonly certificates?: WatchedCertificateFiles;
 
-  constructor(readonly target: ShardTarget, private readonly options: ShardConnectionOptions) {
+  private placed: ShardTarget;
+
+  constructor(target: ShardTarget, private readonly options: ShardConnectionOptions) {
     super();
+    this.placed = target;
     this.logger = options.logger.child({ shard: target.name });
     let credentials: grpc.ChannelCredentials;
     if (target.plaintext) credentials = grpc.credentials.createInsecure();
@@ -101,6 +104,21 @@ export class ShardConnection extends EventEmitter<{ change: [] }> {
       'grpc.enable_channelz': 0,
     });
   }
+  /** What this connection was made for, and where it stands among its kind. */
+  get target(): ShardTarget {
+    return this.placed;
+  }
+
+  /**
+   * The same shard placed anew by a re-read configuration (another rank among
+   * its kind, other kinds' packages reserved): its next discovery checks it so.
+   * A refused second instance of a single-instance kind that is now the first
+   * serves on its next attempt, without a restart.
+   */
+  retarget(target: ShardTarget): void {
+    this.placed = target;
+  }
+
 
   start(): void {
     this.loop ??= this.run();
