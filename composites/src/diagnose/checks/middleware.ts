@@ -21,7 +21,8 @@ function unusableUsers(m: TraceMiddleware): Finding[] {
   return [{
     severity: 'critical', cause: 'middleware', check: 'middleware',
     what: `Middleware ${m.name} has no valid htpasswd hash for ${unusable.join(', ')}: every sign-in as ${unusable.length > 1 ? 'them' : 'that user'} answers 401. A hash that lost its $-parts (docker compose reads $apr1, $2y... as variables) looks like this.`,
-    evidence: users.filter((u) => unusable.includes(u.split(':')[0] ?? u)).map((u) => `users: ${u.split(':')[0]}:${u.slice(u.indexOf(':') + 1, u.indexOf(':') + 4)}...`),
+    // The user names only: a secret that is no hash is often a plaintext password, and this goes to the model.
+    evidence: users.filter((u) => unusable.includes(u.split(':')[0] ?? u)).map((u) => `users: ${u.split(':')[0]} (its secret is no htpasswd hash)`),
     fix: label
       ? `Put the hash back with every $ doubled ($$) in the compose file, e.g. htpasswd -nbB ${unusable[0]} <password> | sed -e 's/\\$/\\$\\$/g', as the label traefik.http.middlewares.${m.name.split('@')[0]}.basicauth.users, then recreate the container.`
       : `Put an htpasswd hash (htpasswd -nbB ${unusable[0]} <password>) in ${m.name}'s users.`,
