@@ -69,12 +69,12 @@ async function listContainers(watchmen: Clients['watchmen'], signal: AbortSignal
 }
 
 /** The last lines of the containers behind the target, each read on the node that runs it. */
-async function readLogs(watchmen: Clients['watchmen'], related: readonly Container[], signal: AbortSignal): Promise<Map<string, LogLine[]>> {
-  const out = new Map<string, LogLine[]>();
+async function readLogs(watchmen: Clients['watchmen'], related: readonly Container[], signal: AbortSignal): Promise<Map<Container, LogLine[]>> {
+  const out = new Map<Container, LogLine[]>();
   await Promise.all(related.slice(0, 3).map(async (c) => {
     const watchman = (watchmen.find((w) => w.node === c.node) ?? watchmen.find((w) => !w.down) ?? watchmen[0]!).client;
     const stream = watchman.tailLogs(TailLogsRequest.fromPartial({ container: c.id, lines: LOG_LINES }), undefined, { deadline: Date.now() + DEADLINE_MS });
-    out.set(c.name, (await collect(stream, signal)).flatMap((m) => m.lines));
+    out.set(c, (await collect(stream, signal)).flatMap((m) => m.lines));
   }));
   return out;
 }
@@ -107,7 +107,7 @@ export async function gatherFacts(channels: ShardChannels, input: { service: str
     : await settle('Traefik', c.navigator, () => unary(c.navigator!, c.navigator!.traceRequest, TraceRequestRequest.fromPartial({ url: target.url, clientIp: input.clientIp ?? '', snapshot: routesRead?.snapshot ?? '' }), DEADLINE_MS * 2, signal));
   const trace = take('trace', traceS, missing);
   const related = relatedContainers(target, trace, containers ?? []);
-  const logsS = related.length === 0 ? { value: new Map<string, LogLine[]>() } : await settle('Dozzle', c.watchmen.length > 0, () => readLogs(c.watchmen, related, signal));
+  const logsS = related.length === 0 ? { value: new Map<Container, LogLine[]>() } : await settle('Dozzle', c.watchmen.length > 0, () => readLogs(c.watchmen, related, signal));
   const logs = take('logs', logsS, missing);
   return { target, ...(listed?.unanswered.length ? { unansweredNodes: listed.unanswered } : {}), ...(routes ? { routes } : {}), ...(trace ? { trace } : {}), ...(containers ? { containers } : {}), ...(apps ? { apps } : {}), related, ...(logs ? { logs } : {}), missing };
 }

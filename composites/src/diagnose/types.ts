@@ -47,7 +47,8 @@ export interface Facts {
   /** Containers that serve the target (by routing labels, name, or server address), most likely first. */
   related: Container[];
   /** Recent log lines by container name. */
-  logs?: Map<string, LogLine[]>;
+  /** The last lines of each related container, by the container (names repeat across nodes). */
+  logs?: Map<Container, LogLine[]>;
   /** Docker nodes whose Watchman did not answer, with why: their containers are missing from `containers`. */
   unansweredNodes?: string[];
   missing: Partial<Record<FactKind, string>>;

@@ -43,7 +43,7 @@ function finding(app: Container, found: Unreachable, peer: Container | undefined
       what: `${app.name} is up but cannot reach ${found.peer} (${quote}): container ${peer.name}, which it depends on, is ${peer.state}, so its requests fail.`,
       evidence: [`${app.name}: ${found.line.text.trim()}`, `${peer.name}: state ${peer.state}${peer.status ? ` (${peer.status})` : ''}`],
       fix: `Read why ${peer.name} stopped (the tool call below), fix that, then start it: docker compose up -d ${peer.composeService || peer.name}.`,
-      fix_tool: { name: 'tail_logs', arguments: { container: peer.name, lines: 100 } },
+      fix_tool: { name: 'tail_logs', arguments: { container: peer.name, lines: 100, ...(peer.node ? { node: peer.node } : {}) } },
     };
   }
   return {
@@ -62,10 +62,10 @@ function finding(app: Container, found: Unreachable, peer: Container | undefined
 export const dependenciesCheck: Check = {
   id: 'dependencies',
   needs: ['containers', 'logs'],
-  irrelevant: (f: Facts) => (f.related.some((c) => c.state === 'running' && f.logs?.has(c.name)) ? undefined : 'no running container behind the request has logs to read'),
+  irrelevant: (f: Facts) => (f.related.some((c) => c.state === 'running' && f.logs?.has(c)) ? undefined : 'no running container behind the request has logs to read'),
   run(f) {
     for (const app of f.related.filter((c) => c.state === 'running')) {
-      const found = unreachablePeer(f.logs?.get(app.name) ?? []);
+      const found = unreachablePeer(f.logs?.get(app) ?? []);
       if (found) return [finding(app, found, named(f.containers ?? [], found.peer))];
     }
     return [];

@@ -42,7 +42,7 @@ function portMissing(f: Facts, c: Container, router: string): Finding | undefine
   const services = objects(c, 'services');
   if ([...services.values()].some((keys) => keys.has('loadbalancer.server.port') || keys.has('loadbalancer.server.url'))) return undefined;
   const service = [...services.keys()][0] ?? router;
-  const port = loggedPort(f.logs?.get(c.name) ?? []);
+  const port = loggedPort(f.logs?.get(c) ?? []);
   return {
     severity: 'critical', cause: 'server-port', check: 'docker-provider',
     what: `Container ${c.name} exposes no port and its labels name none, so Traefik's Docker provider cannot build its server ("service ${service} error: port is missing") and drops the container with its router ${router}@docker: ${c.name}'s hosts answer 404.`,

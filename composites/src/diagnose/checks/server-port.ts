@@ -19,10 +19,10 @@ const portOf = (url: string) => { const u = new URL(url); return Number(u.port |
 
 function mismatch(f: Facts, c: Container, url: string, service: string): Finding | undefined {
   const port = portOf(url);
-  const logged = loggedPort(f.logs?.get(c.name) ?? []);
+  const logged = loggedPort(f.logs?.get(c) ?? []);
   const exposed = c.exposedPorts;
   if (logged !== undefined && logged !== port) {
-    const line = [...(f.logs?.get(c.name) ?? [])].reverse().find((l) => LISTEN.test(l.text))?.text ?? '';
+    const line = [...(f.logs?.get(c) ?? [])].reverse().find((l) => LISTEN.test(l.text))?.text ?? '';
     return { severity: 'critical', cause: 'server-port', check: 'server-port', what: `Traefik sends ${service}'s traffic to ${url}, but ${c.name} listens on ${logged} (its own log says so).`, evidence: [`server ${url}`, `${c.name}: ${line}`, ...(exposed.length ? [`exposed ports ${exposed.join(', ')}`] : [])], fix: servicePortFix(service, logged, url) };
   }
   if (logged === undefined && exposed.length && !exposed.includes(port)) {
@@ -60,7 +60,7 @@ function schemeFix(service: string, url: string): string {
 /** The service the request reaches, the running container behind it and that container's recent log lines. */
 function behind(f: Facts) {
   const c = f.related.find((x) => x.state === 'running')!;
-  return { svc: lastHop(f)!.service!, c, lines: f.logs?.get(c.name) ?? [] };
+  return { svc: lastHop(f)!.service!, c, lines: f.logs?.get(c) ?? [] };
 }
 
 /** Plain HTTP to a port where the app speaks only TLS: the app refuses each request, and Traefik still reports the server UP. */
