@@ -2,7 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { randomUUID } from 'node:crypto';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js';
-import { DEFAULT_SSE_KEEP_ALIVE_MS } from '@modelcontextprotocol/sdk/server/sseKeepAlive.js';
+import { armSseKeepAlive, DEFAULT_SSE_KEEP_ALIVE_MS } from '@modelcontextprotocol/sdk/server/sseKeepAlive.js';
 import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
@@ -16,6 +16,7 @@ import {
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { rpcError, sendJson } from './responses.js';
 
 export interface NodeTransportOptions {
   /** Names a new session; without it the transport is stateless and serves one request. */
@@ -24,8 +25,6 @@ export interface NodeTransportOptions {
   enableJsonResponse?: boolean;
   onsessioninitialized?: (sessionId: string) => void;
   onsessionclosed?: (sessionId: string) => void;
-  /** Interval of the `: keepalive` comments on an open SSE stream. */
-  keepAliveMs?: number;
 }
 
 /** Where the answers to one POST (or the session's GET stream) go. */
@@ -74,11 +73,8 @@ export class NodeStreamableHttpTransport implements Transport {
   private closed = false;
   private readonly streams = new Map<string | typeof STANDALONE, Stream>();
   private readonly streamOfRequest = new Map<RequestId, string>();
-  private readonly keepAliveMs: number;
 
-  constructor(private readonly options: NodeTransportOptions = {}) {
-    this.keepAliveMs = options.keepAliveMs ?? DEFAULT_SSE_KEEP_ALIVE_MS;
-  }
+  constructor(private readonly options: NodeTransportOptions = {}) {}
 
   async start(): Promise<void> {
     if (this.started) throw new Error('Transport already started');
@@ -237,9 +233,7 @@ export class NodeStreamableHttpTransport implements Transport {
   }
 
   private armKeepAlive(stream: Stream): void {
-    if (!Number.isFinite(this.keepAliveMs) || this.keepAliveMs < 1) return;
-    stream.keepAlive = setInterval(() => stream.res.write(': keepalive\n\n'), Math.min(this.keepAliveMs, 2 ** 31 - 1));
-    stream.keepAlive.unref();
+    stream.keepAlive = armSseKeepAlive(DEFAULT_SSE_KEEP_ALIVE_MS, () => stream.res.write(': keepalive\n\n'));
   }
 
   /** Forgets a stream that is answered or whose client left; its requests' late answers are dropped. */
@@ -261,13 +255,8 @@ export class NodeStreamableHttpTransport implements Transport {
     stream.res.end();
   }
 
-  private refuse(res: ServerResponse, status: number, code: number, message: string, headers: OutgoingHttpHeaders = {}): void {
+  private refuse(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
     this.onerror?.(new Error(message));
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+    sendJson(res, status, rpcError(code, message), headers);
   }
 }
