@@ -8,20 +8,21 @@ import type { RawData } from './traefik-api.js';
  * Nothing is served from here unless a caller names the snapshot.
  */
 export class RawDataSnapshots {
-  private readonly held = new Map<string, { raw: RawData; at: number }>();
+  private readonly held = new Map<string, { raw: RawData; at: number; expiry: NodeJS.Timeout }>();
 
   constructor(
     private readonly ttlMs = 60_000,
     private readonly max = 8,
   ) {}
 
-  /** Keeps a configuration just read; returns its name. */
+  /** Keeps a configuration just read; returns its name. It is let go when it expires, read or not (an idle shard holds none). */
   keep(raw: RawData): string {
     const id = randomUUID();
-    this.held.set(id, { raw, at: Date.now() });
+    this.held.set(id, { raw, at: Date.now(), expiry: setTimeout(() => this.held.delete(id), this.ttlMs).unref() });
     // Oldest first: a Map iterates in insertion order.
-    for (const key of this.held.keys()) {
+    for (const [key, entry] of this.held) {
       if (this.held.size <= this.max) break;
+      clearTimeout(entry.expiry);
       this.held.delete(key);
     }
     return id;
@@ -30,11 +31,7 @@ export class RawDataSnapshots {
   /** The configuration of that name, unless it is unknown or too old. */
   get(id: string): RawData | undefined {
     const entry = this.held.get(id);
-    if (!entry) return undefined;
-    if (Date.now() - entry.at > this.ttlMs) {
-      this.held.delete(id);
-      return undefined;
-    }
+    if (!entry || Date.now() - entry.at > this.ttlMs) return undefined;
     return entry.raw;
   }
 }
