@@ -40,8 +40,7 @@ export const serverPortCheck: Check = {
     return f.related.some((c) => c.state === 'running') ? undefined : 'no running container is known behind the servers';
   },
   run(f) {
-    const svc = lastHop(f)!.service!;
-    const c = f.related.find((x) => x.state === 'running')!;
+    const { svc, c } = behind(f);
     return svc.servers.flatMap((s) => mismatch(f, c, s.url, svc.name) ?? []).slice(0, 1);
   },
 };
@@ -70,8 +69,8 @@ export const serverSchemeCheck: Check = {
   irrelevant: (f) => serverPortCheck.irrelevant!(f),
   run(f) {
     const { svc, c, lines } = behind(f);
+    const refused = [...lines].reverse().find((l) => TLS_ONLY.test(l.text));
     return svc.servers.filter((s) => s.url.startsWith('http://')).flatMap((s): Finding[] => {
-      const refused = [...lines].reverse().find((l) => TLS_ONLY.test(l.text));
       const tlsPort = lines.map((l) => TLS_LISTEN.exec(l.text)?.[1]).find((p) => p !== undefined && Number(p) === portOf(s.url));
       if (!refused && !tlsPort) return [];
       return [{
