@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ToolEntry } from '../discovery/tool-table.js';
 import type { ShardConnection } from '../discovery/shard-connection.js';
 import { nodeName } from '../discovery/instances.js';
-import { decodeArguments, readResponse, requestJson, type MergeOptions, type RouteOptions } from '../schema/index.js';
+import { decodeArguments, readResponse, type MergeOptions, type RouteOptions } from '../schema/index.js';
 import { callUnary, invoke } from '../call/invoke.js';
 import { decode } from '../call/decode.js';
 import { errorResult } from '../call/results.js';
@@ -75,7 +75,8 @@ async function mergeAll(call: ToolCall<ToolEntry>, deps: CallDeps, opts: MergeOp
   const ctxFor = sharedProgress(call.ctx);
   call.sentAt = Date.now();
   const parts = await Promise.all(entry.instances.map((shard) => askInstance(call, shard, ctxFor(nodeName(shard)), deps)));
-  const request = requestJson(spec, call.request!.message, 'proto');
+  // The request as the audit log records it (converted once per call).
+  const request = call.auditArguments() as Record<string, unknown>;
   const limit = opts.limitArgument ? Number(request[opts.limitArgument] ?? 0) : 0;
   const skip = spec.fleetField ? [spec.fleetField.name] : [];
   const merged = mergeParts(parts, opts, Number.isFinite(limit) ? limit : 0, skip);
