@@ -259,7 +259,7 @@ function walkMiddlewares(names: { name: string; source: string }[], live: Live, 
       return { steps, stop: { status: 404, why: `middleware ${name} does not exist` }, path };
     }
     const cfg = configOf(mw);
-    const type = String(mw.type ?? Object.keys(cfg)[0]?.toLowerCase() ?? '');
+    const type = String(mw.type);
     const body = (Object.values(cfg)[0] ?? {}) as Body;
     const apply = MIDDLEWARE_EFFECTS[type];
     const out = apply ? apply(body, { name, mw, url, path, req, live, depth }) : { effect: type ? `${type} middleware` : 'unknown kind' };
