@@ -1,3 +1,4 @@
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { TlsFiles } from '@homelab-mcp/pki/credentials.js';
 import { peerIdentity } from '@homelab-mcp/pki/identity.js';
@@ -34,13 +35,27 @@ export function verifiedIdentity(metadata: grpc.Metadata): string | undefined {
 }
 
 /**
+ * The identity in a peer certificate, by the certificate object: serve()
+ * pins each connection's certificate, so its SAN is parsed once per connection.
+ */
+const identities = new WeakMap<object, string | undefined>();
+
+function identityOf(cert: PeerCertificate | undefined): string | undefined {
+  if (!cert) return undefined;
+  if (identities.has(cert)) return identities.get(cert);
+  const identity = peerIdentity(cert);
+  identities.set(cert, identity);
+  return identity;
+}
+
+/**
  * A server interceptor that refuses, before any handler runs, every call whose
  * client certificate does not carry an identity allowed for that method: the
  * CA alone is not enough. Applies to all services, health and reflection included.
  */
 export function createIdentityInterceptor(policy: CallerPolicy): grpc.ServerInterceptor {
   return (method, call) => {
-    const identity = peerIdentity(call.getAuthContext().sslPeerCertificate);
+    const identity = identityOf(call.getAuthContext().sslPeerCertificate);
     if (identity && (policy.peers.has(identity) || (policy.healthOnly.has(identity) && method.path.startsWith(HEALTH_SERVICE_PREFIX)))) {
       return new grpc.ServerInterceptingCall(call, {
         start: (next) => next({
