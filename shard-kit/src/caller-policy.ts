@@ -23,18 +23,6 @@ export interface CallerPolicy {
 }
 
 /**
- * The identity the interceptor verified, by the call's metadata object (the
- * one the handler receives): the handler reads it from here instead of asking
- * TLS for the peer certificate a second time per call.
- */
-const verified = new WeakMap<grpc.Metadata, string>();
-
-/** The caller's identity as the interceptor verified it, or undefined when no interceptor ran (plaintext). */
-export function verifiedIdentity(metadata: grpc.Metadata): string | undefined {
-  return verified.get(metadata);
-}
-
-/**
  * The identity in a peer certificate, by the certificate object: serve()
  * pins each connection's certificate, so its SAN is parsed once per connection.
  */
@@ -48,6 +36,11 @@ function identityOf(cert: PeerCertificate | undefined): string | undefined {
   return identity;
 }
 
+/** The identity in the caller's client certificate, or undefined (plaintext, or a certificate without one). */
+export function callerIdentity(call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } }): string | undefined {
+  return identityOf(call.getAuthContext().sslPeerCertificate);
+}
+
 /**
  * A server interceptor that refuses, before any handler runs, every call whose
  * client certificate does not carry an identity allowed for that method: the
@@ -55,16 +48,10 @@ function identityOf(cert: PeerCertificate | undefined): string | undefined {
  */
 export function createIdentityInterceptor(policy: CallerPolicy): grpc.ServerInterceptor {
   return (method, call) => {
-    const identity = identityOf(call.getAuthContext().sslPeerCertificate);
+    const identity = callerIdentity(call);
     if (identity && (policy.peers.has(identity) || (policy.healthOnly.has(identity) && method.path.startsWith(HEALTH_SERVICE_PREFIX)))) {
-      return new grpc.ServerInterceptingCall(call, {
-        start: (next) => next({
-          onReceiveMetadata: (metadata, nextMetadata) => {
-            verified.set(metadata, identity);
-            nextMetadata(metadata);
-          },
-        }),
-      });
+      // An allowed call goes on as it is: a wrapping intercepting call would relay each of its events for nothing.
+      return call as grpc.ServerInterceptingCall;
     }
     let details = 'a client certificate with a homelab-mcp identity is required';
     if (identity && policy.healthOnly.has(identity)) {

@@ -13,8 +13,8 @@ import { addReflectionToServer } from './reflection.js';
 import { toTimestamp } from '@homelab-mcp/component-kit/timestamps.js';
 import { isLoopbackHost, joinHostPort } from '@homelab-mcp/pki/address.js';
 import { createMtlsServer, pinPeerCertificate, WatchedCertificateFiles } from '@homelab-mcp/pki/credentials.js';
-import { instanceIdentity, peerIdentity } from '@homelab-mcp/pki/identity.js';
-import { createIdentityInterceptor, verifiedIdentity, type ShardTlsFiles } from './caller-policy.js';
+import { instanceIdentity } from '@homelab-mcp/pki/identity.js';
+import { callerIdentity, createIdentityInterceptor, type ShardTlsFiles } from './caller-policy.js';
 
 /** What a handler gets besides its request. */
 export interface ShardContext {
@@ -106,7 +106,7 @@ function contextFor(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWr
   }
   const onCancel = () => controller.abort(new ShardError('CANCELLED', 'the client cancelled the call'));
   call.once('cancelled', onCancel);
-  const peer = verifiedIdentity(call.metadata) ?? peerIdentity(call.getAuthContext?.().sslPeerCertificate);
+  const peer = callerIdentity(call);
   // Most calls never log: the call's child logger (pino serializes its bindings) is made on first use.
   let callLogger: Logger | undefined;
   const ctx: ShardContext = {
