@@ -96,6 +96,21 @@ describe('TLS connections of a shard', () => {
     }
   }, 30_000);
 
+  it('refuses new connections while its key does not fit its certificate, and serves again once it does', async () => {
+    const files = shardTls();
+    const ca = await loadCa(pki.caFile, join(dir, 'pki', 'ca-key.pem'));
+    const replacement = await issueCertificate(ca, 'shard-kitchen');
+    const handshake = () => connect().then((socket) => (socket.destroy(), 'accepted'), () => 'refused');
+    // Half a rotation: the new key is in place, the certificate is still the old one.
+    writeFileSync(files.keyFile, replacement.keyPem, { mode: 0o600 });
+    await waitFor('new connections to be refused', async () => (await handshake()) === 'refused');
+    writeFileSync(files.certFile, replacement.certPem);
+    await waitFor('new connections to be accepted again', async () => (await handshake()) === 'accepted');
+    const client = kitchenClient(shard.port, clientCredentials(gatewayTls()));
+    await expect(unary(client.echo.bind(client), EchoRequest.fromPartial({ fString: 'fixed' }))).resolves.toMatchObject({ echo: { fString: 'fixed' } });
+    client.close();
+  }, 30_000);
+
   it('checks the identity of every connection: one refused caller does not open the door for the next', async () => {
     const own = kitchenClient(shard.port, clientCredentials(shardTls()));
     const gateway = kitchenClient(shard.port, clientCredentials(gatewayTls()));
