@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import * as tls from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { checkPeerIdentity } from './identity.js';
@@ -67,37 +69,96 @@ export class WatchedCertificateFiles implements grpc.experimental.CertificatePro
   }
 }
 
+/** The files as the provider last read them; null where a read failed. */
+interface LatestFiles {
+  ca?: grpc.experimental.CaCertificateUpdate | null;
+  identity?: grpc.experimental.IdentityCertificateUpdate | null;
+}
+
 /**
- * mTLS server credentials whose files are watched. The caller's identity is
- * checked per call by the server (shard-kit's interceptor), not here.
+ * A TLS server for gRPC (ALPN h2) that demands a client certificate signed by
+ * the CA and refuses the handshake without one, on the watched files: a
+ * rotated file is used from the next handshake on, and while a file cannot be
+ * read or the files do not fit together, connections are dropped (as grpc-js's
+ * own certificate-provider credentials do). Resolves once the files were read,
+ * so the server is usable the moment it listens. The caller's identity is
+ * checked by the gRPC server it hands the connections to (shard-kit's
+ * interceptor), not here.
  */
-export async function createMtlsServerCredentials(provider: WatchedCertificateFiles): Promise<grpc.ServerCredentials> {
-  const files = provider.paths;
-  // The provider reads the files asynchronously and drops connections until it has;
-  // wait for the first read so the server is usable the moment it says it listens.
-  await new Promise<void>((resolve, reject) => {
-    let ca = false;
-    let identity = false;
-    const stopListening = () => {
-      clearTimeout(timer);
-      provider.removeCaCertificateListener(onCa);
-      provider.removeIdentityCertificateListener(onIdentity);
-    };
-    const timer = setTimeout(() => {
-      stopListening();
-      reject(new Error(`cannot read the TLS files ${files.caFile}, ${files.certFile}, ${files.keyFile}`));
-    }, 10_000);
-    const check = () => {
-      if (!ca || !identity) return;
-      stopListening();
-      resolve();
-    };
-    const onCa = (u: unknown) => { ca = u !== null; check(); };
-    const onIdentity = (u: unknown) => { identity = u !== null; check(); };
-    provider.addCaCertificateListener(onCa);
-    provider.addIdentityCertificateListener(onIdentity);
+export async function createMtlsServer(provider: WatchedCertificateFiles, onError: (err: Error) => void = () => undefined): Promise<tls.Server> {
+  const latest: LatestFiles = {};
+  const files = `${provider.paths.caFile}, ${provider.paths.certFile}, ${provider.paths.keyFile}`;
+  let server: tls.Server | undefined;
+  let applied: { ca: Buffer; cert: Buffer; key: Buffer } | undefined;
+  let problem: string | undefined = 'they were not read yet';
+  let firstRead: () => void = () => undefined;
+  const read = new Promise<void>((resolve) => (firstRead = resolve));
+  // The provider reports the identity and then the CA on every read (every TLS_REFRESH_MS): a new context only when a file changed.
+  const apply = () => {
+    const { ca, identity } = latest;
+    if (ca === undefined || identity === undefined) return;
+    firstRead();
+    if (!server) return;
+    if (!ca || !identity) {
+      problem = 'a file cannot be read';
+      return;
+    }
+    const next = { ca: ca.caCertificate, cert: identity.certificate, key: identity.privateKey };
+    if (!problem && applied && applied.ca.equals(next.ca) && applied.cert.equals(next.cert) && applied.key.equals(next.key)) return;
+    const before = problem;
+    try {
+      server.setSecureContext(next);
+      applied = next;
+      problem = undefined;
+    } catch (err) {
+      problem = `they do not fit together (${(err as Error).message})`;
+    }
+    if (problem && problem !== before) onError(new Error(`TLS files ${files}: ${problem}; connections are refused until they are fixed`));
+  };
+  const onCa = (update: grpc.experimental.CaCertificateUpdate | null) => {
+    latest.ca = update;
+    apply();
+  };
+  const onIdentity = (update: grpc.experimental.IdentityCertificateUpdate | null) => {
+    latest.identity = update;
+    apply();
+  };
+  provider.addCaCertificateListener(onCa);
+  provider.addIdentityCertificateListener(onIdentity);
+  const stopListening = () => {
+    provider.removeCaCertificateListener(onCa);
+    provider.removeIdentityCertificateListener(onIdentity);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([read, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`cannot read the TLS files ${files}`)), 10_000)))]);
+    server = tls.createServer({ ALPNProtocols: ['h2'], requestCert: true, rejectUnauthorized: true });
+    apply();
+    if (problem) throw new Error(`cannot use the TLS files ${files}: ${problem}; check they exist, are PEM files and the key belongs to the certificate`);
+  } catch (err) {
+    stopListening();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  server.prependListener('connection', (socket: Socket) => {
+    if (problem) socket.destroy();
   });
-  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
+  server.once('close', stopListening);
+  return server;
+}
+
+/**
+ * Pins a verified connection's peer certificate: grpc-js asks the socket for
+ * it on every call (getAuthContext), and OpenSSL would build it anew each time.
+ * Renegotiation, the one way a TLS 1.2 peer could present another certificate
+ * on the same connection, is refused first.
+ */
+export function pinPeerCertificate(socket: tls.TLSSocket): void {
+  socket.disableRenegotiation();
+  const read = socket.getPeerCertificate.bind(socket);
+  const cert = read();
+  socket.getPeerCertificate = ((detailed?: boolean) => (detailed ? read(true) : cert)) as tls.TLSSocket['getPeerCertificate'];
 }
 
 /** What a client learns about a server it accepted. */

@@ -34,7 +34,8 @@ export {
 export { isLoopbackHost, splitHostPort, joinHostPort } from './address.js';
 export {
   TLS_REFRESH_MS,
-  createMtlsServerCredentials,
+  createMtlsServer,
+  pinPeerCertificate,
   createWatchedChannelCredentials,
   WatchedCertificateFiles,
   checkReadable,

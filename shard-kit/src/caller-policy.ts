@@ -1,3 +1,4 @@
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { TlsFiles } from '@homelab-mcp/pki/credentials.js';
 import { peerIdentity } from '@homelab-mcp/pki/identity.js';
@@ -22,15 +23,22 @@ export interface CallerPolicy {
 }
 
 /**
- * The identity the interceptor verified, by the call's metadata object (the
- * one the handler receives): the handler reads it from here instead of asking
- * TLS for the peer certificate a second time per call.
+ * The identity in a peer certificate, by the certificate object: serve()
+ * pins each connection's certificate, so its SAN is parsed once per connection.
  */
-const verified = new WeakMap<grpc.Metadata, string>();
+const identities = new WeakMap<object, string | undefined>();
 
-/** The caller's identity as the interceptor verified it, or undefined when no interceptor ran (plaintext). */
-export function verifiedIdentity(metadata: grpc.Metadata): string | undefined {
-  return verified.get(metadata);
+function identityOf(cert: PeerCertificate | undefined): string | undefined {
+  if (!cert) return undefined;
+  if (identities.has(cert)) return identities.get(cert);
+  const identity = peerIdentity(cert);
+  identities.set(cert, identity);
+  return identity;
+}
+
+/** The identity in the caller's client certificate, or undefined (plaintext, or a certificate without one). */
+export function callerIdentity(call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } }): string | undefined {
+  return identityOf(call.getAuthContext().sslPeerCertificate);
 }
 
 /**
@@ -40,16 +48,10 @@ export function verifiedIdentity(metadata: grpc.Metadata): string | undefined {
  */
 export function createIdentityInterceptor(policy: CallerPolicy): grpc.ServerInterceptor {
   return (method, call) => {
-    const identity = peerIdentity(call.getAuthContext().sslPeerCertificate);
+    const identity = callerIdentity(call);
     if (identity && (policy.peers.has(identity) || (policy.healthOnly.has(identity) && method.path.startsWith(HEALTH_SERVICE_PREFIX)))) {
-      return new grpc.ServerInterceptingCall(call, {
-        start: (next) => next({
-          onReceiveMetadata: (metadata, nextMetadata) => {
-            verified.set(metadata, identity);
-            nextMetadata(metadata);
-          },
-        }),
-      });
+      // An allowed call goes on as it is: a wrapping intercepting call would relay each of its events for nothing.
+      return call as grpc.ServerInterceptingCall;
     }
     let details = 'a client certificate with a homelab-mcp identity is required';
     if (identity && policy.healthOnly.has(identity)) {

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { Server as NetServer } from 'node:net';
+import type * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { drain } from '@homelab-mcp/component-kit/drain.js';
@@ -10,9 +12,9 @@ import { HealthReporter, type HealthProbe } from './health.js';
 import { addReflectionToServer } from './reflection.js';
 import { toTimestamp } from '@homelab-mcp/component-kit/timestamps.js';
 import { isLoopbackHost, joinHostPort } from '@homelab-mcp/pki/address.js';
-import { createMtlsServerCredentials, WatchedCertificateFiles } from '@homelab-mcp/pki/credentials.js';
-import { instanceIdentity, peerIdentity } from '@homelab-mcp/pki/identity.js';
-import { createIdentityInterceptor, verifiedIdentity, type ShardTlsFiles } from './caller-policy.js';
+import { createMtlsServer, pinPeerCertificate, WatchedCertificateFiles } from '@homelab-mcp/pki/credentials.js';
+import { instanceIdentity } from '@homelab-mcp/pki/identity.js';
+import { callerIdentity, createIdentityInterceptor, type ShardTlsFiles } from './caller-policy.js';
 
 /** What a handler gets besides its request. */
 export interface ShardContext {
@@ -104,7 +106,7 @@ function contextFor(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWr
   }
   const onCancel = () => controller.abort(new ShardError('CANCELLED', 'the client cancelled the call'));
   call.once('cancelled', onCancel);
-  const peer = verifiedIdentity(call.metadata) ?? peerIdentity(call.getAuthContext?.().sslPeerCertificate);
+  const peer = callerIdentity(call);
   // Most calls never log: the call's child logger (pino serializes its bindings) is made on first use.
   let callLogger: Logger | undefined;
   const ctx: ShardContext = {
@@ -276,15 +278,30 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
   addReflectionToServer(server, descriptors, [opts.serviceName, 'homelab.mcp.v1.ShardStatusService']);
 
   const certificates = listen.tls === 'plaintext' ? undefined : new WatchedCertificateFiles(listen.tls);
-  const creds = certificates ? await createMtlsServerCredentials(certificates) : grpc.ServerCredentials.createInsecure();
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(joinHostPort(listen.host, listen.port), creds, (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  let closing: Promise<void> | undefined;
+  let tlsServer: tls.Server | undefined;
+  let port: number;
+  if (certificates) {
+    // TLS is terminated here, not by grpc-js, so each connection's peer certificate is read once, not once per call.
+    const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    tlsServer = await createMtlsServer(certificates, (err) => logger.error({ err }, 'certificate files unusable'));
+    tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
+      if (closing) return socket.destroy();
+      // Errors after the handshake belong to the HTTP/2 session; until it has the socket, an error must not go unhandled.
+      socket.on('error', (err) => logger.debug({ err }, 'TLS connection failed'));
+      pinPeerCertificate(socket);
+      injector.injectConnection(socket);
+    });
+    port = await listenOn(tlsServer, listen.host, listen.port);
+  } else {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(joinHostPort(listen.host, listen.port), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+  }
   await health.start();
   const address = `${listen.host}:${port}`;
   logger.info({ address, ...(instance ? { instance } : {}), tls: listen.tls !== 'plaintext', serving: health.status().serving }, 'shard listening');
 
-  let closing: Promise<void> | undefined;
   return {
     port,
     address,
@@ -292,6 +309,7 @@ export async function serve<S extends grpc.ServiceDefinition>(opts: ServeOptions
     close: (graceMs = opts.shutdownGraceMs ?? 10_000) =>
       (closing ??= (async () => {
         health.stop();
+        tlsServer?.close();
         const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
         await drain(graceful, () => {
           logger.warn({ inflight: inflight.size }, 'grace period over: cancelling remaining calls');
@@ -312,5 +330,17 @@ function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: Abor
     };
     call.once('drain', done);
     signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Listens on host:port (0: a free port) and resolves with the port, or rejects with what went wrong (the address in use). */
+function listenOn(netServer: NetServer, host: string, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const onError = (err: Error) => reject(new Error(`cannot listen on ${joinHostPort(host, port)}: ${err.message}`));
+    netServer.once('error', onError);
+    netServer.listen({ host, port }, () => {
+      netServer.off('error', onError);
+      resolve((netServer.address() as { port: number }).port);
+    });
   });
 }
