@@ -7,15 +7,14 @@ import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isInitializeRequest,
-  isJSONRPCErrorResponse,
   isJSONRPCRequest,
-  isJSONRPCResultResponse,
   JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { isOwnResponse, plainShapeOf } from './jsonrpc-shape.js';
 import { rpcError, sendJson } from './responses.js';
 
 export interface NodeTransportOptions {
@@ -48,8 +47,13 @@ function sseEvent(message: JSONRPCMessage): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }
 
-function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: RequestId } {
-  return isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message);
+/** A message of the plain shape is taken as it is; anything else the SDK's schema judges (and throws on). */
+function parseMessage(value: unknown): JSONRPCMessage {
+  return plainShapeOf(value) ? (value as JSONRPCMessage) : JSONRPCMessageSchema.parse(value);
+}
+
+function isRequest(message: JSONRPCMessage): message is JSONRPCMessage & { id: RequestId } {
+  return plainShapeOf(message) === 'request' || isJSONRPCRequest(message);
 }
 
 /**
@@ -108,9 +112,10 @@ export class NodeStreamableHttpTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    const requestId = isResponse(message) ? message.id : options?.relatedRequestId;
+    const response = isOwnResponse(message);
+    const requestId = response ? (message as { id: RequestId }).id : options?.relatedRequestId;
     if (requestId === undefined) {
-      if (isResponse(message)) throw new Error('Cannot send a response on a standalone SSE stream unless resuming a previous client request');
+      if (response) throw new Error('Cannot send a response on a standalone SSE stream unless resuming a previous client request');
       const standalone = this.streams.get(STANDALONE);
       if (standalone) standalone.res.write(sseEvent(message));
       return;
@@ -124,7 +129,7 @@ export class NodeStreamableHttpTransport implements Transport {
       throw new Error(`No connection established for request ID: ${String(requestId)}`);
     }
     if (stream.sse) stream.res.write(sseEvent(message));
-    if (!isResponse(message)) return;
+    if (!response) return;
     stream.answers.set(requestId, message);
     if (stream.answers.size < stream.ids.length) return;
     if (!stream.sse) {
@@ -142,11 +147,11 @@ export class NodeStreamableHttpTransport implements Transport {
     if (Array.isArray(body) && body.length > MAX_BATCH_SIZE) return this.refuse(res, 400, -32600, `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`);
     let messages: JSONRPCMessage[];
     try {
-      messages = Array.isArray(body) ? body.map((m) => JSONRPCMessageSchema.parse(m)) : [JSONRPCMessageSchema.parse(body)];
+      messages = Array.isArray(body) ? body.map(parseMessage) : [parseMessage(body)];
     } catch {
       return this.refuse(res, 400, -32700, 'Parse error: Invalid JSON-RPC message');
     }
-    const initialize = messages.find((m) => isInitializeRequest(m));
+    const initialize = messages.find((m) => (m as { method?: unknown }).method === 'initialize' && isInitializeRequest(m));
     if (initialize) {
       if (this.initialized && this.sessionId !== undefined) return this.refuse(res, 400, -32600, 'Invalid Request: Server already initialized');
       if (messages.length > 1) return this.refuse(res, 400, -32600, 'Invalid Request: Only one initialization request is allowed');
@@ -158,7 +163,7 @@ export class NodeStreamableHttpTransport implements Transport {
     }
     if (this.closed) return this.refuse(res, 404, -32001, 'Session not found');
     const extra: MessageExtraInfo = { requestInfo: { headers: req.headers }, ...(authInfo ? { authInfo } : {}) };
-    const ids = messages.filter((m) => isJSONRPCRequest(m)).map((m) => (m as { id: RequestId }).id);
+    const ids = messages.filter(isRequest).map((m) => m.id);
     if (ids.length === 0) {
       for (const message of messages) this.onmessage?.(message, extra);
       res.writeHead(202).end();

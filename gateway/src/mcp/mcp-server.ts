@@ -1,8 +1,9 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { Protocol, type RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
-  CallToolRequestSchema,
   CompleteRequestSchema,
+  ErrorCode,
+  McpError,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourceTemplatesRequestSchema,
@@ -12,14 +13,17 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
   type CallToolRequest,
+  type CallToolResult,
   type ServerNotification,
   type ServerRequest,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
+import { z } from 'zod';
 import { callTool } from '../call/pipeline.js';
 import type { CallContext, CallDeps } from '../call/tool-call.js';
 import { ALL_SCOPES, mayUse } from '../trust/principal.js';
+import { isPlainObject } from '../http/jsonrpc-shape.js';
 import { sessionLogOf } from './session-log.js';
 import { toContentBlock } from '../surface/content.js';
 import type { Subscriptions } from '../surface/subscriptions.js';
@@ -144,8 +148,33 @@ export function createMcpServer(core: McpCore): Server {
   });
   sessionLogOf(server);
   addSurfaceHandlers(server, core);
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) => callTool(core, request.params.name, request.params.arguments, callContext(server, core, request, extra)));
+  answerToolCalls(server, (request, extra) => callTool(core, request.params.name, request.params.arguments, callContext(server, core, request, extra)));
   return server;
+}
+
+const ToolsCallMethod = z.looseObject({ method: z.literal('tools/call') });
+
+/** The params of a tools/call request, checked as the SDK's schema checks them; a misfit is invalid params, saying which. */
+function toolCallRequest(request: { method: string; params?: unknown }): CallToolRequest {
+  const { params } = request;
+  const invalid = (what: string) => new McpError(ErrorCode.InvalidParams, `Invalid tools/call request: ${what}`);
+  if (!isPlainObject(params)) throw invalid('params must be an object with the tool\'s name');
+  if (typeof params.name !== 'string') throw invalid('params.name must be the name of a tool, as a string');
+  if (params.arguments !== undefined && !isPlainObject(params.arguments)) throw invalid(`params.arguments must be an object, not ${Array.isArray(params.arguments) ? 'an array' : params.arguments === null ? 'null' : `a ${typeof params.arguments}`}`);
+  if (params._meta !== undefined && !isPlainObject(params._meta)) throw invalid('params._meta must be an object');
+  return request as CallToolRequest;
+}
+
+/**
+ * tools/call, registered on the protocol rather than through the Server's
+ * wrapper: the wrapper checks the request against the SDK's schema twice and
+ * every result the gateway builds once more, on every call. The request's
+ * params get the same checks here, once; the results are the gateway's own,
+ * built to the result type.
+ */
+function answerToolCalls(server: Server, answer: (request: CallToolRequest, extra: Extra) => Promise<CallToolResult>): void {
+  server.assertCanSetRequestHandler('tools/call');
+  Protocol.prototype.setRequestHandler.call(server, ToolsCallMethod, (request: z.infer<typeof ToolsCallMethod>, extra: Extra) => answer(toolCallRequest(request), extra));
 }
 
 const callerOf = (extra: Extra) => ({ subject: extra.authInfo?.clientId ?? 'local', signal: extra.signal });
