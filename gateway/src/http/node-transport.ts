@@ -128,16 +128,22 @@ export class NodeStreamableHttpTransport implements Transport {
       this.streamOfRequest.delete(requestId);
       throw new Error(`No connection established for request ID: ${String(requestId)}`);
     }
-    if (stream.sse) stream.res.write(sseEvent(message));
-    if (!response) return;
+    if (!response) {
+      if (stream.sse) stream.res.write(sseEvent(message));
+      return;
+    }
     stream.answers.set(requestId, message);
-    if (stream.answers.size < stream.ids.length) return;
-    if (!stream.sse) {
+    const complete = stream.answers.size >= stream.ids.length;
+    if (stream.sse) {
+      // The last answer ends the stream in the same write: a quick answer goes out as one packet, headers and all.
+      if (complete) stream.res.end(sseEvent(message));
+      else stream.res.write(sseEvent(message));
+    } else if (complete) {
       const body = stream.ids.length === 1 ? stream.answers.get(stream.ids[0]!) : stream.ids.map((id) => stream.answers.get(id));
       stream.res.writeHead(200, this.headers({ 'content-type': 'application/json' }));
       stream.res.end(JSON.stringify(body));
     }
-    this.drop(streamId!, stream);
+    if (complete) this.drop(streamId!, stream);
   }
 
   private async handlePost(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo: AuthInfo | undefined): Promise<void> {
