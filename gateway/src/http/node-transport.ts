@@ -39,6 +39,7 @@ interface Stream {
 }
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' } as const;
+const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 const STANDALONE = Symbol('standalone SSE stream');
 /** SSE headers go out with the first event; a POST still unanswered after this long gets them on their own. */
 const HEADERS_FLUSH_MS = 25;
@@ -140,7 +141,7 @@ export class NodeStreamableHttpTransport implements Transport {
       else stream.res.write(sseEvent(message));
     } else if (complete) {
       const body = stream.ids.length === 1 ? stream.answers.get(stream.ids[0]!) : stream.ids.map((id) => stream.answers.get(id));
-      stream.res.writeHead(200, this.headers({ 'content-type': 'application/json' }));
+      stream.res.writeHead(200, this.headers(JSON_HEADERS));
       stream.res.end(JSON.stringify(body));
     }
     if (complete) this.drop(streamId!, stream);
@@ -239,8 +240,14 @@ export class NodeStreamableHttpTransport implements Transport {
     return true;
   }
 
+  /** The session's headers for each kind of answer, made once per session. */
+  private readonly sessionHeaders = new Map<OutgoingHttpHeaders, OutgoingHttpHeaders>();
+
   private headers(base: OutgoingHttpHeaders): OutgoingHttpHeaders {
-    return this.sessionId === undefined ? base : { ...base, 'mcp-session-id': this.sessionId };
+    if (this.sessionId === undefined) return base;
+    let headers = this.sessionHeaders.get(base);
+    if (!headers) this.sessionHeaders.set(base, (headers = { ...base, 'mcp-session-id': this.sessionId }));
+    return headers;
   }
 
   private armKeepAlive(stream: Stream): void {
