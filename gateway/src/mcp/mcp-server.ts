@@ -2,8 +2,6 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { Protocol, type RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CompleteRequestSchema,
-  ErrorCode,
-  McpError,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourceTemplatesRequestSchema,
@@ -23,7 +21,7 @@ import { z } from 'zod';
 import { callTool } from '../call/pipeline.js';
 import type { CallContext, CallDeps } from '../call/tool-call.js';
 import { ALL_SCOPES, mayUse } from '../trust/principal.js';
-import { isPlainObject } from '../http/jsonrpc-shape.js';
+import { toolCallRequest } from './tool-call-params.js';
 import { sessionLogOf } from './session-log.js';
 import { toContentBlock } from '../surface/content.js';
 import type { Subscriptions } from '../surface/subscriptions.js';
@@ -153,17 +151,6 @@ export function createMcpServer(core: McpCore): Server {
 }
 
 const ToolsCallMethod = z.looseObject({ method: z.literal('tools/call') });
-
-/** The params of a tools/call request, checked as the SDK's schema checks them; a misfit is invalid params, saying which. */
-function toolCallRequest(request: { method: string; params?: unknown }): CallToolRequest {
-  const { params } = request;
-  const invalid = (what: string) => new McpError(ErrorCode.InvalidParams, `Invalid tools/call request: ${what}`);
-  if (!isPlainObject(params)) throw invalid('params must be an object with the tool\'s name');
-  if (typeof params.name !== 'string') throw invalid('params.name must be the name of a tool, as a string');
-  if (params.arguments !== undefined && !isPlainObject(params.arguments)) throw invalid(`params.arguments must be an object, not ${Array.isArray(params.arguments) ? 'an array' : params.arguments === null ? 'null' : `a ${typeof params.arguments}`}`);
-  if (params._meta !== undefined && !isPlainObject(params._meta)) throw invalid('params._meta must be an object');
-  return request as CallToolRequest;
-}
 
 /**
  * tools/call, registered on the protocol rather than through the Server's
