@@ -97,6 +97,27 @@ describe('gateway HTTP face with a fixture shard', () => {
     await client.close();
   });
 
+  it('refuses a malformed tools/call as invalid params, saying which part is wrong, alone or in a batch', async () => {
+    const gw = await start({ GATEWAY_STATELESS: '1', GATEWAY_JSON_RESPONSE: '1' });
+    // Batches exist up to protocol 2025-03-26.
+    const send = async (body: unknown) => {
+      const res = await fetch(gw.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${gw.token}`, 'mcp-protocol-version': '2025-03-26' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    const call = (id: number, params: unknown) => ({ jsonrpc: '2.0', id, method: 'tools/call', params });
+    const error = (id: number, code: number, message: string) => ({ jsonrpc: '2.0', id, error: expect.objectContaining({ code, message: expect.stringContaining(message) }) });
+    expect(await send(call(1, { arguments: {} }))).toEqual({ status: 200, body: error(1, -32602, 'params.name must be the name of a tool') });
+    // Params that are not an object are not a JSON-RPC request at all.
+    expect(await send(call(2, 'test_error_handling'))).toEqual({ status: 400, body: expect.objectContaining({ error: expect.objectContaining({ code: -32700 }) }) });
+    expect(await send(call(3, { name: 'test_error_handling', _meta: 5 }))).toEqual({ status: 400, body: expect.objectContaining({ error: expect.objectContaining({ code: -32700 }) }) });
+    const { body: batch } = await send([call(4, { name: 'test_error_handling', arguments: ['a'] }), call(5, { name: 'test_error_handling', arguments: {} })]);
+    expect(batch).toEqual([error(4, -32602, 'Invalid arguments for test_error_handling: (arguments): must be an object of named arguments'), expect.objectContaining({ id: 5, result: expect.objectContaining({ isError: true }) })]);
+  });
+
   it('closes the least recently used session beyond the cap', async () => {
     const gw = await start({ GATEWAY_MAX_SESSIONS: '1' });
     const first = await connect(gw);

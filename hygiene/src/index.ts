@@ -36,6 +36,8 @@ export function cutText(text: string, max: number): { text: string; cut: boolean
 /**
  * Cleans every string of a JSON value (ANSI, secrets) and cuts strings longer
  * than `maxString`; the shape stays the same, so output schemas still hold.
+ * Only the objects and arrays on the way to a changed string are copied: a
+ * clean value (most are) comes back as it is, the given value never changes.
  */
 export function cleanJson<T>(value: T, maxString = 8000): { value: T; redactions: number; cut: number } {
   let redactions = 0;
@@ -48,8 +50,22 @@ export function cleanJson<T>(value: T, maxString = 8000): { value: T; redactions
       if (out.cut) cut++;
       return out.text;
     }
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    if (Array.isArray(v)) {
+      let copy: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const w = walk(v[i]);
+        if (w !== v[i]) (copy ??= v.slice())[i] = w;
+      }
+      return copy ?? v;
+    }
+    if (v && typeof v === 'object') {
+      let copy: Record<string, unknown> | undefined;
+      for (const [k, x] of Object.entries(v)) {
+        const w = walk(x);
+        if (w !== x) (copy ??= Object.fromEntries(Object.entries(v)))[k] = w;
+      }
+      return copy ?? v;
+    }
     return v;
   };
   return { value: walk(value) as T, redactions, cut };

@@ -28,9 +28,15 @@ describe('output hygiene', () => {
   });
 
   it('keeps the JSON shape, cleaning and cutting strings only', () => {
-    const out = cleanJson({ lines: [{ text: 'password=hunter2', n: 3 }], long: 'x'.repeat(30) }, 20);
-    expect(out.value).toEqual({ lines: [{ text: 'password=[REDACTED]', n: 3 }], long: `${'x'.repeat(20)} … [cut 10 characters]` });
+    const given = { lines: [{ text: 'password=hunter2', n: 3 }, { text: 'fine' }], long: 'x'.repeat(30), clean: { a: ['b'] } };
+    const out = cleanJson(given, 20);
+    expect(out.value).toEqual({ lines: [{ text: 'password=[REDACTED]', n: 3 }, { text: 'fine' }], long: `${'x'.repeat(20)} … [cut 10 characters]`, clean: { a: ['b'] } });
     expect(out).toMatchObject({ redactions: 1, cut: 1 });
+    // The value given is left as it was, whatever was cleaned.
+    expect(given.lines[0]!.text).toBe('password=hunter2');
+    expect(given.long).toHaveLength(30);
+    const clean = { routes: [{ name: 'whoami', rule: 'Host(`whoami.home.lan`)' }] };
+    expect(cleanJson(clean)).toEqual({ value: clean, redactions: 0, cut: 0 });
   });
 
   it('redacts known values wherever they appear, before the patterns, and never serialises them', () => {

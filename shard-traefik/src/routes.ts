@@ -108,6 +108,6 @@ export function routesOf(raw: RawData, req: GetRoutesRequest): { routes: Route[]
 
 /** get_routes: every router of the asked protocols, with servers, filtered; one request to Traefik (its raw data), kept as a snapshot when there is a place for it. */
 export async function getRoutes(api: TraefikApi, req: GetRoutesRequest, signal: AbortSignal, snapshots?: RawDataSnapshots): Promise<GetRoutesResponse> {
-  const raw = await api.rawData(signal);
-  return { ...routesOf(raw, req), snapshot: snapshots?.keep(raw) ?? '' };
+  const { raw, text } = await api.rawDataRead(signal);
+  return { ...routesOf(raw, req), snapshot: snapshots?.keep(text) ?? '' };
 }

@@ -1,5 +1,6 @@
 import { DEFAULT_NEGOTIATED_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import type { GatewayMetrics } from '../mcp/metrics.js';
+import { malformedArguments } from '../mcp/tool-call-params.js';
 import type { SubjectLimits } from '../trust/limits.js';
 import type { McpRequest } from './mcp-request.js';
 import { sendJson } from './responses.js';
@@ -12,11 +13,8 @@ function malformedToolCall(body: unknown): { id: unknown; name: unknown; argumen
   if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
   const { method, params, id } = body as { method?: unknown; params?: { name?: unknown; arguments?: unknown }; id?: unknown };
   if (method !== 'tools/call' || id === undefined || !params || typeof params !== 'object') return undefined;
-  const args = params.arguments;
-  if (args === undefined || (args !== null && typeof args === 'object' && !Array.isArray(args))) return undefined;
-  const got = args === null ? 'null' : Array.isArray(args) ? 'an array' : `a ${typeof args}`;
-  const tool = typeof params.name === 'string' ? ` for ${params.name}` : '';
-  return { id, name: params.name, arguments: args, message: `Invalid arguments${tool}: (arguments): must be an object of named arguments, such as {"service": "gitea"}, not ${got}` };
+  const message = malformedArguments(params.name, params.arguments);
+  return message === undefined ? undefined : { id, name: params.name, arguments: params.arguments, message };
 }
 
 /**

@@ -7,15 +7,14 @@ import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isInitializeRequest,
-  isJSONRPCErrorResponse,
   isJSONRPCRequest,
-  isJSONRPCResultResponse,
   JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { isOwnResponse, plainShapeOf } from './jsonrpc-shape.js';
 import { rpcError, sendJson } from './responses.js';
 
 export interface NodeTransportOptions {
@@ -40,6 +39,7 @@ interface Stream {
 }
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' } as const;
+const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 const STANDALONE = Symbol('standalone SSE stream');
 /** SSE headers go out with the first event; a POST still unanswered after this long gets them on their own. */
 const HEADERS_FLUSH_MS = 25;
@@ -48,8 +48,13 @@ function sseEvent(message: JSONRPCMessage): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }
 
-function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: RequestId } {
-  return isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message);
+/** A message of the plain shape is taken as it is; anything else the SDK's schema judges (and throws on). */
+function parseMessage(value: unknown): JSONRPCMessage {
+  return plainShapeOf(value) ? (value as JSONRPCMessage) : JSONRPCMessageSchema.parse(value);
+}
+
+function isRequest(message: JSONRPCMessage): message is JSONRPCMessage & { id: RequestId } {
+  return plainShapeOf(message) === 'request' || isJSONRPCRequest(message);
 }
 
 /**
@@ -108,9 +113,10 @@ export class NodeStreamableHttpTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    const requestId = isResponse(message) ? message.id : options?.relatedRequestId;
+    const response = isOwnResponse(message);
+    const requestId = response ? (message as { id: RequestId }).id : options?.relatedRequestId;
     if (requestId === undefined) {
-      if (isResponse(message)) throw new Error('Cannot send a response on a standalone SSE stream unless resuming a previous client request');
+      if (response) throw new Error('Cannot send a response on a standalone SSE stream unless resuming a previous client request');
       const standalone = this.streams.get(STANDALONE);
       if (standalone) standalone.res.write(sseEvent(message));
       return;
@@ -123,16 +129,22 @@ export class NodeStreamableHttpTransport implements Transport {
       this.streamOfRequest.delete(requestId);
       throw new Error(`No connection established for request ID: ${String(requestId)}`);
     }
-    if (stream.sse) stream.res.write(sseEvent(message));
-    if (!isResponse(message)) return;
+    if (!response) {
+      if (stream.sse) stream.res.write(sseEvent(message));
+      return;
+    }
     stream.answers.set(requestId, message);
-    if (stream.answers.size < stream.ids.length) return;
-    if (!stream.sse) {
+    const complete = stream.answers.size >= stream.ids.length;
+    if (stream.sse) {
+      // The last answer ends the stream in the same write: a quick answer goes out as one packet, headers and all.
+      if (complete) stream.res.end(sseEvent(message));
+      else stream.res.write(sseEvent(message));
+    } else if (complete) {
       const body = stream.ids.length === 1 ? stream.answers.get(stream.ids[0]!) : stream.ids.map((id) => stream.answers.get(id));
-      stream.res.writeHead(200, this.headers({ 'content-type': 'application/json' }));
+      stream.res.writeHead(200, this.headers(JSON_HEADERS));
       stream.res.end(JSON.stringify(body));
     }
-    this.drop(streamId!, stream);
+    if (complete) this.drop(streamId!, stream);
   }
 
   private async handlePost(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo: AuthInfo | undefined): Promise<void> {
@@ -142,11 +154,11 @@ export class NodeStreamableHttpTransport implements Transport {
     if (Array.isArray(body) && body.length > MAX_BATCH_SIZE) return this.refuse(res, 400, -32600, `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`);
     let messages: JSONRPCMessage[];
     try {
-      messages = Array.isArray(body) ? body.map((m) => JSONRPCMessageSchema.parse(m)) : [JSONRPCMessageSchema.parse(body)];
+      messages = Array.isArray(body) ? body.map(parseMessage) : [parseMessage(body)];
     } catch {
       return this.refuse(res, 400, -32700, 'Parse error: Invalid JSON-RPC message');
     }
-    const initialize = messages.find((m) => isInitializeRequest(m));
+    const initialize = messages.find((m) => (m as { method?: unknown }).method === 'initialize' && isInitializeRequest(m));
     if (initialize) {
       if (this.initialized && this.sessionId !== undefined) return this.refuse(res, 400, -32600, 'Invalid Request: Server already initialized');
       if (messages.length > 1) return this.refuse(res, 400, -32600, 'Invalid Request: Only one initialization request is allowed');
@@ -158,7 +170,7 @@ export class NodeStreamableHttpTransport implements Transport {
     }
     if (this.closed) return this.refuse(res, 404, -32001, 'Session not found');
     const extra: MessageExtraInfo = { requestInfo: { headers: req.headers }, ...(authInfo ? { authInfo } : {}) };
-    const ids = messages.filter((m) => isJSONRPCRequest(m)).map((m) => (m as { id: RequestId }).id);
+    const ids = messages.filter(isRequest).map((m) => m.id);
     if (ids.length === 0) {
       for (const message of messages) this.onmessage?.(message, extra);
       res.writeHead(202).end();
@@ -228,8 +240,14 @@ export class NodeStreamableHttpTransport implements Transport {
     return true;
   }
 
+  /** The session's headers for each kind of answer, made once per session. */
+  private readonly sessionHeaders = new Map<OutgoingHttpHeaders, OutgoingHttpHeaders>();
+
   private headers(base: OutgoingHttpHeaders): OutgoingHttpHeaders {
-    return this.sessionId === undefined ? base : { ...base, 'mcp-session-id': this.sessionId };
+    if (this.sessionId === undefined) return base;
+    let headers = this.sessionHeaders.get(base);
+    if (!headers) this.sessionHeaders.set(base, (headers = { ...base, 'mcp-session-id': this.sessionId }));
+    return headers;
   }
 
   private armKeepAlive(stream: Stream): void {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../mcp/metrics.js';
 import { NodeStreamableHttpTransport } from './node-transport.js';
+import { dispatchPlainMessages } from './jsonrpc-shape.js';
 
 export interface Session {
   id: string;
@@ -119,6 +120,7 @@ export class SessionRegistry {
     this.openingTotal++;
     try {
       await server.connect(transport);
+      dispatchPlainMessages(server, transport);
       await handle(transport);
     } finally {
       const left = (this.opening.get(subject) ?? 1) - 1;

@@ -5,6 +5,7 @@ import type { McpRequest } from './mcp-request.js';
 import { NodeStreamableHttpTransport } from './node-transport.js';
 import { rpcError, sendJson } from './responses.js';
 import type { Session, SessionRegistry } from './sessions.js';
+import { dispatchPlainMessages } from './jsonrpc-shape.js';
 
 /** The client's credential stays at the edge: handlers see who is calling and what they may do, never the token. */
 function authInfoOf(request: McpRequest): AuthInfo {
@@ -32,6 +33,7 @@ export async function serveStateless(request: McpRequest, createServer: () => Se
     void server.close();
   });
   await server.connect(transport);
+  dispatchPlainMessages(server, transport);
   await transport.handleRequest(req, res, request.body, authInfoOf(request));
 }
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -30,11 +30,11 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 /** Constant-time check of an `Authorization: Bearer …` header value. */
 export function createTokenChecker(token: string): (header: string | undefined) => boolean {
-  const expected = createHash('sha256').update(token).digest();
+  const expected = hash('sha256', token, 'buffer');
   return (header) => {
     const presented = bearerToken(header);
-    // Hashing both sides makes the comparison length-independent.
-    const given = createHash('sha256').update(presented ?? '').digest();
+    // Hashing both sides makes the comparison length-independent (the one-shot hash: no Hash object per request).
+    const given = hash('sha256', presented ?? '', 'buffer');
     return timingSafeEqual(given, expected) && presented !== undefined;
   };
 }

@@ -1,7 +1,6 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { Protocol, type RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
-  CallToolRequestSchema,
   CompleteRequestSchema,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
@@ -12,14 +11,17 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
   type CallToolRequest,
+  type CallToolResult,
   type ServerNotification,
   type ServerRequest,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
+import { z } from 'zod';
 import { callTool } from '../call/pipeline.js';
 import type { CallContext, CallDeps } from '../call/tool-call.js';
 import { ALL_SCOPES, mayUse } from '../trust/principal.js';
+import { toolCallRequest } from './tool-call-params.js';
 import { sessionLogOf } from './session-log.js';
 import { toContentBlock } from '../surface/content.js';
 import type { Subscriptions } from '../surface/subscriptions.js';
@@ -144,8 +146,22 @@ export function createMcpServer(core: McpCore): Server {
   });
   sessionLogOf(server);
   addSurfaceHandlers(server, core);
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) => callTool(core, request.params.name, request.params.arguments, callContext(server, core, request, extra)));
+  answerToolCalls(server, (request, extra) => callTool(core, request.params.name, request.params.arguments, callContext(server, core, request, extra)));
   return server;
+}
+
+const ToolsCallMethod = z.looseObject({ method: z.literal('tools/call') });
+
+/**
+ * tools/call, registered on the protocol rather than through the Server's
+ * wrapper: the wrapper checks the request against the SDK's schema twice and
+ * every result the gateway builds once more, on every call. The request's
+ * params get the same checks here, once; the results are the gateway's own,
+ * built to the result type.
+ */
+function answerToolCalls(server: Server, answer: (request: CallToolRequest, extra: Extra) => Promise<CallToolResult>): void {
+  server.assertCanSetRequestHandler('tools/call');
+  Protocol.prototype.setRequestHandler.call(server, ToolsCallMethod, (request: z.infer<typeof ToolsCallMethod>, extra: Extra) => answer(toolCallRequest(request), extra));
 }
 
 const callerOf = (extra: Extra) => ({ subject: extra.authInfo?.clientId ?? 'local', signal: extra.signal });

@@ -9,6 +9,7 @@ import type { SurfaceTable } from './surface-table.js';
 
 interface Watch {
   uri: string;
+  /** The connection the stream runs on; a lost watch follows its URI to the connection that owns it now. */
   shard: ShardConnection;
   path: string;
   request: Uint8Array;
@@ -111,8 +112,28 @@ export class Subscriptions {
     call.on('end', () => ended());
   }
 
+  /** Reopens the lost watches this shard serves: its own, and those whose URI it owns now (its connection replaced one that was removed). */
   private resume(shard: ShardConnection): void {
     if (!shard.isServing()) return;
-    for (const watch of this.watches.values()) if (watch.shard === shard && !watch.call) this.open(watch);
+    for (const watch of this.watches.values()) {
+      if (watch.call || (watch.shard !== shard && !this.rebind(watch, shard))) continue;
+      this.open(watch);
+    }
+  }
+
+  /** Moves a lost watch to the shard that owns its URI now, if that is this one. */
+  private rebind(watch: Watch, shard: ShardConnection): boolean {
+    let resolved: ReturnType<SurfaceTable['resolve']>;
+    try {
+      resolved = this.surface.resolve(watch.uri);
+    } catch {
+      return false;
+    }
+    const rpc = resolved.owner.spec.watch;
+    if (resolved.owner.shard !== shard || !rpc) return false;
+    watch.shard = shard;
+    watch.path = rpc.path;
+    watch.request = this.surface.requestFor(resolved.owner.spec, resolved.values, rpc);
+    return true;
   }
 }

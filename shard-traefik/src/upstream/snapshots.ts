@@ -8,7 +8,13 @@ import type { RawData } from './traefik-api.js';
  * Nothing is served from here unless a caller names the snapshot.
  */
 export class RawDataSnapshots {
-  private readonly held = new Map<string, { raw: RawData; at: number; expiry: NodeJS.Timeout }>();
+  /**
+   * Each configuration as the text Traefik sent: one flat string per snapshot
+   * costs the garbage collector next to nothing to keep, where the parsed
+   * object graph would be copied and traced for every call until it expired.
+   * A snapshot is parsed again only when a caller names it.
+   */
+  private readonly held = new Map<string, { text: string; at: number; expiry: NodeJS.Timeout }>();
 
   constructor(
     private readonly ttlMs = 60_000,
@@ -16,9 +22,9 @@ export class RawDataSnapshots {
   ) {}
 
   /** Keeps a configuration just read; returns its name. It is let go when it expires, read or not (an idle shard holds none). */
-  keep(raw: RawData): string {
+  keep(text: string): string {
     const id = randomUUID();
-    this.held.set(id, { raw, at: Date.now(), expiry: setTimeout(() => this.held.delete(id), this.ttlMs).unref() });
+    this.held.set(id, { text, at: Date.now(), expiry: setTimeout(() => this.held.delete(id), this.ttlMs).unref() });
     // Oldest first: a Map iterates in insertion order.
     for (const [key, entry] of this.held) {
       if (this.held.size <= this.max) break;
@@ -32,6 +38,6 @@ export class RawDataSnapshots {
   get(id: string): RawData | undefined {
     const entry = this.held.get(id);
     if (!entry || Date.now() - entry.at > this.ttlMs) return undefined;
-    return entry.raw;
+    return JSON.parse(entry.text) as RawData;
   }
 }

@@ -53,7 +53,13 @@ export class TraefikApi {
 
   /** Everything Traefik runs (routers, services, middlewares of every protocol) in one request. */
   async rawData(signal: AbortSignal): Promise<RawData> {
-    return (await (await this.get('/rawdata', signal)).json()) as RawData;
+    return (await this.rawDataRead(signal)).raw;
+  }
+
+  /** rawData, with the text it was parsed from (to keep as a snapshot). */
+  async rawDataRead(signal: AbortSignal): Promise<{ raw: RawData; text: string }> {
+    const text = await (await this.get('/rawdata', signal)).text();
+    return { raw: JSON.parse(text) as RawData, text };
   }
 
   async version(signal: AbortSignal): Promise<{ Version: string }> {
