@@ -2,15 +2,14 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { pino } from 'pino';
 import { startDozzleSim, type DozzleSim } from '@homelab-mcp/homelab-sim/dozzle/index.js';
 import type { RunningShard } from '@homelab-mcp/shard-kit';
 import { parseConfig as parseWatchmanConfig, startWatchman } from '@homelab-mcp/shard-dozzle';
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
 import { createTestPki, type TestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
+import { connectClient } from '@homelab-mcp/gateway/testing/mcp-client.js';
 import { waitFor } from '@homelab-mcp/component-kit';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -45,9 +44,7 @@ describe('a resource subscription when its shard moves', () => {
     await listShard(first.port);
     gateway = await startGateway(parseGatewayConfig({ ...pki.gatewayEnv(join(dir, 'gateway')), GATEWAY_CONFIG: nodesFile(), GATEWAY_RECONNECT_MAX_MS: '500' }), logger);
     await waitFor('the Watchman serving', () => gateway.shards().some((s) => s.state === 'serving'));
-    client = new Client({ name: 'sub-reload-test', version: '1.0.0' });
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
-    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${gateway.token}` } } }));
+    client = await connectClient(gateway, 'sub-reload-test', (uri) => void updated.push(uri));
   }, 60_000);
 
   afterAll(async () => {

@@ -2,9 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError, ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { startAuthentikSim, type AuthentikSim } from '@homelab-mcp/homelab-sim/authentik/index.js';
 import { startTraefikSim, type TraefikSim } from '@homelab-mcp/homelab-sim/traefik/index.js';
@@ -13,6 +12,7 @@ import { parseConfig as parseNavigatorConfig, startNavigator } from '@homelab-mc
 import { parseConfig as parseGatekeeperConfig, startGatekeeper } from '@homelab-mcp/shard-authentik';
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
 import { createTestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
+import { connectClient } from '@homelab-mcp/gateway/testing/mcp-client.js';
 
 import { waitFor } from '@homelab-mcp/component-kit';
 
@@ -46,9 +46,7 @@ describe("the Navigator's and the Gatekeeper's resources, prompts and completion
     gatekeeper = await startGatekeeper(parseGatekeeperConfig({ SHARD_LISTEN: '127.0.0.1:0', SHARD_TLS_CA: gk.caFile, SHARD_TLS_CERT: gk.certFile, SHARD_TLS_KEY: gk.keyFile, AUTHENTIK_URL: authentik.url, AUTHENTIK_TOKEN_FILE: tokenFile }), logger);
     gateway = await startGateway(parseGatewayConfig({ ...pki.gatewayEnv(join(dir, 'gateway')), SHARD_TRAEFIK_URL: `127.0.0.1:${navigator.port}`, SHARD_AUTHENTIK_URL: `127.0.0.1:${gatekeeper.port}` }), logger);
     await waitFor('both shards serving', () => gateway.shards().every((s) => s.state === 'serving'), 30_000);
-    client = new Client({ name: 'surface-routes-apps', version: '1.0.0' });
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
-    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${gateway.token}` } } }));
+    client = await connectClient(gateway, 'surface-routes-apps', (uri) => void updated.push(uri));
   }, 60_000);
 
   afterAll(async () => {

@@ -2,15 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { McpError, ResourceListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { startDozzleSim, type DozzleSim } from '@homelab-mcp/homelab-sim/dozzle/index.js';
 import type { RunningShard } from '@homelab-mcp/shard-kit';
 import { parseConfig as parseWatchmanConfig, startWatchman } from '@homelab-mcp/shard-dozzle';
 import { parseGatewayConfig, startGateway, type Gateway } from '@homelab-mcp/gateway';
 import { createTestPki, type TestPki } from '@homelab-mcp/gateway/testing/test-pki.js';
+import { connectClient } from '@homelab-mcp/gateway/testing/mcp-client.js';
 import { waitFor } from '@homelab-mcp/component-kit';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -42,10 +42,8 @@ describe('resources, templates, prompts and completions declared by the Watchman
       logger,
     );
     await waitFor('the Watchman serving', () => gateway.shards().every((s) => s.state === 'serving'));
-    client = new Client({ name: 'surface-test', version: '1.0.0' });
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
+    client = await connectClient(gateway, 'surface-test', (uri) => void updated.push(uri));
     client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void listChanges++);
-    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${gateway.token}` } } }));
   }, 60_000);
 
   afterAll(async () => {
@@ -128,10 +126,8 @@ describe('resources, templates, prompts and completions declared by the Watchman
     });
     // Another session stays subscribed to the same URI, and this one to a second container's logs: the
     // first tells when a line was announced, the second gives this session a later event on the same stream.
-    const other = new Client({ name: 'surface-test-other', version: '1.0.0' });
     const otherUpdated: string[] = [];
-    other.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void otherUpdated.push(n.params.uri));
-    await other.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${gateway.token}` } } }));
+    const other = await connectClient(gateway, 'surface-test-other', (uri) => void otherUpdated.push(uri));
     try {
       await other.subscribeResource({ uri });
       const second = container(1);
