@@ -132,7 +132,8 @@ export async function createMtlsServer(provider: WatchedCertificateFiles, onErro
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([read, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`cannot read the TLS files ${files}`)), 10_000)))]);
-    server = tls.createServer({ ALPNProtocols: ['h2'], requestCert: true, rejectUnauthorized: true });
+    // noDelay: an answer's trailers follow its data in a second small write, which must not wait for an ACK (gRPC servers set TCP_NODELAY).
+    server = tls.createServer({ ALPNProtocols: ['h2'], requestCert: true, rejectUnauthorized: true, noDelay: true });
     apply();
     if (problem) throw new Error(`cannot use the TLS files ${files}: ${problem}; check they exist, are PEM files and the key belongs to the certificate`);
   } catch (err) {
