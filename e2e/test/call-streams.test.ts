@@ -28,7 +28,8 @@ describe('progress, log lines and rich content from the Watchman, through the ga
     dozzle = await startDozzleSim();
     const tls = pki.shardTls('shard-dozzle');
     watchman = await startWatchman(parseWatchmanConfig({ SHARD_LISTEN: '127.0.0.1:0', SHARD_TLS_CA: tls.caFile, SHARD_TLS_CERT: tls.certFile, SHARD_TLS_KEY: tls.keyFile, DOZZLE_API: dozzle.url }), logger);
-    gateway = await startGateway(parseGatewayConfig({ ...pki.gatewayEnv(join(dir, 'gateway')), SHARD_DOZZLE_URL: `127.0.0.1:${watchman.port}` }), logger);
+    // The shard runs in this process: a stall of the test's own event loop (charting a window under load) must not read as a dead link.
+    gateway = await startGateway(parseGatewayConfig({ ...pki.gatewayEnv(join(dir, 'gateway')), SHARD_DOZZLE_URL: `127.0.0.1:${watchman.port}`, GATEWAY_SHARD_KEEPALIVE_TIMEOUT_MS: '5000' }), logger);
     client = new Client({ name: 'call-streams', version: '1.0.0' });
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${gateway.token}` } } }));
