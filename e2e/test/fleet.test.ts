@@ -200,6 +200,28 @@ describe('a fleet of Watchmen behind one gateway: merged lists, routed calls, re
     expect(await nodesListed()).toEqual(['nas']);
   });
 
+  it('keeps a node\'s resources with it when the node moves to another address', async () => {
+    const file = join(dir, 'moving.yaml');
+    const entry = (node: string, port: number) => `  - name: dozzle\n    instance: ${node}\n    url: 127.0.0.1:${port}\n`;
+    await writeFile(file, `shards:\n${entry('main', shards.get('main')!.port)}${entry('nas', shards.get('nas')!.port)}`);
+    const { gw: live, client: liveClient } = await startGw({ GATEWAY_CONFIG: file });
+    await waitFor('both nodes serving', () => live.shards().filter((s) => s.state === 'serving').length === 2);
+    // gitea runs on main only; the first node (main) answers the logs resource of the kind.
+    const uri = 'docker://containers/gitea/logs';
+    expect((await liveClient.readResource({ uri })).contents).toEqual([expect.objectContaining({ uri })]);
+    const sim = await startDozzleSim({ containers: homelabContainers().filter((c) => MAIN.includes(c.container.name)) });
+    sims.push(sim);
+    const tls = pki.shardTls('shard-dozzle/main');
+    const moved = await startWatchman(parseWatchmanConfig({ SHARD_LISTEN: '127.0.0.1:0', SHARD_TLS_CA: tls.caFile, SHARD_TLS_CERT: tls.certFile, SHARD_TLS_KEY: tls.keyFile, DOZZLE_API: sim.url, SHARD_INSTANCE: 'main' }), logger);
+    try {
+      await writeFile(file, `shards:\n${entry('main', moved.port)}${entry('nas', shards.get('nas')!.port)}`);
+      await waitFor('main serving at its new address', () => live.shards().some((s) => s.name === 'dozzle/main' && s.state === 'serving' && s.address === `127.0.0.1:${moved.port}`), 20_000);
+      expect((await liveClient.readResource({ uri })).contents).toEqual([expect.objectContaining({ uri })]);
+    } finally {
+      await moved.close(0);
+    }
+  });
+
   it('drops only a dead node\'s share: partial lists, "node nas is unreachable" for routed calls, the tool list unchanged', async () => {
     const before = gw.tools().map((t) => t.name);
     await shards.get('nas')!.close(0);

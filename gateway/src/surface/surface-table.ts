@@ -84,11 +84,15 @@ export class SurfaceTable extends EventEmitter<{ resourcesChanged: []; promptsCh
     }
   }
 
-  /** Resources and templates of serving shards; the first shard to declare a URI owns it. */
+  /**
+   * Resources and templates of serving shards; the first shard to declare a
+   * URI owns it, in rank order within each kind (not list order: a reload
+   * appends a replaced connection, and its node must keep what it owned).
+   */
   private resources(): Owned<ResourceSpec>[] {
     const seen = new Set<string>();
     const out: Owned<ResourceSpec>[] = [];
-    for (const shard of this.shards) {
+    for (const shard of [...groupByKind(this.shards).values()].flat()) {
       if (!shard.isServing()) continue;
       for (const spec of shard.surface().resources) {
         if (seen.has(spec.uri)) continue;
