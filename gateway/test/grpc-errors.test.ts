@@ -12,6 +12,7 @@ import {
   RetryInfo,
 } from '@homelab-mcp/proto/ts/google/rpc/error_details.js';
 import { Status } from '@homelab-mcp/proto/ts/google/rpc/status.js';
+import { ShardError, toGrpcStatus } from '@homelab-mcp/shard-kit';
 import { decodeCallFailure } from '../src/mcp/grpc-errors.js';
 
 const any = <T>(type: { encode(m: T): { finish(): Uint8Array } }, name: string, message: T): Any => ({
@@ -53,6 +54,12 @@ describe('decodeCallFailure', () => {
       retryAfterMs: 2500,
       resource: 'router gitea',
     });
+  });
+
+  it('says a shard\'s hint once, though shard-kit sends it in two details', () => {
+    const status = toGrpcStatus(new ShardError('NOT_FOUND', 'no container named "gitea"', { reason: 'CONTAINER_NOT_FOUND', hint: 'list_containers shows every container.' }));
+    const err = Object.assign(new Error(status.details), { code: status.code, details: status.details, metadata: status.metadata });
+    expect(decodeCallFailure(err).hint).toBe('list_containers shows every container.');
   });
 
   it('keeps the status when there are no details or they do not decode', () => {

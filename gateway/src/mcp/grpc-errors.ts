@@ -37,7 +37,9 @@ export function codeName(code: number): string {
   return CODE_NAMES[code] ?? `CODE_${code}`;
 }
 
+/** Adds a "what to do" line once: shard-kit sends its hint both in ErrorInfo metadata and as a LocalizedMessage. */
 const addHint = (failure: CallFailure, hint: string) => {
+  if (failure.hint?.split('; ').includes(hint)) return;
   failure.hint = failure.hint ? `${failure.hint}; ${hint}` : hint;
 };
 
