@@ -93,7 +93,15 @@ export class Subscriptions {
     }
     const metadata = new grpc.Metadata();
     metadata.set('x-homelab-mcp-subject', 'gateway');
-    const call = watch.shard.client.makeServerStreamRequest(watch.path, identityCodec.serialize, identityCodec.deserialize, watch.request, metadata, {});
+    let call: grpc.ClientReadableStream<Uint8Array>;
+    try {
+      call = watch.shard.client.makeServerStreamRequest(watch.path, identityCodec.serialize, identityCodec.deserialize, watch.request, metadata, {});
+    } catch (err) {
+      // A connection closed by a reload that has not said so yet: the watch waits for the URI's owner to serve.
+      watch.lost = true;
+      this.logger.info({ uri: watch.uri, shard: watch.shard.target.name, err: (err as Error).message }, 'resource watch not opened; resumed when the shard serves again');
+      return;
+    }
     watch.call = call;
     if (watch.lost) {
       watch.lost = false;
@@ -105,8 +113,9 @@ export class Subscriptions {
       watch.call = undefined;
       watch.lost = true;
       this.logger.info({ uri: watch.uri, shard: watch.shard.target.name, err: err?.message }, 'resource watch ended; resumed when the shard serves again');
-      // A stream that ends while its shard still serves is opened again at once (the shard restarted its watcher).
-      if (watch.shard.isServing() && this.watches.get(watch.uri) === watch) setTimeout(() => this.resume(watch.shard), 250).unref();
+      // Opened again at once where the URI's owner serves: the shard restarted its watcher, or a reload replaced its connection
+      // with one that served before this stream ended (and will say nothing more).
+      if (this.watches.get(watch.uri) === watch) setTimeout(() => this.retry(watch), 250).unref();
     };
     call.on('error', ended);
     call.on('end', () => ended());
@@ -119,6 +128,18 @@ export class Subscriptions {
       if (watch.call || (watch.shard !== shard && !this.rebind(watch, shard))) continue;
       this.open(watch);
     }
+  }
+
+  /** Reopens a lost watch on whichever connection owns its URI now, if that one serves. */
+  private retry(watch: Watch): void {
+    if (this.watches.get(watch.uri) !== watch || watch.call) return;
+    let owner: ShardConnection;
+    try {
+      owner = this.surface.resolve(watch.uri).owner.shard;
+    } catch {
+      return;
+    }
+    if (owner.isServing() && (owner === watch.shard || this.rebind(watch, owner))) this.open(watch);
   }
 
   /** Moves a lost watch to the shard that owns its URI now, if that is this one. */
