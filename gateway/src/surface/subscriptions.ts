@@ -44,10 +44,9 @@ export class Subscriptions {
   subscribe(uri: string, server: Server): void {
     let watch = this.watches.get(uri);
     if (!watch) {
-      const { owner, values } = this.surface.resolve(uri);
-      const rpc = owner.spec.watch;
-      if (!rpc) throw new ProtocolError(ErrorCode.InvalidParams, `${uri} does not announce changes (its contract names no watch_with RPC); read it again to see changes.`);
-      watch = { uri, shard: owner.shard, path: rpc.path, request: this.surface.requestFor(owner.spec, values, rpc), servers: new Set(), lost: false };
+      const placed = this.placement(uri);
+      if (!placed) throw new ProtocolError(ErrorCode.InvalidParams, `${uri} does not announce changes (its contract names no watch_with RPC); read it again to see changes.`);
+      watch = { uri, ...placed, servers: new Set(), lost: false };
       this.watches.set(uri, watch);
       this.open(watch);
     }
@@ -125,7 +124,12 @@ export class Subscriptions {
   private resume(shard: ShardConnection): void {
     if (!shard.isServing()) return;
     for (const watch of this.watches.values()) {
-      if (watch.call || (watch.shard !== shard && !this.rebind(watch, shard))) continue;
+      if (watch.call) continue;
+      if (watch.shard !== shard) {
+        const placed = this.currentPlacement(watch.uri);
+        if (placed?.shard !== shard) continue;
+        Object.assign(watch, placed);
+      }
       this.open(watch);
     }
   }
@@ -133,28 +137,25 @@ export class Subscriptions {
   /** Reopens a lost watch on whichever connection owns its URI now, if that one serves. */
   private retry(watch: Watch): void {
     if (this.watches.get(watch.uri) !== watch || watch.call) return;
-    let owner: ShardConnection;
-    try {
-      owner = this.surface.resolve(watch.uri).owner.shard;
-    } catch {
-      return;
-    }
-    if (owner.isServing() && (owner === watch.shard || this.rebind(watch, owner))) this.open(watch);
+    const placed = this.currentPlacement(watch.uri);
+    if (!placed?.shard.isServing()) return;
+    Object.assign(watch, placed);
+    this.open(watch);
   }
 
-  /** Moves a lost watch to the shard that owns its URI now, if that is this one. */
-  private rebind(watch: Watch, shard: ShardConnection): boolean {
-    let resolved: ReturnType<SurfaceTable['resolve']>;
+  /** Where a watch of this URI runs: its owner's connection and watch RPC; undefined when its contract names none. Throws for an unknown URI. */
+  private placement(uri: string): Pick<Watch, 'shard' | 'path' | 'request'> | undefined {
+    const { owner, values } = this.surface.resolve(uri);
+    const rpc = owner.spec.watch;
+    return rpc ? { shard: owner.shard, path: rpc.path, request: this.surface.requestFor(owner.spec, values, rpc) } : undefined;
+  }
+
+  /** The placement of a lost watch's URI now; undefined while no serving shard declares it. */
+  private currentPlacement(uri: string): ReturnType<Subscriptions['placement']> {
     try {
-      resolved = this.surface.resolve(watch.uri);
+      return this.placement(uri);
     } catch {
-      return false;
+      return undefined;
     }
-    const rpc = resolved.owner.spec.watch;
-    if (resolved.owner.shard !== shard || !rpc) return false;
-    watch.shard = shard;
-    watch.path = rpc.path;
-    watch.request = this.surface.requestFor(resolved.owner.spec, resolved.values, rpc);
-    return true;
   }
 }
