@@ -1,6 +1,7 @@
 import { DEFAULT_NEGOTIATED_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import type { GatewayMetrics } from '../mcp/metrics.js';
 import { malformedArguments } from '../mcp/tool-call-params.js';
+import { isPlainObject } from './jsonrpc-shape.js';
 import type { SubjectLimits } from '../trust/limits.js';
 import type { McpRequest } from './mcp-request.js';
 import { sendJson } from './responses.js';
@@ -10,9 +11,9 @@ const BATCHES_REMOVED_IN = '2025-06-18';
 
 /** A tools/call whose `arguments` is not an object of named arguments, with the answer it deserves. */
 function malformedToolCall(body: unknown): { id: unknown; name: unknown; arguments: unknown; message: string } | undefined {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
-  const { method, params, id } = body as { method?: unknown; params?: { name?: unknown; arguments?: unknown }; id?: unknown };
-  if (method !== 'tools/call' || id === undefined || !params || typeof params !== 'object') return undefined;
+  if (!isPlainObject(body)) return undefined;
+  const { method, params, id } = body;
+  if (method !== 'tools/call' || id === undefined || !isPlainObject(params)) return undefined;
   const message = malformedArguments(params.name, params.arguments);
   return message === undefined ? undefined : { id, name: params.name, arguments: params.arguments, message };
 }
